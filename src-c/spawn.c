@@ -35,6 +35,16 @@
 
 #define CHILD_STACK_SIZE (128 * 1024)
 
+/* The kernel's struct sigaction (x86-64 and arm64 both have sa_restorer). Used
+ * through the raw system call because glibc's sigaction refuses its internal
+ * signals 32 and 33, which a JVM may have set to SIG_IGN: that would survive exec. */
+struct kernel_sigaction {
+  void *handler;
+  unsigned long flags;
+  void *restorer;
+  uint64_t mask;
+};
+
 struct child_args {
   char *const *paths;      /* exec candidates, NULL-terminated */
   char *const *argv;
@@ -85,10 +95,10 @@ static int child_main(void *p) {
    * blocked them before clone): no JVM handler may ever run in this child,
    * and SIG_IGN would survive exec. SIGKILL/SIGSTOP and glibc's internal
    * signals refuse; that's fine. */
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  for (int s = 1; s < _NSIG; s++) sigaction(s, &sa, NULL);
+  struct kernel_sigaction ksa;
+  memset(&ksa, 0, sizeof ksa);
+  ksa.handler = (void *) SIG_DFL;
+  for (long s = 1; s < _NSIG; s++) syscall(SYS_rt_sigaction, s, &ksa, NULL, sizeof ksa.mask);
 
   if (a->new_session && setsid() < 0) child_fail(a, PAPA_STEP_SETSID, errno);
 
@@ -139,9 +149,8 @@ static int child_main(void *p) {
     a->listen_pid_digits[n] = '\0';
   }
 
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+  uint64_t none = 0;
+  syscall(SYS_rt_sigprocmask, (long) SIG_SETMASK, &none, NULL, sizeof none);
 
   /* execvp's rules: skip candidates that are missing; EACCES wins at the end. */
   int err = ENOENT, eacces = 0;
