@@ -37,8 +37,11 @@ public final class Io {
     if (buf.isReadOnly()) throw new java.nio.ReadOnlyBufferException();
     long n;
     if (buf.isDirect()) {
+      // JNA passes a direct buffer's address at its position: pin position at 0 so the
+      // offset is ours alone, whatever the JNA version does.
+      buf.position(0);
       n = LibPapa.papa_read(fd, buf, pos, rem);
-      if (n > 0) buf.position(pos + (int) n);
+      buf.position(n > 0 ? pos + (int) n : pos);
     } else {
       ByteBuffer s = SCRATCH_BUF.get();
       n = LibPapa.papa_read(fd, s, 0, Math.min(rem, SCRATCH));
@@ -63,7 +66,9 @@ public final class Io {
     if (rem == 0) return 0;
     long n;
     if (buf.isDirect()) {
+      buf.position(0);  // see read()
       n = LibPapa.papa_write(fd, buf, pos, rem);
+      buf.position(pos);
     } else {
       ByteBuffer s = SCRATCH_BUF.get();
       int len = Math.min(rem, SCRATCH);

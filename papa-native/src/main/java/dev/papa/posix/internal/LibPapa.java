@@ -8,8 +8,9 @@ import java.nio.ByteBuffer;
  * libpapa (src-c/), bound with JNA direct mapping. JNA extracts it from the jar
  * resource {@code <os-arch>/libpapa.so}. Every function reports failure as a
  * negative errno in its return value, so callers never allocate to learn about
- * EAGAIN. ByteBuffer arguments must be direct: JNA passes their base address,
- * hence the explicit offsets.
+ * EAGAIN. ByteBuffer arguments must be direct. JNA passes a direct buffer's
+ * address at its current position, so callers set the position to 0 for the
+ * call and give the offset explicitly.
  */
 public final class LibPapa {
   static {
