@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
  * EAGAIN as return values rather than exceptions (they are the normal case).
  * Direct buffers go to the kernel by address with no copy and no allocation;
  * heap buffers go through a per-thread direct scratch buffer. EINTR is retried inside.
+ * A buffer's mark is discarded by read and write.
  */
 public final class Io {
   /** End of file (read returned 0). */
