@@ -38,14 +38,7 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
-        if (args.length > 0 && args[0].equals("ctl")) {
-            System.exit(dev.papa.cli.Ctl.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
-        }
-        if (Arrays.asList(args).contains("--daemonize")) {
-            List<String> rest = new ArrayList<>(Arrays.asList(args));
-            rest.remove("--daemonize");
-            System.exit(dev.papa.cli.Daemonize.run(rest.toArray(new String[0]), System.out, System.err));
-        }
+        // CLI_DISPATCH (ctl, --daemonize) lands with the client issue
         System.exit(run(args, System.err));
     }
 
