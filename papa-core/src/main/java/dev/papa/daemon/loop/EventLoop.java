@@ -77,7 +77,7 @@ public final class EventLoop implements AutoCloseable {
     /** Runs {@code task} on the loop thread as soon as possible; callable from any thread. */
     public void execute(Runnable task) {
         injected.add(task);
-        Io.signalEventFd(wakeup.get());
+        wake();
     }
 
     public boolean inLoop() {
@@ -87,7 +87,12 @@ public final class EventLoop implements AutoCloseable {
     /** Asks the loop to return from {@link #run()}; callable from any thread. */
     public void stop() {
         stopping = true;
-        Io.signalEventFd(wakeup.get());
+        wake();
+    }
+
+    /** Other threads may wake the loop while it runs; after close() there is nothing to wake. */
+    private synchronized void wake() {
+        if (wakeup.isOpen()) Io.signalEventFd(wakeup.get());
     }
 
     public boolean isStopping() {
@@ -174,7 +179,7 @@ public final class EventLoop implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         epoll.close();
         wakeup.close();
     }
