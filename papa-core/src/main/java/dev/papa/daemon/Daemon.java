@@ -49,6 +49,7 @@ public final class Daemon implements AutoCloseable {
             this.processes = new ProcessTable(loop, clock, sockets);
             this.server = new Server(loop, values, sockets, processes, listener, config.singleSession(),
                     config.maxSessions(), loop::stop);
+            this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
         } catch (IOException | RuntimeException e) {
             listener.close();
             throw e;
@@ -84,7 +85,15 @@ public final class Daemon implements AutoCloseable {
             }
         }
         try {
-            return Sockets.bindUnix(Sockets.Type.STREAM, path.toString(), 128, null);
+            // Bound under umask 077 (nobody else can connect before the chmod), then set to the mode asked.
+            Fd fd = Sockets.bindUnix(Sockets.Type.STREAM, path.toString(), 128, 0077);
+            try {
+                dev.papa.daemon.access.SocketMode.apply(path, config.socketMode());
+            } catch (IOException e) {
+                fd.close();
+                throw e;
+            }
+            return fd;
         } catch (PosixException e) {
             throw new IOException("cannot listen on " + path + ": " + e.reason(), e);
         }

@@ -6,6 +6,8 @@ import java.nio.file.Path;
 public final class DaemonConfig {
     public static final int DEFAULT_PORT = 20202;
     public static final int DEFAULT_MAX_SESSIONS = 1024;
+    /** The unix control socket's mode: owner only (docs/SECURITY.md). */
+    public static final int DEFAULT_SOCKET_MODE = 0600;
 
     private int port = DEFAULT_PORT;
     private Path unixSocket;
@@ -14,6 +16,8 @@ public final class DaemonConfig {
     private Path logFile;
     private String launcher;
     private int maxSessions = DEFAULT_MAX_SESSIONS;
+    private final java.util.List<Integer> allowedUids = new java.util.ArrayList<>();
+    private int socketMode = DEFAULT_SOCKET_MODE;
 
     /** TCP port on 127.0.0.1; 0 lets the system choose (see {@link Daemon#port()}). */
     public DaemonConfig port(int port) { this.port = port; return this; }
@@ -27,7 +31,14 @@ public final class DaemonConfig {
     public DaemonConfig launcher(String name) { this.launcher = name; return this; }
     public DaemonConfig maxSessions(int n) { this.maxSessions = n; return this; }
 
+    /** Lets this uid connect too (root and the daemon's own uid always may). */
+    public DaemonConfig allowUid(int uid) { allowedUids.add(uid); return this; }
+    /** Permission bits of the unix control socket file (default 0600). */
+    public DaemonConfig socketMode(int mode) { this.socketMode = mode; return this; }
+
     public int port() { return port; }
+    public java.util.List<Integer> allowedUids() { return java.util.List.copyOf(allowedUids); }
+    public int socketMode() { return socketMode; }
     public Path unixSocket() { return unixSocket; }
     public boolean singleSession() { return singleSession; }
     public boolean debug() { return debug; }

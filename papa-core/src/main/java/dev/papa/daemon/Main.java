@@ -33,6 +33,9 @@ public final class Main {
             "  --single-session        exit when the last client session closes",
             "  --daemonize             detach into the background, print the daemon's pid",
             "  --launcher NAME         name shown in the process title (papa daemon from NAME)",
+            "  --allow-user NAME       let this user connect too (repeatable; root and the daemon's user always may)",
+            "  --allow-uid N           let this uid connect too (repeatable)",
+            "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
             "");
 
     private Main() {}
@@ -120,6 +123,9 @@ public final class Main {
                     break;
                 case "--single-session":
                     c.singleSession(true);
+                    break;
+                case "--allow-user": case "--allow-uid": case "--socket-mode":
+                    dev.papa.daemon.access.AccessOptions.apply(c, a, value != null ? value : next(args, ++i, a));
                     break;
                 case "--launcher":
                     c.launcher(value != null ? value : next(args, ++i, a));

@@ -34,6 +34,7 @@ public final class Server {
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(16384);
     private boolean hadSession;
     private boolean exitWhenIdle;
+    private dev.papa.daemon.access.AccessControl access;
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
                   boolean singleSession, int maxSessions, Runnable onExit) throws PosixException {
@@ -60,6 +61,7 @@ public final class Server {
                 return;
             }
             if (fd == null) return;
+            if (access != null && !access.admit(fd)) continue; // refused, closed and logged (docs/SECURITY.md)
             exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
             if (sessions.size() >= maxSessions) {
                 refuse(fd, "Error: too many sessions (limit " + maxSessions + ")\n");
@@ -99,6 +101,9 @@ public final class Server {
             onExit.run();
         }
     }
+
+    /** Checks every new connection's peer from now on (null: everyone may connect). */
+    public void accessControl(dev.papa.daemon.access.AccessControl access) { this.access = access; }
 
     EventLoop loop() { return loop; }
     ByteBuffer readBuffer() { return readBuffer; }

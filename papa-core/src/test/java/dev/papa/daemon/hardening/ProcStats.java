@@ -1,0 +1,67 @@
+package dev.papa.daemon.hardening;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** What /proc says about a process: descriptors, threads, RSS, children, zombies. */
+final class ProcStats {
+    private ProcStats() {}
+
+    static int fdCount(long pid) throws IOException {
+        try (Stream<Path> s = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            return (int) s.count();
+        }
+    }
+
+    static long status(long pid, String field) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+            if (line.startsWith(field + ":")) {
+                return Long.parseLong(line.substring(field.length() + 1).trim().split("\\s+")[0]);
+            }
+        }
+        throw new IOException(field + " not in /proc/" + pid + "/status");
+    }
+
+    static long threads(long pid) throws IOException {
+        return status(pid, "Threads");
+    }
+
+    static long rssKb(long pid) throws IOException {
+        return status(pid, "VmRSS");
+    }
+
+    /** Pids of the direct children of {@code pid} in state Z. */
+    static List<Long> zombieChildren(long pid) throws IOException {
+        List<Long> out = new ArrayList<>();
+        for (long child : children(pid)) {
+            try {
+                String stat = Files.readString(Path.of("/proc", Long.toString(child), "stat"));
+                char state = stat.charAt(stat.lastIndexOf(')') + 2);
+                if (state == 'Z') out.add(child);
+            } catch (IOException gone) {
+                // exited and reaped meanwhile
+            }
+        }
+        return out;
+    }
+
+    /** Direct children, from /proc/PID/task/*&#47;children. */
+    static List<Long> children(long pid) throws IOException {
+        List<Long> out = new ArrayList<>();
+        try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                try {
+                    String s = Files.readString(t.resolve("children")).trim();
+                    if (!s.isEmpty()) for (String c : s.split("\\s+")) out.add(Long.parseLong(c));
+                } catch (IOException gone) {
+                    // thread ended
+                }
+            }
+        }
+        return out;
+    }
+}
