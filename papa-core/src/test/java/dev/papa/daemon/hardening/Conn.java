@@ -133,6 +133,10 @@ final class Conn implements AutoCloseable {
         }
     }
 
+    int available() throws IOException {
+        return in.available();
+    }
+
     byte[] readN(int n) throws IOException {
         byte[] b = in.readNBytes(n);
         if (b.length != n) throw new EOFException("short read");
