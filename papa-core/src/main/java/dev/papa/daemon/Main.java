@@ -73,6 +73,9 @@ public final class Main {
             err.println("papa: " + e.getMessage());
             return 1;
         }
+        // A hangup (closed terminal, a stray kill -HUP) must not stop a process manager's kernel;
+        // the JVM would otherwise treat it like SIGTERM. Children get default dispositions at spawn.
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> Logger.getLogger(Main.class.getName()).fine("SIGHUP ignored"));
         if (config.launcher() != null) ProcTitle.set("papa daemon from " + config.launcher());
         // SIGTERM and SIGINT run shutdown hooks: stop serving cleanly, leave processes running.
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "papa-shutdown"));
