@@ -39,6 +39,8 @@ public final class Daemon implements AutoCloseable {
 
     private Daemon(DaemonConfig config) throws IOException {
         this.config = config;
+        dev.papa.daemon.access.Preload.daemonClasses(); // error paths must not need a descriptor to load
+
         this.listener = listen(config);
         try {
             this.port = config.unixSocket() == null ? Sockets.localPort(listener.get()) : -1;

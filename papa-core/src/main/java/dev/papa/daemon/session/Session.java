@@ -239,7 +239,7 @@ public final class Session implements Handler, ProcessWatcher {
         } catch (CommandError e) {
             reply(null, e.getMessage());
             return;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError | StackOverflowError e) {
             LOG.log(Level.SEVERE, "command failed: " + text, e);
             reply(null, "Internal error: " + e);
             return;
