@@ -35,6 +35,8 @@ public final class Server {
     private boolean hadSession;
     private boolean exitWhenIdle;
     private dev.papa.daemon.access.AccessControl access;
+    static final long ACCEPT_RETRY_MILLIS = 100;
+    private boolean acceptBackoff;
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
                   boolean singleSession, int maxSessions, Runnable onExit) throws PosixException {
@@ -56,11 +58,17 @@ public final class Server {
             try {
                 fd = Sockets.accept(listener.get());
             } catch (PosixException e) {
-                // EMFILE and friends: log and retry on the next readiness; the daemon keeps serving.
-                LOG.log(Level.WARNING, "accept failed", e);
+                // EMFILE and friends: the pending connection stays readable, so a level-triggered
+                // retry would spin; stop polling the listener for a while (it waits in the backlog).
+                if (!acceptBackoff) LOG.log(Level.WARNING, "accept failed; retrying every " + ACCEPT_RETRY_MILLIS + " ms", e);
+                pauseAccepting();
                 return;
             }
             if (fd == null) return;
+            if (acceptBackoff) {
+                acceptBackoff = false;
+                LOG.warning("accepting connections again");
+            }
             if (access != null && !access.admit(fd)) continue; // refused, closed and logged (docs/SECURITY.md)
             exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
             if (sessions.size() >= maxSessions) {
@@ -79,6 +87,23 @@ public final class Server {
                 fd.close();
             }
         }
+    }
+
+    private void pauseAccepting() {
+        acceptBackoff = true;
+        try {
+            loop.modify(listener.get(), 0);
+        } catch (PosixException e) {
+            return;
+        }
+        loop.schedule(ACCEPT_RETRY_MILLIS, () -> {
+            if (!listener.isOpen()) return;
+            try {
+                loop.modify(listener.get(), Epoll.IN);
+            } catch (PosixException e) {
+                LOG.log(Level.SEVERE, "cannot poll the control listener again", e);
+            }
+        });
     }
 
     private static void refuse(Fd fd, String message) {
