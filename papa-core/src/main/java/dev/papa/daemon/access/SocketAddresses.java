@@ -26,6 +26,14 @@ final class SocketAddresses {
     private static native int getpeername(int fd, byte[] addr, int[] len);
     private static native int getsockname(int fd, byte[] addr, int[] len);
     private static native int geteuid();
+    private static native int setsockopt(int fd, int level, int name, int[] value, int len);
+
+    /** TCP_NODELAY: replies and batches are written in pieces; Nagle would hold the later ones back. */
+    static void noDelay(int fd) throws java.io.IOException {
+        if (setsockopt(fd, 6 /* IPPROTO_TCP */, 1 /* TCP_NODELAY */, new int[] {1}, 4) < 0) {
+            throw new java.io.IOException("setsockopt(TCP_NODELAY): errno " + Native.getLastError());
+        }
+    }
 
     static int effectiveUid() {
         return geteuid();

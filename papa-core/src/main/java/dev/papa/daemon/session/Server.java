@@ -70,6 +70,7 @@ public final class Server {
                 LOG.warning("accepting connections again");
             }
             if (access != null && !access.admit(fd)) continue; // refused, closed and logged (docs/SECURITY.md)
+            dev.papa.daemon.access.ControlSocketOptions.apply(fd);
             exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
             if (sessions.size() >= maxSessions) {
                 refuse(fd, "Error: too many sessions (limit " + maxSessions + ")\n");
