@@ -1,0 +1,67 @@
+package dev.papa.daemon.hardening;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Cycles of make process → watch → ack → exit against a daemon in its own JVM: thread count,
+ * descriptor count and RSS stay flat. CI runs 1,000 cycles; the long run is
+ * {@code -Dpapa.hardening.cycles=10000} (see docs/SECURITY.md).
+ */
+@Timeout(600)
+class CycleTest {
+    static final int CYCLES = Integer.getInteger("papa.hardening.cycles", 1000);
+
+    @Test
+    void resourcesStayFlat() throws Exception {
+        int warmup = Math.min(300, CYCLES / 2);
+        try (DaemonJvm d = DaemonJvm.start(List.of());
+             Conn c = Conn.open(d.port)) {
+            long pid = d.pid();
+            cycles(c, 0, warmup);
+            int fds0 = ProcStats.fdCount(pid);
+            long threads0 = ProcStats.threads(pid);
+            long rss0 = ProcStats.rssKb(pid);
+            cycles(c, warmup, CYCLES);
+            int fds = ProcStats.fdCount(pid);
+            long threads = ProcStats.threads(pid);
+            long rss = ProcStats.rssKb(pid);
+            System.out.printf("cycles: %d; fds %d -> %d, threads %d -> %d, RSS %d -> %d KiB%n",
+                    CYCLES, fds0, fds, threads0, threads, rss0, rss);
+            assertEquals(fds0, fds, "descriptors");
+            assertEquals(threads0, threads, "threads");
+            // a 256 MiB heap bounds the JVM; what must not happen is growth per cycle
+            assertTrue(rss - rss0 < 64 * 1024, "RSS grew by " + (rss - rss0) + " KiB");
+            assertEquals(List.of(), ProcStats.zombieChildren(pid));
+            assertEquals("", c.result("list processes"));
+        }
+    }
+
+    private static void cycles(Conn c, int from, int to) throws Exception {
+        for (int i = from; i < to; i++) {
+            c.send("make process cyc" + i + " watch=1 /bin/echo line " + i + "\n");
+            String line = c.readLine();
+            assertTrue(line.startsWith("cyc" + i + " pid="), line);
+            StringBuilder out = new StringBuilder();
+            boolean closed = false;
+            while (!closed) {
+                for (Conn.Item it : c.readBatch()) {
+                    if (it.kind().equals("closed")) {
+                        assertEquals(0, it.exitStatus());
+                        closed = true;
+                    } else {
+                        out.append(new String(it.data()));
+                    }
+                }
+                c.send("\n");
+            }
+            assertEquals("line " + i + "\n", out.toString());
+            assertEquals("Nothing left to watch\n> ", c.readUntilPrompt());
+        }
+    }
+}
