@@ -133,6 +133,16 @@ final class Conn implements AutoCloseable {
         }
     }
 
+    /** One byte, or -1 at end of stream; SocketTimeoutException after {@code millis} of silence (TCP only). */
+    int readWithin(int millis) throws IOException {
+        socket.setSoTimeout(millis);
+        try {
+            return in.read();
+        } finally {
+            socket.setSoTimeout(timeoutMillis);
+        }
+    }
+
     int available() throws IOException {
         return in.available();
     }
