@@ -17,13 +17,15 @@ import java.util.logging.Logger;
 /**
  * Decides, for each accepted control connection, whether its peer may use the daemon
  * (docs/SECURITY.md). Unix socket: the peer's uid from SO_PEERCRED. TCP: the uid owning the
- * connecting socket, from /proc/net/tcp{,6}. A peer whose uid cannot be found is refused too.
+ * connecting socket, as /proc/net/tcp{,6} shows it (read through sock_diag when the kernel
+ * offers it, which costs the same for one connection or fifty thousand). A peer whose uid cannot be found is refused too.
  */
 public final class AccessControl {
     private static final Logger LOG = Logger.getLogger(AccessControl.class.getName());
 
     private final AllowList allowed;
     private final ProcNetTcp procNet;
+    private final SockDiag sockDiag = new SockDiag();
 
     public AccessControl(AllowList allowed, ProcNetTcp procNet) {
         this.allowed = allowed;
@@ -64,6 +66,11 @@ public final class AccessControl {
         return false;
     }
 
+    /** Closes the sock_diag socket (daemon exit). */
+    public void close() {
+        sockDiag.close();
+    }
+
     private record Peer(OptionalInt uid, String where) {}
 
     private Peer identify(int fd) throws IOException {
@@ -73,7 +80,9 @@ public final class AccessControl {
         }
         InetSocketAddress remote = SocketAddresses.peer(fd);
         InetSocketAddress local = SocketAddresses.local(fd);
-        return new Peer(procNet.ownerOf(remote, local), remote.getAddress().getHostAddress() + ":" + remote.getPort());
+        OptionalInt owner = sockDiag.ownerOf(remote, local); // exact lookup; null: not offered here
+        if (owner == null) owner = procNet.ownerOf(remote, local);
+        return new Peer(owner, remote.getAddress().getHostAddress() + ":" + remote.getPort());
     }
 
     private static void refuse(Fd fd, String message) {

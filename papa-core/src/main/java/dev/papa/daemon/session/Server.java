@@ -154,5 +154,6 @@ public final class Server {
         loop.unregister(listener.get());
         listener.close();
         for (Session s : sessions.toArray(new Session[0])) s.close();
+        if (access != null) access.close();
     }
 }
