@@ -1,5 +1,6 @@
 package dev.papa.daemon;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -152,4 +153,34 @@ abstract class DaemonTestBase {
     }
 
     protected String listProcesses(ProtocolClient c) throws IOException { return c.send("list processes"); }
+
+    /** Escapes spaces the way clients do ({@code a b} becomes {@code a\\ b}). */
+    static String esc(String arg) { return arg.replace(" ", "\\ "); }
+
+    /** Watches the pattern, expecting {@code n} processes, and acknowledges until nothing is left. */
+    protected List<ProtocolClient.Item> watchAll(ProtocolClient c, String pattern, int n) throws IOException {
+        c.writeLine("watch processes " + pattern);
+        assertEquals("Watching " + n, c.readLine());
+        return c.watchToEnd();
+    }
+
+    /** Makes a process and watches it to its end; returns every item. */
+    protected List<ProtocolClient.Item> run(ProtocolClient c, String rest) throws IOException {
+        Proc p = make(c, rest);
+        List<ProtocolClient.Item> items = watchAll(c, p.name(), 1);
+        ProtocolClient.Item last = items.get(items.size() - 1);
+        assertEquals("closed", last.kind(), "the closed item comes last: " + items);
+        return items;
+    }
+
+    /** Polls list processes until the named process is listed with running=False. */
+    protected Proc awaitExited(ProtocolClient c, String name) throws IOException {
+        Proc[] found = new Proc[1];
+        awaitIo(name + " running=False", 10_000, () -> {
+            String r = c.ok("list processes " + name);
+            found[0] = parseProcess(r);
+            return !found[0].running();
+        });
+        return found[0];
+    }
 }
