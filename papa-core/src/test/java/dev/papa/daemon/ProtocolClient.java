@@ -209,6 +209,21 @@ final class ProtocolClient implements AutoCloseable {
         }
     }
 
+    /** Reads up to and including the first occurrence of {@code terminator}. */
+    String readUntil(String terminator) throws IOException {
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        byte[] t = terminator.getBytes(StandardCharsets.UTF_8);
+        while (true) {
+            int i = indexOf(t, pos);
+            if (i >= 0) {
+                String s = new String(buf, pos, i + t.length - pos, StandardCharsets.UTF_8);
+                pos = i + t.length;
+                return s;
+            }
+            if (!fill(deadline)) fail("connection closed before [" + terminator + "]");
+        }
+    }
+
     /** Reads a reply: everything up to and including the prompt ("> " alone, or the first "\n> "). */
     String readReply() throws IOException {
         long deadline = System.currentTimeMillis() + timeoutMs;
