@@ -52,6 +52,11 @@ abstract class DaemonTestBase {
     void stopEverything() throws Exception {
         for (ProtocolClient c : clients) c.close();
         for (long pid : pids) kill(pid);
+        // let the daemon reap what was killed before it stops, so no test leaves zombies behind
+        long deadline = System.currentTimeMillis() + 5_000;
+        for (long pid : pids) {
+            while (procState(pid) != null && System.currentTimeMillis() < deadline) Thread.sleep(10);
+        }
         if (daemon != null) daemon.close();
     }
 
@@ -116,6 +121,12 @@ abstract class DaemonTestBase {
             if (System.currentTimeMillis() > deadline) fail("timed out waiting for: " + what);
             try { Thread.sleep(20); } catch (InterruptedException e) { throw new AssertionError(e); }
         }
+    }
+
+    /** Pids of this JVM's children (the in-process daemon's processes) that are zombies now. */
+    static Set<Long> zombieChildren() {
+        return ProcessHandle.current().children().map(ProcessHandle::pid)
+                .filter(pid -> "Z".equals(procState(pid))).collect(java.util.stream.Collectors.toSet());
     }
 
     /** The state letter from /proc/PID/stat, or null when the pid is gone. */
