@@ -156,7 +156,10 @@ abstract class DaemonTestBase {
     static void awaitExec(long pid, String comm) {
         await("pid " + pid + " running " + comm, 10_000, () -> {
             try {
-                return Files.readString(Path.of("/proc/" + pid + "/comm")).trim().equals(comm);
+                // comm changes early in execve, the argument area only later: wait for both
+                return Files.readString(Path.of("/proc/" + pid + "/comm")).trim().equals(comm)
+                        && Files.size(Path.of("/proc/" + pid + "/cmdline")) > 0
+                        && !Files.readString(Path.of("/proc/" + pid + "/cmdline")).isEmpty();
             } catch (IOException e) {
                 return false;
             }
