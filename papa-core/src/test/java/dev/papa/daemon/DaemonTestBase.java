@@ -158,7 +158,6 @@ abstract class DaemonTestBase {
             try {
                 // comm changes early in execve, the argument area only later: wait for both
                 return Files.readString(Path.of("/proc/" + pid + "/comm")).trim().equals(comm)
-                        && Files.size(Path.of("/proc/" + pid + "/cmdline")) > 0
                         && !Files.readString(Path.of("/proc/" + pid + "/cmdline")).isEmpty();
             } catch (IOException e) {
                 return false;
