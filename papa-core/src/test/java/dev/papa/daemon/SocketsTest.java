@@ -170,7 +170,10 @@ class SocketsTest extends DaemonTestBase {
     void unixSocketWithUmaskAndStaleFile() throws Exception {
         ProtocolClient c = connect();
         Path path = tmp.resolve("u.sock");
-        Files.writeString(path, "stale"); // a stale file is unlinked first
+        try (java.nio.channels.ServerSocketChannel stale =
+                     java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            stale.bind(UnixDomainSocketAddress.of(path)); // closed below, its file left behind
+        }
         String line = c.ok("make socket us path=" + path + " umask=63");
         Matcher m = Pattern.compile(Pattern.quote("us family=unix type=stream backlog=5 path=" + path + " umask=63")
                 + " fileno=(\\d+)").matcher(line);
@@ -205,6 +208,18 @@ class SocketsTest extends DaemonTestBase {
         assertFalse(Files.exists(p2));
         assertFalse(Files.exists(p3));
         assertEquals("\n> ", c.send("list sockets"));
+    }
+
+    @Test
+    void staleRegularFileAtTheSocketPathIsUnlinked() throws Exception {
+        ProtocolClient c = connect();
+        Path path = tmp.resolve("file.sock");
+        Files.writeString(path, "stale"); // PROTOCOL.md: "unlinked first if a stale file is there"
+        String line = c.ok("make socket f path=" + path);
+        assertTrue(line.startsWith("f family=unix type=stream backlog=5 path=" + path + " fileno="), line);
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(path));
+        }
     }
 
     @Test
