@@ -302,11 +302,9 @@ class SocketsTest extends DaemonTestBase {
         Proc p = make(c, "fds /bin/sleep 30 $(socket.a.fileno)");
         awaitExec(p.pid(), "sleep");
         Path fdDir = Path.of("/proc/" + p.pid() + "/fd");
-        Set<String> fds;
-        try (Stream<Path> s = Files.list(fdDir)) {
-            fds = s.map(x -> x.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new));
-        }
-        assertEquals(new TreeSet<>(Set.of("0", "1", "2", String.valueOf(fa))), fds);
+        // right after exec the dynamic loader briefly holds the libraries open: poll until it is done
+        Set<String> expected = new TreeSet<>(Set.of("0", "1", "2", String.valueOf(fa)));
+        awaitFds(fdDir, expected);
         assertEquals("/dev/null", Files.readSymbolicLink(fdDir.resolve("0")).toString());
         assertTrue(Files.readSymbolicLink(fdDir.resolve("1")).toString().startsWith("pipe:"));
         assertTrue(Files.readSymbolicLink(fdDir.resolve("2")).toString().startsWith("pipe:"));
@@ -321,10 +319,7 @@ class SocketsTest extends DaemonTestBase {
         Proc q = make(c, "plain stdout=0 /bin/sleep 30");
         awaitExec(q.pid(), "sleep");
         Path qd = Path.of("/proc/" + q.pid() + "/fd");
-        try (Stream<Path> s = Files.list(qd)) {
-            assertEquals(new TreeSet<>(Set.of("0", "1", "2")),
-                    s.map(x -> x.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new)));
-        }
+        awaitFds(qd, new TreeSet<>(Set.of("0", "1", "2")));
         assertEquals("/dev/null", Files.readSymbolicLink(qd.resolve("1")).toString());
     }
 
@@ -374,5 +369,38 @@ class SocketsTest extends DaemonTestBase {
                 c.send("make process x /bin/echo $(socket.a)"));
         ProtocolClient.assertErrorLine("unclosed", c.send("make process x /bin/echo $(socket.a.port"));
         assertEquals("\n> ", c.send("list processes"));
+    }
+
+    static Set<String> fds(Path fdDir) {
+        try (Stream<Path> s = Files.list(fdDir)) {
+            return s.map(x -> x.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new));
+        } catch (IOException e) {
+            return Set.of();
+        }
+    }
+
+    static void awaitFds(Path fdDir, Set<String> expected) {
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (!fds(fdDir).equals(expected)) {
+            if (System.currentTimeMillis() > deadline) {
+                assertEquals(expected, fds(fdDir), describeFds(fdDir));
+            }
+            try { Thread.sleep(20); } catch (InterruptedException e) { throw new AssertionError(e); }
+        }
+    }
+
+    /** "fd -> target" for every descriptor in a /proc/PID/fd directory, for failure messages. */
+    static String describeFds(Path fdDir) {
+        StringBuilder sb = new StringBuilder("descriptors of " + fdDir + ":");
+        try (Stream<Path> s = Files.list(fdDir)) {
+            for (Path fd : s.sorted().collect(Collectors.toList())) {
+                String target;
+                try { target = Files.readSymbolicLink(fd).toString(); } catch (IOException e) { target = "?"; }
+                sb.append(' ').append(fd.getFileName()).append("->").append(target);
+            }
+        } catch (IOException e) {
+            sb.append(" (unreadable: ").append(e).append(')');
+        }
+        return sb.toString();
     }
 }
