@@ -296,15 +296,15 @@ public final class Papa implements AutoCloseable {
     public Watcher makeProcessAndWatch(String name, ProcessOptions options, List<String> command) throws PapaException {
         List<String> w = makeProcessWords(name, options, command, true);
         Connection c = connection();
-        ProcessInfo info;
+        String line;
         try {
             c.sendLine(Words.line(w));
-            info = ProcessInfo.parse(c.readLine(replyDeadline()));
+            line = c.readLine(replyDeadline());
         } catch (IOException e) {
             throw fail(e);
         }
         conn = null;
-        return new Watcher(this, c, 1, info);
+        return madeWatcher(c, line);
     }
 
     /** {@code remove processes PATTERN...}: the daemon stops keeping their output (the processes keep running). */
@@ -329,8 +329,49 @@ public final class Papa implements AutoCloseable {
         } catch (IOException e) {
             throw fail(e);
         }
+        conn = null;
+        return watcher(c, line);
+    }
+
+    /**
+     * Sends a watching command given as words ({@code watch processes PATTERN...}, abbreviations
+     * allowed, or {@code make process ... watch=1 ...}) and returns the watcher.
+     */
+    public Watcher executeWatch(List<String> words) throws PapaException {
+        boolean make = Commands.isMakeProcessWithWatch(words);
+        if (!make && (words.isEmpty() || !"watch".equals(Commands.resolve(words.get(0))))) {
+            throw new IllegalArgumentException("Not a watching command: " + words);
+        }
+        List<String> w = new ArrayList<>();
+        for (String word : words) {
+            w.add(Words.word(word));
+        }
+        Connection c = connection();
+        String line;
+        try {
+            c.sendLine(Words.line(w));
+            line = c.readLine(replyDeadline());
+        } catch (IOException e) {
+            throw fail(e);
+        }
+        conn = null;
+        if (make) {
+            return madeWatcher(c, line);
+        }
+        return watcher(c, line);
+    }
+
+    private Watcher madeWatcher(Connection c, String line) throws PapaException {
+        try {
+            return new Watcher(this, c, 1, ProcessInfo.parse(line));
+        } catch (PapaException e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    private Watcher watcher(Connection c, String line) throws PapaException {
         if (!line.startsWith("Watching ")) {
-            conn = null;
             c.close();
             throw new PapaException(PapaException.Kind.PROTOCOL, "Unexpected reply to watch: \"" + line + "\"");
         }
@@ -340,7 +381,6 @@ public final class Papa implements AutoCloseable {
         } catch (NumberFormatException e) {
             n = Integer.MAX_VALUE;
         }
-        conn = null;
         return new Watcher(this, c, n, null);
     }
 

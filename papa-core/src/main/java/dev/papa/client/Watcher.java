@@ -187,6 +187,19 @@ public final class Watcher implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends the watch without acknowledging anything: the connection is closed, and whatever was
+     * read but not acknowledged stays queued in the daemon for the next watcher.
+     */
+    public void abandon() {
+        Connection c = conn;
+        conn = null;
+        needAck = false;
+        if (c != null) {
+            c.close();
+        }
+    }
+
     private PapaException fail(IOException e) {
         if (e instanceof InterruptedIOException) {
             return new PapaException(PapaException.Kind.INTERRUPTED, e.getMessage(), e);
