@@ -47,9 +47,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * timeout. Concurrent callers in one JVM start one daemon. A failure says why, with the tail of the
  * daemon's log.
  *
- * <p><b>Escaping.</b> Names, patterns, arguments and option values are escaped so that spaces,
- * trailing backslashes and any Unicode arrive intact. Two limits come from the protocol: a newline
- * arrives as a space, and an empty argument cannot be sent ({@link IllegalArgumentException}).
+ * <p><b>Escaping.</b> Names, patterns, arguments and option values are escaped so that spaces and
+ * any Unicode arrive intact; option values (environment, working directory, ...) that end in a
+ * backslash or white space are quoted so that they arrive intact too. The protocol itself sets
+ * three limits: a newline arrives as a space, and a plain word (argument, {@code set} value, name)
+ * can be neither empty nor end in a backslash or a space; such words are refused with an
+ * {@link IllegalArgumentException} instead of being sent mangled.
  */
 public final class Papa implements AutoCloseable {
     private static volatile Endpoint defaultEndpoint = initialEndpoint();
