@@ -40,7 +40,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * ({@link #setDefaultPort}, {@link #setDefaultPath}; initially the system property {@code papa.unixSocket}
  * or {@code papa.port}, else the environment variable {@code PAPA_UNIX_SOCKET} or {@code PAPA_PORT},
  * else port 20202), the connection timeout ({@link #setDefaultTimeout}, 10 s) and auto-start
- * ({@link #setDefaultAutoStart}, on).
+ * ({@link #setDefaultAutoStart}; on unless the system property {@code papa.autoStart} or the
+ * environment variable {@code PAPA_AUTO_START} is {@code false}).
  *
  * <p><b>Auto-start.</b> When nothing answers and auto-start is on, the client starts a daemon for
  * the endpoint, detached (see {@link DaemonLauncher}), and retries every 0.1 s until the connection
@@ -57,7 +58,7 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class Papa implements AutoCloseable {
     private static volatile Endpoint defaultEndpoint = initialEndpoint();
     private static volatile Duration defaultTimeout = Duration.ofSeconds(10);
-    private static volatile boolean defaultAutoStart = true;
+    private static volatile boolean defaultAutoStart = initialAutoStart();
 
     private final Endpoint endpoint;
     private final Duration timeout;
@@ -89,6 +90,12 @@ public final class Papa implements AutoCloseable {
             // fall back to the default port
         }
         return Endpoint.tcp(Endpoint.DEFAULT_PORT);
+    }
+
+    private static boolean initialAutoStart() {
+        String v = System.getProperty("papa.autoStart", System.getenv("PAPA_AUTO_START"));
+        return v == null || v.isBlank() || !(v.trim().equalsIgnoreCase("false") || v.trim().equals("0")
+                || v.trim().equalsIgnoreCase("no") || v.trim().equalsIgnoreCase("off"));
     }
 
     /** Makes {@link #connect()} use this TCP port on 127.0.0.1. */
