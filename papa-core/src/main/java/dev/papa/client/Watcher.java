@@ -93,7 +93,8 @@ public final class Watcher implements AutoCloseable {
 
     /**
      * True when a whole batch (or the end of the watch) has arrived, so that {@link #read()} will
-     * not block. Does not wait.
+     * not block. Does not wait. While the last batch is unacknowledged the daemon sends nothing,
+     * so this stays false until {@link #acknowledge()}.
      */
     public boolean ready() throws PapaException {
         if (conn == null) {
