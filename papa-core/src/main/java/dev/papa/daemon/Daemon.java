@@ -1,0 +1,147 @@
+package dev.papa.daemon;
+
+import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.protocol.WallClock;
+import dev.papa.daemon.session.Server;
+import dev.papa.daemon.table.ProcessTable;
+import dev.papa.daemon.table.SocketTable;
+import dev.papa.daemon.table.ValueTable;
+import dev.papa.posix.Fd;
+import dev.papa.posix.PosixException;
+import dev.papa.posix.Sockets;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * A running papa daemon: the control listener, the three tables and the event loop thread that
+ * owns them all. {@link #close()} stops serving and closes the daemon's descriptors; the
+ * processes it started keep running.
+ */
+public final class Daemon implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Daemon.class.getName());
+
+    private final DaemonConfig config;
+    private final EventLoop loop;
+    private final Fd listener;
+    private final int port;
+    private final Server server;
+    private final SocketTable sockets;
+    private final ProcessTable processes;
+    private final Thread thread;
+    private final CountDownLatch exited = new CountDownLatch(1);
+
+    private Daemon(DaemonConfig config) throws IOException {
+        this.config = config;
+        this.listener = listen(config);
+        try {
+            this.port = config.unixSocket() == null ? Sockets.localPort(listener.get()) : -1;
+            this.loop = new EventLoop();
+            WallClock clock = new WallClock();
+            ValueTable values = new ValueTable();
+            this.sockets = new SocketTable();
+            this.processes = new ProcessTable(loop, clock, sockets);
+            this.server = new Server(loop, values, sockets, processes, listener, config.singleSession(),
+                    config.maxSessions(), loop::stop);
+        } catch (IOException | RuntimeException e) {
+            listener.close();
+            throw e;
+        }
+        this.thread = new Thread(this::run, "papa-loop");
+    }
+
+    /** Binds the control socket and starts serving on a new thread. */
+    public static Daemon start(DaemonConfig config) throws IOException {
+        Daemon d = new Daemon(config);
+        d.thread.start();
+        LOG.info(() -> "Listening on " + d.where());
+        return d;
+    }
+
+    private static Fd listen(DaemonConfig config) throws IOException {
+        Path path = config.unixSocket();
+        if (path == null) {
+            try {
+                return Sockets.bindInet(Sockets.Family.INET, Sockets.Type.STREAM, InetAddress.getLoopbackAddress(),
+                        config.port(), 128, false, null);
+            } catch (PosixException e) {
+                throw new IOException("cannot listen on 127.0.0.1:" + config.port() + ": " + e.reason(), e);
+            }
+        }
+        if (!path.isAbsolute()) throw new IOException("unix socket path must be absolute: " + path);
+        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            if (!SocketTable.isSocketFile(path)) throw new IOException(path + " exists and is not a socket");
+            try (Fd probe = Sockets.connectUnix(path.toString())) {
+                throw new IOException("another daemon is listening on " + path);
+            } catch (PosixException stale) {
+                Files.delete(path); // nobody answers: a stale socket file from a daemon that died
+            }
+        }
+        try {
+            return Sockets.bindUnix(Sockets.Type.STREAM, path.toString(), 128, null);
+        } catch (PosixException e) {
+            throw new IOException("cannot listen on " + path + ": " + e.reason(), e);
+        }
+    }
+
+    private void run() {
+        try {
+            loop.run();
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.SEVERE, "event loop died", e);
+        } finally {
+            shutdown();
+            exited.countDown();
+        }
+    }
+
+    private void shutdown() {
+        try {
+            server.closeAll();
+            sockets.closeAll();
+            processes.closeAll();
+            loop.close();
+            if (config.unixSocket() != null) Files.deleteIfExists(config.unixSocket());
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "shutdown", e);
+        }
+        LOG.info("Daemon stopped");
+    }
+
+    /** The TCP port serving the control protocol (-1 on a unix socket). */
+    public int port() {
+        return port;
+    }
+
+    public String where() {
+        return config.unixSocket() != null ? config.unixSocket().toString() : "127.0.0.1:" + port;
+    }
+
+    /** Waits until the daemon has stopped (exit-if-idle, single-session, or {@link #close()}). */
+    public void awaitExit() throws InterruptedException {
+        exited.await();
+    }
+
+    public boolean awaitExit(long timeout, TimeUnit unit) throws InterruptedException {
+        return exited.await(timeout, unit);
+    }
+
+    /** Stops serving; started processes keep running. Safe from any thread, idempotent. */
+    @Override
+    public void close() {
+        loop.stop();
+        if (Thread.currentThread() != thread) {
+            try {
+                exited.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+package dev.papa.daemon;
+
+import dev.papa.posix.ProcTitle;
+import dev.papa.posix.Rlimit;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.logging.ConsoleHandler;
+import java.util.logging.Formatter;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.logging.StreamHandler;
+
+/**
+ * {@code java -jar papa-core.jar [options]}: runs the daemon in the foreground.
+ * {@code ctl ...} and {@code --daemonize} are handed to the command-line tools.
+ */
+public final class Main {
+    static final String USAGE = String.join("\n",
+            "usage: java -jar papa-core.jar [-p PORT | -u PATH] [-d] [--log-file PATH] [--single-session] [--daemonize]",
+            "       java -jar papa-core.jar ctl [-p PORT | -u PATH] COMMAND...",
+            "",
+            "  -p, --port PORT         TCP port on 127.0.0.1 (default 20202)",
+            "  -u, --unix-socket PATH  serve on a unix socket instead of TCP",
+            "  -d, --debug             verbose log",
+            "  --log-file PATH         log to PATH instead of stderr",
+            "  --single-session        exit when the last client session closes",
+            "  --daemonize             detach into the background, print the daemon's pid",
+            "  --launcher NAME         name shown in the process title (papa daemon from NAME)",
+            "");
+
+    private Main() {}
+
+    public static void main(String[] args) {
+        // CLI_DISPATCH (ctl, --daemonize) lands with the client issue
+        System.exit(run(args, System.err));
+    }
+
+    /** Runs a foreground daemon until it exits; returns the process exit code. */
+    static int run(String[] args, PrintStream err) {
+        DaemonConfig config;
+        try {
+            config = parse(args);
+        } catch (IllegalArgumentException e) {
+            err.println("papa: " + e.getMessage());
+            err.print(USAGE);
+            return 2;
+        }
+        if (config == null) {
+            err.print(USAGE);
+            return 0;
+        }
+        try {
+            configureLogging(config);
+        } catch (IOException e) {
+            err.println("papa: cannot open log file " + config.logFile() + ": " + e.getMessage());
+            return 1;
+        }
+        raiseOpenFilesLimit();
+        Daemon daemon;
+        try {
+            daemon = Daemon.start(config);
+        } catch (IOException | RuntimeException e) {
+            err.println("papa: " + e.getMessage());
+            return 1;
+        }
+        if (config.launcher() != null) ProcTitle.set("papa daemon from " + config.launcher());
+        // SIGTERM and SIGINT run shutdown hooks: stop serving cleanly, leave processes running.
+        Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "papa-shutdown"));
+        try {
+            daemon.awaitExit();
+        } catch (InterruptedException e) {
+            daemon.close();
+        }
+        return 0;
+    }
+
+    /** Parses the daemon's options; null means help was asked. */
+    static DaemonConfig parse(String[] args) {
+        DaemonConfig c = new DaemonConfig();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            String value = null;
+            int eq = a.indexOf('=');
+            if (a.startsWith("--") && eq > 0) {
+                value = a.substring(eq + 1);
+                a = a.substring(0, eq);
+            }
+            switch (a) {
+                case "-h": case "--help":
+                    return null;
+                case "-p": case "--port": {
+                    String v = value != null ? value : next(args, ++i, a);
+                    try {
+                        int port = Integer.parseInt(v);
+                        if (port < 0 || port > 65535) throw new NumberFormatException();
+                        c.port(port);
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException("invalid port \"" + v + "\"");
+                    }
+                    break;
+                }
+                case "-u": case "--unix-socket": {
+                    String v = value != null ? value : next(args, ++i, a);
+                    if (!v.startsWith("/")) throw new IllegalArgumentException("unix socket path must be absolute: " + v);
+                    c.unixSocket(Path.of(v));
+                    break;
+                }
+                case "-d": case "--debug":
+                    c.debug(true);
+                    break;
+                case "--log-file":
+                    c.logFile(Path.of(value != null ? value : next(args, ++i, a)));
+                    break;
+                case "--single-session":
+                    c.singleSession(true);
+                    break;
+                case "--launcher":
+                    c.launcher(value != null ? value : next(args, ++i, a));
+                    break;
+                default:
+                    throw new IllegalArgumentException("unknown option \"" + args[i] + "\"");
+            }
+        }
+        return c;
+    }
+
+    private static String next(String[] args, int i, String option) {
+        if (i >= args.length) throw new IllegalArgumentException(option + " needs a value");
+        return args[i];
+    }
+
+    private static void raiseOpenFilesLimit() {
+        try {
+            long[] limit = Rlimit.NOFILE.get();
+            if (limit[0] != limit[1]) Rlimit.NOFILE.set(limit[1], limit[1]);
+        } catch (IOException e) {
+            Logger.getLogger(Main.class.getName()).log(Level.WARNING, "cannot raise the open files limit", e);
+        }
+    }
+
+    static void configureLogging(DaemonConfig config) throws IOException {
+        Logger root = Logger.getLogger("");
+        for (Handler h : root.getHandlers()) root.removeHandler(h);
+        Handler handler;
+        if (config.logFile() != null) {
+            java.io.OutputStream file = new java.io.FileOutputStream(config.logFile().toFile(), true);
+            handler = new StreamHandler(file, new LineFormatter()) {
+                @Override
+                public synchronized void publish(LogRecord record) {
+                    super.publish(record);
+                    flush(); // a log is read when something went wrong: never keep lines back
+                }
+            };
+        } else {
+            handler = new ConsoleHandler();
+        }
+        handler.setFormatter(new LineFormatter());
+        // Like the reference: quiet unless --debug; a busy daemon must not spend its time logging.
+        Level level = config.debug() ? Level.FINE : Level.WARNING;
+        handler.setLevel(level);
+        root.addHandler(handler);
+        Logger.getLogger("dev.papa").setLevel(level);
+        root.setLevel(Level.WARNING); // libraries (JNA) stay quiet even with --debug
+    }
+
+    /** One line per record: time, level, logger, message (and the stack trace, if any). */
+    static final class LineFormatter extends Formatter {
+        @Override
+        public String format(LogRecord r) {
+            StringBuilder sb = new StringBuilder(128);
+            sb.append(java.time.Instant.ofEpochMilli(r.getMillis())).append(' ').append(r.getLevel().getName())
+                    .append(' ').append(r.getLoggerName().replace("dev.papa.daemon.", "")).append(": ")
+                    .append(formatMessage(r)).append('\n');
+            if (r.getThrown() != null) {
+                java.io.StringWriter w = new java.io.StringWriter();
+                r.getThrown().printStackTrace(new java.io.PrintWriter(w));
+                sb.append(w);
+            }
+            return sb.toString();
+        }
+    }
+}

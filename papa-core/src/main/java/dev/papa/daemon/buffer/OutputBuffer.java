@@ -1,0 +1,136 @@
+package dev.papa.daemon.buffer;
+
+/**
+ * The output queue of one process: stdout and stderr chunks in capture order, then one
+ * {@code closed} item with the exit status.
+ *
+ * <p>Chunks hold at most {@code bufsize} bytes together; a new chunk that would push the total
+ * over evicts the oldest chunks, whole, until it fits, and a chunk of {@code bufsize} bytes or
+ * more replaces everything before it (PROTOCOL.md, "Output buffering"). Otherwise items leave
+ * only when a watcher acknowledges them, by sequence number: every item gets the next number,
+ * so "everything up to what I was sent" is exact even with two watchers and eviction between
+ * send and acknowledgement.
+ *
+ * <p>Storage is a ring of parallel primitive arrays, so the steady state allocates nothing but
+ * the captured bytes themselves. Not thread-safe: owned by the event loop.
+ */
+public final class OutputBuffer {
+    public static final byte OUT = 0;
+    public static final byte ERR = 1;
+    public static final byte CLOSED = 2;
+
+    private final long capacity;
+    private byte[] kinds = new byte[8];
+    private long[] times = new long[8];
+    private byte[][] chunks = new byte[8][];
+    private int head;         // ring index of the oldest item
+    private int size;         // items queued
+    private long headSeq;     // sequence number of the oldest item
+    private long bytes;       // chunk bytes queued
+    private int exitStatus;
+    private boolean closed;   // a closed item was queued (it may since have been acknowledged)
+
+    public OutputBuffer(long capacity) {
+        if (capacity < 0) throw new IllegalArgumentException("capacity < 0");
+        this.capacity = capacity;
+    }
+
+    /** Queues a chunk read from stdout or stderr, evicting old chunks by the overflow rule. */
+    public void append(byte kind, long timeMicros, byte[] chunk) {
+        if (closed) throw new IllegalStateException("append after close");
+        if (kind != OUT && kind != ERR) throw new IllegalArgumentException("kind " + kind);
+        long len = chunk.length;
+        if (len >= capacity) {
+            dropOldest(size);
+            bytes = 0;
+        } else {
+            while (bytes + len > capacity) dropOldest(1);
+        }
+        push(kind, timeMicros, chunk);
+        bytes += len;
+    }
+
+    /** Queues the final item; nothing may follow it. */
+    public void appendClosed(long timeMicros, int status) {
+        if (closed) throw new IllegalStateException("closed twice");
+        closed = true;
+        exitStatus = status;
+        push(CLOSED, timeMicros, null);
+    }
+
+    /** Removes every item numbered below {@code endSeq} that is still queued. */
+    public void acknowledge(long endSeq) {
+        long n = endSeq - headSeq;
+        if (n > 0) dropOldest((int) Math.min(n, size));
+    }
+
+    /** Drops all chunks (a removed process keeps being drained but keeps nothing). */
+    public void discardAll() {
+        dropOldest(size);
+    }
+
+    public long headSeq() { return headSeq; }
+    public long endSeq() { return headSeq + size; }
+    public int size() { return size; }
+    public boolean isEmpty() { return size == 0; }
+    public long bytes() { return bytes; }
+    public long capacity() { return capacity; }
+    public boolean isClosed() { return closed; }
+    public int exitStatus() { return exitStatus; }
+
+    /** True once the closed item was queued and has been acknowledged. */
+    public boolean closedAndDelivered() { return closed && size == 0; }
+
+    public byte kind(long seq) { return kinds[index(seq)]; }
+    public long timeMicros(long seq) { return times[index(seq)]; }
+    /** The chunk bytes of a stdout/stderr item; null for the closed item. Do not modify. */
+    public byte[] chunk(long seq) { return chunks[index(seq)]; }
+
+    private int index(long seq) {
+        long offset = seq - headSeq;
+        if (offset < 0 || offset >= size) throw new IndexOutOfBoundsException("seq " + seq + " not queued");
+        return (int) ((head + offset) & (kinds.length - 1));
+    }
+
+    private void push(byte kind, long time, byte[] chunk) {
+        if (size == kinds.length) grow();
+        int i = (head + size) & (kinds.length - 1);
+        kinds[i] = kind;
+        times[i] = time;
+        chunks[i] = chunk;
+        size++;
+    }
+
+    private void dropOldest(int n) {
+        int mask = kinds.length - 1;
+        for (int k = 0; k < n; k++) {
+            byte[] c = chunks[head];
+            if (c != null) bytes -= c.length;
+            chunks[head] = null;
+            head = (head + 1) & mask;
+        }
+        size -= n;
+        headSeq += n;
+        if (size == 0) {
+            head = 0;
+            bytes = 0;
+        }
+    }
+
+    private void grow() {
+        int cap = kinds.length;
+        byte[] k = new byte[cap * 2];
+        long[] t = new long[cap * 2];
+        byte[][] c = new byte[cap * 2][];
+        for (int j = 0; j < size; j++) {
+            int from = (head + j) & (cap - 1);
+            k[j] = kinds[from];
+            t[j] = times[from];
+            c[j] = chunks[from];
+        }
+        kinds = k;
+        times = t;
+        chunks = c;
+        head = 0;
+    }
+}

@@ -1,0 +1,127 @@
+package dev.papa.daemon.session;
+
+import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.table.ProcessTable;
+import dev.papa.daemon.table.SocketTable;
+import dev.papa.daemon.table.ValueTable;
+import dev.papa.posix.Epoll;
+import dev.papa.posix.Fd;
+import dev.papa.posix.PosixException;
+import dev.papa.posix.Sockets;
+
+import java.nio.ByteBuffer;
+import java.util.LinkedHashSet;
+import java.util.Set;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The control side of the daemon: accepts connections on the control listener, keeps the
+ * sessions, and decides when the daemon may exit ({@code exit-if-idle}, single-session mode).
+ */
+public final class Server {
+    private static final Logger LOG = Logger.getLogger(Server.class.getName());
+
+    private final EventLoop loop;
+    private final ValueTable values;
+    private final SocketTable sockets;
+    private final ProcessTable processes;
+    private final Fd listener;
+    private final boolean singleSession;
+    private final int maxSessions;
+    private final Runnable onExit;
+    private final Set<Session> sessions = new LinkedHashSet<>();
+    private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(16384);
+    private boolean hadSession;
+    private boolean exitWhenIdle;
+
+    public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
+                  boolean singleSession, int maxSessions, Runnable onExit) throws PosixException {
+        this.loop = loop;
+        this.values = values;
+        this.sockets = sockets;
+        this.processes = processes;
+        this.listener = listener;
+        this.singleSession = singleSession;
+        this.maxSessions = maxSessions;
+        this.onExit = onExit;
+        dev.papa.posix.Io.setNonBlocking(listener.get(), true); // accept() must never block the loop
+        loop.register(listener.get(), Epoll.IN, ev -> accept());
+    }
+
+    private void accept() {
+        for (int i = 0; i < 64; i++) {
+            Fd fd;
+            try {
+                fd = Sockets.accept(listener.get());
+            } catch (PosixException e) {
+                // EMFILE and friends: log and retry on the next readiness; the daemon keeps serving.
+                LOG.log(Level.WARNING, "accept failed", e);
+                return;
+            }
+            if (fd == null) return;
+            exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
+            if (sessions.size() >= maxSessions) {
+                refuse(fd, "Error: too many sessions (limit " + maxSessions + ")\n");
+                continue;
+            }
+            Session s = new Session(this, fd, "fd " + fd.get());
+            sessions.add(s);
+            hadSession = true;
+            try {
+                s.start();
+                LOG.fine(() -> "Started client session " + s.peer());
+            } catch (PosixException e) {
+                LOG.log(Level.WARNING, "cannot start session", e);
+                sessions.remove(s);
+                fd.close();
+            }
+        }
+    }
+
+    private static void refuse(Fd fd, String message) {
+        try (fd) {
+            dev.papa.posix.Io.write(fd.get(), ByteBuffer.wrap(message.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (PosixException e) {
+            LOG.log(Level.FINE, "refusing session", e);
+        }
+    }
+
+    void sessionClosed(Session s) {
+        sessions.remove(s);
+        LOG.fine(() -> "Closed client session " + s.peer());
+        if (!sessions.isEmpty()) return;
+        if (singleSession && hadSession) {
+            LOG.info("Last session closed in single-session mode: exiting");
+            onExit.run();
+        } else if (exitWhenIdle && isIdle()) {
+            LOG.info("Exiting due to exit-if-idle request");
+            onExit.run();
+        }
+    }
+
+    EventLoop loop() { return loop; }
+    ByteBuffer readBuffer() { return readBuffer; }
+    ValueTable values() { return values; }
+    SocketTable sockets() { return sockets; }
+    ProcessTable processes() { return processes; }
+
+    boolean isIdle() {
+        return processes.isEmpty() && sockets.isEmpty() && values.isEmpty();
+    }
+
+    void exitWhenIdle() {
+        exitWhenIdle = true;
+    }
+
+    public int sessionCount() {
+        return sessions.size();
+    }
+
+    /** Closes the listener and every session (daemon exit). */
+    public void closeAll() {
+        loop.unregister(listener.get());
+        listener.close();
+        for (Session s : sessions.toArray(new Session[0])) s.close();
+    }
+}

@@ -1,0 +1,419 @@
+package dev.papa.daemon.session;
+
+import dev.papa.daemon.buffer.OutputBuffer;
+import dev.papa.daemon.loop.Handler;
+import dev.papa.daemon.protocol.Command;
+import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.protocol.Help;
+import dev.papa.daemon.protocol.WallClock;
+import dev.papa.daemon.protocol.Words;
+import dev.papa.daemon.table.HostedProcess;
+import dev.papa.daemon.table.ProcessTable;
+import dev.papa.daemon.table.ProcessWatcher;
+import dev.papa.posix.Epoll;
+import dev.papa.posix.Fd;
+import dev.papa.posix.Io;
+import dev.papa.posix.PosixException;
+
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One client connection: reads request lines, replies, and in watch mode sends batches of
+ * output and waits for their acknowledgement (PROTOCOL.md, "Watching"). Never blocks: output
+ * that the client does not take yet waits in {@link #pending}, and while too much waits the
+ * session reads no more requests, so a slow client costs bounded memory and nobody else time.
+ */
+public final class Session implements Handler, ProcessWatcher {
+    private static final Logger LOG = Logger.getLogger(Session.class.getName());
+
+    /** The longest request line (PROTOCOL.md bounds; see README "Limits"). */
+    public static final int MAX_LINE = 65536;
+    /** Past this much unsent reply data the session stops reading requests until it drains. */
+    static final int PENDING_HIGH_WATER = 1 << 20;
+
+    static final byte[] GREETING = "Papa is home. Type \"help\" for commands.\n> ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] PROMPT = "> ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] BATCH_END = "] ".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] NEWLINE = {'\n'};
+
+    private enum State { COMMAND, WATCH_WAIT_DATA, WATCH_WAIT_ACK, CLOSED }
+
+    private final Server server;
+    private final Fd fd;
+    private final String peer;
+    private final byte[] line = new byte[MAX_LINE];
+    private int lineLength;
+    private boolean discardingLongLine;
+    private final ArrayDeque<ByteBuffer> pending = new ArrayDeque<>();
+    private long pendingBytes;
+    private boolean closeWhenFlushed;
+    private boolean wantWrite;
+    private boolean readPaused;
+    private State state = State.COMMAND;
+    private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+
+    // watch mode
+    private final NavigableMap<String, HostedProcess> watched = new TreeMap<>();
+    private final Map<HostedProcess, Long> sentUpTo = new HashMap<>();
+    private boolean flushScheduled;
+
+    Session(Server server, Fd fd, String peer) {
+        this.server = server;
+        this.fd = fd;
+        this.peer = peer;
+    }
+
+    String peer() {
+        return peer;
+    }
+
+    void start() throws PosixException {
+        server.loop().register(fd.get(), Epoll.IN | Epoll.RDHUP, this);
+        send(GREETING);
+    }
+
+    // ---------------------------------------------------------------- I/O
+
+    @Override
+    public void onReady(int events) {
+        if (state == State.CLOSED) return;
+        if ((events & Epoll.OUT) != 0) flush();
+        if (state == State.CLOSED) return;
+        if ((events & (Epoll.IN | Epoll.HUP | Epoll.ERR | Epoll.RDHUP)) != 0 && !readPaused) readRequests();
+    }
+
+    private void readRequests() {
+        ByteBuffer buf = server.readBuffer();
+        for (int round = 0; round < 4 && state != State.CLOSED && !readPaused; round++) {
+            buf.clear();
+            int n;
+            try {
+                n = Io.read(fd.get(), buf);
+            } catch (PosixException e) {
+                LOG.log(Level.FINE, "read from " + peer, e);
+                n = Io.EOF;
+            }
+            if (n == Io.AGAIN) return;
+            if (n == Io.EOF) {
+                close();
+                return;
+            }
+            buf.flip();
+            while (buf.hasRemaining() && state != State.CLOSED) {
+                byte b = buf.get();
+                if (b == '\n') {
+                    if (discardingLongLine) {
+                        discardingLongLine = false;
+                        lineLength = 0;
+                        reply(null, "Request line is too long (over " + MAX_LINE + " bytes)");
+                    } else {
+                        int len = lineLength;
+                        lineLength = 0;
+                        onLine(len);
+                    }
+                } else if (discardingLongLine) {
+                    // skip to the end of the line
+                } else if (lineLength == MAX_LINE) {
+                    discardingLongLine = true;
+                } else {
+                    line[lineLength++] = b;
+                }
+            }
+        }
+    }
+
+    private void send(byte[] bytes) {
+        enqueue(ByteBuffer.wrap(bytes));
+        flush();
+    }
+
+    private void send(String text) {
+        send(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private void enqueue(ByteBuffer b) {
+        if (state == State.CLOSED || !b.hasRemaining()) return;
+        pending.add(b);
+        pendingBytes += b.remaining();
+    }
+
+    private void flush() {
+        ByteBuffer b;
+        while ((b = pending.peek()) != null) {
+            int n;
+            try {
+                n = Io.write(fd.get(), b);
+            } catch (PosixException e) {
+                LOG.log(Level.FINE, "write to " + peer, e);
+                close();
+                return;
+            }
+            if (n == Io.AGAIN) break;
+            pendingBytes -= n;
+            if (!b.hasRemaining()) pending.poll();
+        }
+        if (pending.isEmpty() && closeWhenFlushed) {
+            close();
+            return;
+        }
+        updateInterest();
+    }
+
+    private void updateInterest() {
+        boolean write = !pending.isEmpty();
+        boolean pause = pendingBytes > PENDING_HIGH_WATER;
+        if (write == wantWrite && pause == readPaused) return;
+        boolean resumed = readPaused && !pause;
+        wantWrite = write;
+        readPaused = pause;
+        int events = (pause ? 0 : Epoll.IN | Epoll.RDHUP) | (write ? Epoll.OUT : 0);
+        try {
+            server.loop().modify(fd.get(), events);
+        } catch (PosixException e) {
+            close();
+            return;
+        }
+        if (resumed) server.loop().afterRound(this::readRequests);
+    }
+
+    /** Closes the connection; nothing unacknowledged is removed from any queue. */
+    void close() {
+        if (state == State.CLOSED) return;
+        state = State.CLOSED;
+        stopWatching();
+        server.loop().unregister(fd.get());
+        fd.close();
+        pending.clear();
+        pendingBytes = 0;
+        server.sessionClosed(this);
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    private void onLine(int len) {
+        String text;
+        try {
+            text = utf8.decode(ByteBuffer.wrap(line, 0, len)).toString().strip();
+        } catch (CharacterCodingException e) {
+            if (state == State.COMMAND) reply(null, "Request is not valid UTF-8");
+            else if (state == State.WATCH_WAIT_ACK) acknowledge(false);
+            return;
+        }
+        switch (state) {
+            case COMMAND:
+                if (text.isEmpty()) send(PROMPT);
+                else execute(text);
+                break;
+            case WATCH_WAIT_ACK:
+                acknowledge(text.equalsIgnoreCase("q"));
+                break;
+            case WATCH_WAIT_DATA:
+                // Nothing to acknowledge yet; "q" stops an idle watch (handy on telnet).
+                if (text.equalsIgnoreCase("q")) endWatch("Stopped watching");
+                break;
+            default:
+                break;
+        }
+    }
+
+    private void execute(String text) {
+        List<String> words = Words.split(text);
+        String result;
+        try {
+            Command command = Command.take(words, false);
+            result = run(command, words);
+        } catch (CommandError e) {
+            reply(null, e.getMessage());
+            return;
+        } catch (RuntimeException e) {
+            LOG.log(Level.SEVERE, "command failed: " + text, e);
+            reply(null, "Internal error: " + e);
+            return;
+        }
+        if (result != null) reply(result, null);
+    }
+
+    /** Carries out one command; returns the reply text, or null when the command replied itself. */
+    private String run(Command command, List<String> args) throws CommandError {
+        switch (command) {
+            case HELP:
+                return args.isEmpty() ? Help.OVERVIEW : Help.forWords(args);
+            case QUIT:
+                send("ok\n");
+                closeAfterFlush();
+                return null;
+            case EXIT_IF_IDLE:
+                if (!server.isIdle()) return "not idle";
+                send("Exiting papa!\n> ");
+                server.exitWhenIdle();
+                closeAfterFlush();
+                return null;
+            case SET:
+                server.values().set(args);
+                return "";
+            case GET: {
+                String v = server.values().get(args);
+                return v == null ? "" : v;
+            }
+            case LIST_VALUES:
+                return server.values().list(args);
+            case REMOVE_VALUES:
+                server.values().remove(args);
+                return "";
+            case MAKE_SOCKET:
+                return server.sockets().make(args).line();
+            case LIST_SOCKETS:
+                return server.sockets().list(args);
+            case REMOVE_SOCKETS:
+                server.sockets().remove(args);
+                return "";
+            case MAKE_PROCESS: {
+                ProcessTable.Made made = server.processes().make(args);
+                if (!made.watch()) return made.process().line();
+                send(made.process().line() + "\n");
+                NavigableMap<String, HostedProcess> one = new TreeMap<>();
+                one.put(made.process().name(), made.process());
+                startWatching(one);
+                return null;
+            }
+            case LIST_PROCESSES:
+                return server.processes().list(args);
+            case REMOVE_PROCESSES:
+                server.processes().remove(args);
+                return "";
+            case WATCH_PROCESSES: {
+                NavigableMap<String, HostedProcess> procs = server.processes().select(args, true);
+                if (procs.isEmpty()) throw new CommandError("Nothing to watch");
+                send("Watching " + procs.size() + "\n");
+                startWatching(procs);
+                return null;
+            }
+            default:
+                throw new AssertionError(command);
+        }
+    }
+
+    /** Success: the text, a newline unless it ends in one, the prompt. Failure: {@code Error: MESSAGE}. */
+    private void reply(String result, String error) {
+        String text = error != null ? "Error: " + error : result;
+        send(text.endsWith("\n") ? text + "> " : text + "\n> ");
+    }
+
+    private void closeAfterFlush() {
+        closeWhenFlushed = true;
+        stopWatching();
+        if (pending.isEmpty()) close();
+    }
+
+    // ---------------------------------------------------------------- watch mode
+
+    private void startWatching(NavigableMap<String, HostedProcess> procs) {
+        watched.putAll(procs);
+        for (HostedProcess p : procs.values()) p.addWatcher(this);
+        state = State.WATCH_WAIT_DATA;
+        scheduleBatch();
+    }
+
+    @Override
+    public void outputQueued(HostedProcess p) {
+        if (state == State.WATCH_WAIT_DATA) scheduleBatch();
+    }
+
+    @Override
+    public void processGone(HostedProcess p) {
+        watched.remove(p.name(), p);
+        sentUpTo.remove(p);
+        if (state == State.WATCH_WAIT_DATA) scheduleBatch();
+    }
+
+    private void scheduleBatch() {
+        if (flushScheduled) return;
+        flushScheduled = true;
+        server.loop().afterRound(this::sendBatch);
+    }
+
+    /** Sends every queued item of every watched process, if there is any; then waits for the ack. */
+    private void sendBatch() {
+        flushScheduled = false;
+        if (state != State.WATCH_WAIT_DATA) return;
+        if (watched.isEmpty()) {
+            endWatch("Nothing left to watch");
+            return;
+        }
+        StringBuilder header = new StringBuilder(64);
+        boolean any = false;
+        for (HostedProcess p : watched.values()) {
+            OutputBuffer q = p.output();
+            if (q.isEmpty()) continue;
+            long end = q.endSeq();
+            for (long seq = q.headSeq(); seq < end; seq++) {
+                header.setLength(0);
+                if (any) header.append('\n');
+                any = true;
+                byte kind = q.kind(seq);
+                if (kind == OutputBuffer.CLOSED) {
+                    header.append("closed:").append(p.name()).append(':');
+                    WallClock.append(header, q.timeMicros(seq));
+                    header.append(':').append(q.exitStatus()).append('\n');
+                    enqueue(ByteBuffer.wrap(header.toString().getBytes(StandardCharsets.UTF_8)));
+                    any = false; // the closed header ends in its own newline
+                } else {
+                    byte[] chunk = q.chunk(seq);
+                    header.append(kind == OutputBuffer.OUT ? "out:" : "err:").append(p.name()).append(':');
+                    WallClock.append(header, q.timeMicros(seq));
+                    header.append(':').append(chunk.length).append('\n');
+                    enqueue(ByteBuffer.wrap(header.toString().getBytes(StandardCharsets.UTF_8)));
+                    enqueue(ByteBuffer.wrap(chunk));
+                }
+            }
+            sentUpTo.put(p, end);
+        }
+        if (sentUpTo.isEmpty()) return;
+        if (any) enqueue(ByteBuffer.wrap(NEWLINE));
+        enqueue(ByteBuffer.wrap(BATCH_END));
+        state = State.WATCH_WAIT_ACK;
+        flush();
+    }
+
+    private void acknowledge(boolean quit) {
+        ProcessTable processes = server.processes();
+        for (Map.Entry<HostedProcess, Long> e : new HashMap<>(sentUpTo).entrySet()) {
+            processes.acknowledge(e.getKey(), e.getValue());
+        }
+        sentUpTo.clear();
+        if (watched.isEmpty()) {
+            endWatch("Nothing left to watch");
+        } else if (quit) {
+            endWatch("Stopped watching");
+        } else {
+            state = State.WATCH_WAIT_DATA;
+            scheduleBatch();
+        }
+    }
+
+    private void endWatch(String message) {
+        stopWatching();
+        state = State.COMMAND;
+        send(message + "\n> ");
+    }
+
+    private void stopWatching() {
+        for (HostedProcess p : watched.values()) p.removeWatcher(this);
+        watched.clear();
+        sentUpTo.clear();
+    }
+}

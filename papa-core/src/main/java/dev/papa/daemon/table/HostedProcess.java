@@ -1,0 +1,65 @@
+package dev.papa.daemon.table;
+
+import dev.papa.daemon.buffer.OutputBuffer;
+import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.protocol.WallClock;
+import dev.papa.posix.Fd;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A process the daemon started: its pid, the descriptors it watches it through (pidfd and the
+ * read ends of its stdout/stderr pipes) and its output queue. Lives on the event loop.
+ */
+public final class HostedProcess {
+    final ProcessSpec spec;
+    final int pid;
+    final long startedMicros;
+    final OutputBuffer output;
+    Fd pidfd;
+    Fd stdout;
+    Fd stderr;
+    boolean running = true;
+    int exitStatus;
+    /** {@code remove processes} was asked: keep nothing, forget at exit. */
+    boolean removed;
+    /** Left the table; nothing more happens to it. */
+    boolean gone;
+    EventLoop.Timer pipeDeadline;
+    final List<ProcessWatcher> watchers = new ArrayList<>(2);
+
+    HostedProcess(ProcessSpec spec, int pid, long startedMicros) {
+        this.spec = spec;
+        this.pid = pid;
+        this.startedMicros = startedMicros;
+        this.output = new OutputBuffer(spec.bufsize());
+    }
+
+    public String name() { return spec.name(); }
+    public int pid() { return pid; }
+    public boolean running() { return running; }
+    public boolean isGone() { return gone; }
+    public OutputBuffer output() { return output; }
+
+    public void addWatcher(ProcessWatcher w) {
+        if (!watchers.contains(w)) watchers.add(w);
+    }
+
+    public void removeWatcher(ProcessWatcher w) {
+        watchers.remove(w);
+    }
+
+    /** The reply and {@code list processes} line. */
+    public String line() {
+        StringBuilder sb = new StringBuilder(128);
+        sb.append(spec.name()).append(" pid=").append(pid)
+                .append(" running=").append(running ? "True" : "False")
+                .append(" started=");
+        WallClock.append(sb, startedMicros);
+        if (spec.uid() != null) sb.append(" uid=").append(spec.uid());
+        if (spec.gid() != null) sb.append(" gid=").append(spec.gid());
+        sb.append(" args=").append(String.join(" ", spec.args()));
+        return sb.toString();
+    }
+}

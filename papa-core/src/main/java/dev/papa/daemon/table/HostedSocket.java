@@ -1,0 +1,72 @@
+package dev.papa.daemon.table;
+
+import dev.papa.posix.Fd;
+import dev.papa.posix.Sockets;
+
+import java.net.InetAddress;
+import java.util.Objects;
+
+/**
+ * A socket the daemon holds for its clients. {@code fd} is null for a {@code reuseport}
+ * socket: every process that takes it gets its own copy, bound to the same address.
+ */
+public final class HostedSocket {
+    final String name;
+    final Sockets.Family family;
+    final Sockets.Type type;
+    final int backlog;
+    final String path;        // unix
+    final Integer umask;      // unix, as given (decimal)
+    final String host;        // inet: as given, or the default
+    final InetAddress address;
+    int port;                 // the bound port (chosen by the system when 0 was asked)
+    final String iface;
+    final boolean reusePort;
+    Fd fd;
+
+    HostedSocket(String name, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
+                 String host, InetAddress address, int port, String iface, boolean reusePort) {
+        this.name = name;
+        this.family = family;
+        this.type = type;
+        this.backlog = backlog;
+        this.path = path;
+        this.umask = umask;
+        this.host = host;
+        this.address = address;
+        this.port = port;
+        this.iface = iface;
+        this.reusePort = reusePort;
+    }
+
+    public String name() { return name; }
+    public int port() { return port; }
+    public boolean reusePort() { return reusePort; }
+    /** The daemon's descriptor, or -1 for a reuseport socket. */
+    public int fileno() { return fd == null ? -1 : fd.get(); }
+
+    /** Same options as {@code other} (a requested port of 0 matches any port; reuseport is not compared, as in the reference). */
+    boolean sameOptions(HostedSocket requested) {
+        return family == requested.family && type == requested.type && backlog == requested.backlog
+                && Objects.equals(path, requested.path) && Objects.equals(umask, requested.umask)
+                && Objects.equals(host, requested.host) && (requested.port == 0 || requested.port == port)
+                && Objects.equals(iface, requested.iface);
+    }
+
+    /** The reply and {@code list sockets} line. */
+    public String line() {
+        StringBuilder sb = new StringBuilder(96);
+        sb.append(name).append(" family=").append(family.name().toLowerCase(java.util.Locale.ROOT))
+                .append(" type=").append(type.name().toLowerCase(java.util.Locale.ROOT))
+                .append(" backlog=").append(backlog);
+        if (path != null) sb.append(" path=").append(path);
+        if (umask != null) sb.append(" umask=").append(umask);
+        if (family != Sockets.Family.UNIX) {
+            sb.append(" host=").append(host).append(" port=").append(port);
+            if (iface != null) sb.append(" interface=").append(iface);
+            if (reusePort) sb.append(" reuseport=True");
+        }
+        if (fd != null) sb.append(" fileno=").append(fd.get());
+        return sb.toString();
+    }
+}

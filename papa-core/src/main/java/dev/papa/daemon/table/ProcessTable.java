@@ -1,0 +1,475 @@
+package dev.papa.daemon.table;
+
+import dev.papa.daemon.buffer.OutputBuffer;
+import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.protocol.WallClock;
+import dev.papa.daemon.protocol.Words;
+import dev.papa.posix.Child;
+import dev.papa.posix.Epoll;
+import dev.papa.posix.Fd;
+import dev.papa.posix.Io;
+import dev.papa.posix.PosixException;
+import dev.papa.posix.Processes;
+import dev.papa.posix.Rlimit;
+import dev.papa.posix.SpawnException;
+import dev.papa.posix.SpawnSpec;
+import dev.papa.posix.Spawner;
+import dev.papa.posix.Users;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The processes table: starting processes, capturing their output into their queues, learning
+ * of their exit through pidfds, and forgetting them once their exit was delivered.
+ */
+public final class ProcessTable {
+    private static final Logger LOG = Logger.getLogger(ProcessTable.class.getName());
+
+    /** The largest output buffer a process may ask for. */
+    public static final long MAX_BUFSIZE = 1L << 30;
+    /** At most this many env.* options: an environment, not a data channel. */
+    public static final int MAX_ENV = 4096;
+    /** How long to keep reading pipes that descendants hold open after the process exited. */
+    static final long PIPE_GRACE_MILLIS = 1000;
+    /** Reads per readiness event before yielding to other descriptors (fairness). */
+    private static final int READS_PER_EVENT = 16;
+    private static final int READ_SIZE = 65536;
+
+    private final EventLoop loop;
+    private final WallClock clock;
+    private final SocketTable sockets;
+    private final NavigableMap<String, HostedProcess> byName = new TreeMap<>();
+    private final Map<Integer, HostedProcess> byPid = new HashMap<>();
+    /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
+    private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_SIZE);
+
+    public ProcessTable(EventLoop loop, WallClock clock, SocketTable sockets) {
+        this.loop = loop;
+        this.clock = clock;
+        this.sockets = sockets;
+    }
+
+    // ---------------------------------------------------------------- make process
+
+    /** {@code make process NAME [OPTION=VALUE...] EXECUTABLE [ARG...]}; result has the watch flag. */
+    public Made make(List<String> words) throws CommandError {
+        if (words.isEmpty()) throw new CommandError("Process requires a name");
+        String name = words.remove(0);
+        Map<String, String> options = Words.takeOptions(words);
+        Names.check("Process", name);
+        boolean watch = SocketTable.flag("watch", options.remove("watch"));
+        ProcessSpec spec = parse(name, options, words);
+        HostedProcess existing = byName.get(name);
+        if (existing != null) {
+            if (existing.spec.equals(spec)) return new Made(existing, watch);
+            throw new CommandError("Process for " + name + " has already been created - " + existing.line());
+        }
+        if (spec.args().isEmpty()) throw new CommandError("No command");
+        return new Made(start(spec), watch);
+    }
+
+    public record Made(HostedProcess process, boolean watch) {}
+
+    private ProcessSpec parse(String name, Map<String, String> options, List<String> args) throws CommandError {
+        Map<String, String> env = new LinkedHashMap<>();
+        Map<Rlimit, Long> rlimits = new LinkedHashMap<>();
+        String workingDir = null;
+        String uidText = null;
+        String gidText = null;
+        long bufsize = 1 << 20;
+        int stdout = 1;
+        String stderr = "1";
+        for (Map.Entry<String, String> o : options.entrySet()) {
+            String key = o.getKey();
+            String value = o.getValue();
+            if (key.startsWith("env.")) {
+                String var = key.substring(4);
+                if (var.isEmpty() || var.indexOf('\0') >= 0) throw new CommandError("Invalid environment variable name \"" + var + '"');
+                if (env.size() >= MAX_ENV) throw new CommandError("Too many env.* options (at most " + MAX_ENV + ")");
+                env.put(var, value);
+            } else if (key.startsWith("rlimit.")) {
+                String r = key.substring(7);
+                Rlimit limit = Rlimit.byName(r.toLowerCase(Locale.ROOT))
+                        .orElseThrow(() -> new CommandError("Unknown rlimit \"" + r + '"'));
+                rlimits.put(limit, rlimitValue(r, value));
+            } else {
+                switch (key) {
+                    case "working_dir":
+                        if (!value.startsWith("/")) throw new CommandError("working_dir must be an absolute path");
+                        workingDir = value;
+                        break;
+                    case "uid": uidText = value.isEmpty() ? null : value; break;
+                    case "gid": gidText = value.isEmpty() ? null : value; break;
+                    case "bufsize": bufsize = bufsize(value); break;
+                    case "stdout":
+                        if (!value.equals("0") && !value.equals("1")) throw new CommandError("Invalid stdout \"" + value + "\" - must be 1 or 0");
+                        stdout = Integer.parseInt(value);
+                        break;
+                    case "stderr":
+                        if (!value.equals("0") && !value.equals("1") && !value.equals("stdout")) {
+                            throw new CommandError("Invalid stderr \"" + value + "\" - must be 1, 0 or stdout");
+                        }
+                        stderr = value;
+                        break;
+                    default:
+                        throw new CommandError("Unknown process option \"" + key + '"');
+                }
+            }
+        }
+        if (bufsize == 0) {
+            stdout = 0;
+            stderr = "0";
+        }
+        Integer uid = null;
+        String userName = null;
+        String uidGiven = uidText;
+        if (uidText != null) {
+            if (isDigits(uidText)) {
+                uid = Integer.parseInt(uidText);
+                userName = Users.userName(uid).orElseThrow(() -> new CommandError("'" + uidGiven + "' is not a valid user id"));
+            } else {
+                OptionalInt u = Users.uid(uidText);
+                if (u.isEmpty()) throw new CommandError("'" + uidText + "' is not a valid user name");
+                uid = u.getAsInt();
+                userName = uidText;
+            }
+        }
+        Integer gid = null;
+        if (gidText != null) {
+            if (isDigits(gidText)) {
+                gid = Integer.parseInt(gidText);
+                if (!Users.groupExists(gid)) throw new CommandError("No such group: '" + gidText + "'");
+            } else {
+                OptionalInt g = Users.gid(gidText);
+                if (g.isEmpty()) throw new CommandError("No such group: '" + gidText + "'");
+                gid = g.getAsInt();
+            }
+        } else if (uid != null) {
+            int u = uid;
+            gid = Users.primaryGid(u).orElseThrow(() -> new CommandError("'" + uidGiven + "' has no primary group"));
+        }
+        int[] groups = null;
+        if (userName != null) groups = Users.groupsOf(userName, gid);
+        else if (gid != null) groups = new int[] {gid};
+        return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, uid, gid, groups, stdout, stderr, bufsize);
+    }
+
+    private static boolean isDigits(String s) {
+        if (s.isEmpty() || s.length() > 9) return false;
+        for (int i = 0; i < s.length(); i++) if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
+        return true;
+    }
+
+    private static long rlimitValue(String name, String value) throws CommandError {
+        String v = value.toLowerCase(Locale.ROOT);
+        if (v.equals("infinity") || v.equals("unlimited") || v.equals("-1")) return -1;
+        try {
+            long l = Long.parseLong(value);
+            if (l < 0) throw new NumberFormatException();
+            return l;
+        } catch (NumberFormatException e) {
+            throw new CommandError("The rlimit value for \"" + name + "\" must be an integer, not \"" + value + '"');
+        }
+    }
+
+    /** {@code 1048576}, {@code 64k}, {@code 1m}, {@code 1g}. */
+    static long bufsize(String text) throws CommandError {
+        String t = text.trim();
+        long unit = 1;
+        if (!t.isEmpty()) {
+            switch (Character.toLowerCase(t.charAt(t.length() - 1))) {
+                case 'k': unit = 1L << 10; break;
+                case 'm': unit = 1L << 20; break;
+                case 'g': unit = 1L << 30; break;
+                default: break;
+            }
+        }
+        String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
+        long n;
+        try {
+            n = Long.parseLong(digits);
+            if (n < 0) throw new NumberFormatException();
+        } catch (NumberFormatException e) {
+            throw new CommandError("Invalid bufsize \"" + text + "\" - must be a number of bytes, optionally with suffix k, m or g");
+        }
+        if (n > MAX_BUFSIZE / unit) throw new CommandError("bufsize \"" + text + "\" is over the maximum of 1g");
+        return n * unit;
+    }
+
+    private HostedProcess start(ProcessSpec spec) throws CommandError {
+        List<Fd> copies = new ArrayList<>();
+        List<Integer> passed = new ArrayList<>();
+        try {
+            SpawnSpec s = new SpawnSpec(substituteSockets(spec, passed, copies));
+            s.env(spec.env());
+            if (spec.workingDir() != null) s.workingDir(spec.workingDir());
+            if (spec.groups() != null) s.groups(spec.groups());
+            if (spec.gid() != null) s.gid(spec.gid());
+            if (spec.uid() != null) s.uid(spec.uid());
+            for (Map.Entry<Rlimit, Long> r : spec.rlimits().entrySet()) s.rlimit(r.getKey(), r.getValue());
+            s.stdout(spec.stdout() == 1 ? SpawnSpec.Output.PIPE : SpawnSpec.Output.NULL);
+            s.stderr(spec.stderr().equals("1") ? SpawnSpec.Output.PIPE
+                    : spec.stderr().equals("stdout") ? SpawnSpec.Output.STDOUT : SpawnSpec.Output.NULL);
+            for (int fd : passed) s.keepFd(fd);
+            Child child = spawn(spec, s);
+            HostedProcess p = new HostedProcess(spec, child.pid(), clock.nowMicros());
+            p.pidfd = child.pidfd();
+            p.stdout = child.stdout();
+            p.stderr = child.stderr();
+            track(p);
+            LOG.info(() -> "Created process " + p.line());
+            return p;
+        } finally {
+            for (Fd fd : copies) fd.close();
+        }
+    }
+
+    /** Replaces {@code $(socket.NAME.port)} and {@code $(socket.NAME.fileno)}; collects the fds to pass. */
+    private List<String> substituteSockets(ProcessSpec spec, List<Integer> passed, List<Fd> copies) throws CommandError {
+        List<String> out = new ArrayList<>(spec.args().size());
+        for (String arg : spec.args()) {
+            int from = 0;
+            StringBuilder sb = null;
+            int start;
+            while ((start = arg.indexOf("$(socket.", from)) >= 0) {
+                int nameStart = start + 9;
+                int end = arg.indexOf(')', nameStart);
+                if (end < 0) {
+                    throw new CommandError("Process for " + spec.name() + " argument starts with \"$(socket.\" but has no closing parenthesis");
+                }
+                String ref = arg.substring(nameStart, end);
+                int dot = ref.lastIndexOf('.');
+                String part = dot < 0 ? "" : ref.substring(dot + 1);
+                if (!part.equals("port") && !part.equals("fileno")) {
+                    throw new CommandError("You forgot to specify either \".port\" or \".fileno\" after the name");
+                }
+                String socketName = ref.substring(0, dot);
+                HostedSocket s = sockets.find(socketName);
+                if (s == null) throw new CommandError("Socket " + socketName + " not found");
+                String replacement;
+                if (part.equals("port")) {
+                    replacement = Integer.toString(s.port());
+                } else {
+                    int fd;
+                    if (s.reusePort()) {
+                        Fd copy = sockets.reusePortCopy(s);
+                        copies.add(copy);
+                        fd = copy.get();
+                    } else {
+                        fd = s.fileno();
+                    }
+                    if (!passed.contains(fd)) passed.add(fd);
+                    replacement = Integer.toString(fd);
+                }
+                if (sb == null) sb = new StringBuilder(arg.length());
+                sb.append(arg, from, start).append(replacement);
+                from = end + 1;
+            }
+            if (sb == null) {
+                out.add(arg);
+            } else {
+                sb.append(arg, from, arg.length());
+                out.add(sb.toString());
+            }
+        }
+        return out;
+    }
+
+    private static Child spawn(ProcessSpec spec, SpawnSpec s) throws CommandError {
+        try {
+            return Spawner.spawn(s);
+        } catch (SpawnException e) {
+            switch (e.step()) {
+                case EXEC:
+                    throw new CommandError("Bad command - " + Errors.python(e, spec.args().get(0)));
+                case CHDIR:
+                    throw new CommandError("Bad working_dir - " + Errors.python(e, spec.workingDir()));
+                default:
+                    throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
+            }
+        } catch (PosixException e) {
+            throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
+        }
+    }
+
+    /** Registers the pidfd and pipes with the loop. */
+    private void track(HostedProcess p) {
+        byName.put(p.name(), p);
+        byPid.put(p.pid, p);
+        try {
+            loop.register(p.pidfd.get(), Epoll.IN, ev -> exited(p));
+            if (p.stdout != null) loop.register(p.stdout.get(), Epoll.IN, ev -> drain(p, OutputBuffer.OUT));
+            if (p.stderr != null) loop.register(p.stderr.get(), Epoll.IN, ev -> drain(p, OutputBuffer.ERR));
+        } catch (PosixException e) {
+            // epoll can only fail here for lack of memory; the process runs, we cannot watch it.
+            LOG.log(Level.SEVERE, "cannot watch process " + p.name(), e);
+        }
+    }
+
+    // ---------------------------------------------------------------- output and exit
+
+    private void drain(HostedProcess p, byte kind) {
+        Fd pipe = kind == OutputBuffer.OUT ? p.stdout : p.stderr;
+        if (pipe == null) return;
+        boolean queued = false;
+        for (int i = 0; i < READS_PER_EVENT; i++) {
+            int n;
+            readBuffer.clear();
+            try {
+                n = Io.read(pipe.get(), readBuffer);
+            } catch (PosixException e) {
+                LOG.log(Level.WARNING, "read from " + p.name() + " failed", e);
+                n = Io.EOF;
+            }
+            if (n == Io.AGAIN) break;
+            if (n == Io.EOF) {
+                closePipe(p, kind);
+                break;
+            }
+            if (!p.removed) {
+                byte[] chunk = new byte[n];
+                readBuffer.flip();
+                readBuffer.get(chunk);
+                p.output.append(kind, clock.nowMicros(), chunk);
+                queued = true;
+            }
+        }
+        if (queued) notifyWatchers(p);
+        if (!p.running && p.stdout == null && p.stderr == null) finish(p);
+    }
+
+    private void closePipe(HostedProcess p, byte kind) {
+        Fd pipe = kind == OutputBuffer.OUT ? p.stdout : p.stderr;
+        if (pipe == null) return;
+        loop.unregister(pipe.get());
+        pipe.close();
+        if (kind == OutputBuffer.OUT) p.stdout = null;
+        else p.stderr = null;
+    }
+
+    private void exited(HostedProcess p) {
+        Integer status;
+        try {
+            status = Processes.reap(p.pid);
+        } catch (PosixException e) {
+            LOG.log(Level.SEVERE, "cannot reap " + p.pid, e);
+            status = null;
+        }
+        if (status == null) return; // not yet: the pidfd will be ready again
+        loop.unregister(p.pidfd.get());
+        p.pidfd.close();
+        p.running = false;
+        p.exitStatus = status;
+        LOG.info(() -> "Process " + p.name() + " (pid " + p.pid + ") exited with " + p.exitStatus);
+        drain(p, OutputBuffer.OUT);
+        drain(p, OutputBuffer.ERR);
+        if (p.stdout == null && p.stderr == null) return; // drain finished it
+        // Descendants hold the pipes open: keep reading for a while, then report anyway.
+        p.pipeDeadline = loop.schedule(PIPE_GRACE_MILLIS, () -> {
+            p.pipeDeadline = null;
+            drain(p, OutputBuffer.OUT);
+            drain(p, OutputBuffer.ERR);
+            closePipe(p, OutputBuffer.OUT);
+            closePipe(p, OutputBuffer.ERR);
+            finish(p);
+        });
+    }
+
+    /** Exited and pipes closed: queue the closed item, or forget a removed process. */
+    private void finish(HostedProcess p) {
+        if (p.gone || p.output.isClosed()) return;
+        if (p.pipeDeadline != null) {
+            p.pipeDeadline.cancel();
+            p.pipeDeadline = null;
+        }
+        if (p.removed) {
+            forget(p);
+            return;
+        }
+        p.output.appendClosed(clock.nowMicros(), p.exitStatus);
+        notifyWatchers(p);
+    }
+
+    private static void notifyWatchers(HostedProcess p) {
+        for (int i = p.watchers.size() - 1; i >= 0; i--) p.watchers.get(i).outputQueued(p);
+    }
+
+    /** A watcher acknowledged items up to {@code endSeq}; forgets the process once its exit is delivered. */
+    public void acknowledge(HostedProcess p, long endSeq) {
+        if (p.gone) return;
+        p.output.acknowledge(endSeq);
+        if (p.output.closedAndDelivered()) forget(p);
+    }
+
+    /** Removes {@code p} from the table and closes what the daemon holds of it. */
+    private void forget(HostedProcess p) {
+        if (p.gone) return;
+        p.gone = true;
+        byName.remove(p.name(), p);
+        byPid.remove(p.pid, p);
+        if (p.pipeDeadline != null) p.pipeDeadline.cancel();
+        closePipe(p, OutputBuffer.OUT);
+        closePipe(p, OutputBuffer.ERR);
+        if (p.pidfd != null && p.pidfd.isOpen()) {
+            loop.unregister(p.pidfd.get());
+            p.pidfd.close();
+        }
+        for (ProcessWatcher w : new ArrayList<>(p.watchers)) w.processGone(p);
+        p.watchers.clear();
+        LOG.info(() -> "Removed process " + p.name());
+    }
+
+    // ---------------------------------------------------------------- list, remove, watch
+
+    public NavigableMap<String, HostedProcess> select(List<String> patterns, boolean required) throws CommandError {
+        return Patterns.select(byName, patterns, required, byPid::get, HostedProcess::name);
+    }
+
+    public String list(List<String> patterns) throws CommandError {
+        StringBuilder sb = new StringBuilder();
+        for (HostedProcess p : select(patterns, false).values()) {
+            if (sb.length() > 0) sb.append('\n');
+            sb.append(p.line());
+        }
+        return sb.toString();
+    }
+
+    /** Stop keeping output; forget each process at exit (at once if it has exited). */
+    public void remove(List<String> patterns) throws CommandError {
+        for (HostedProcess p : new ArrayList<>(select(patterns, true).values())) {
+            p.removed = true;
+            p.output.discardAll();
+            if (!p.running) {
+                forget(p);
+            } else {
+                for (ProcessWatcher w : new ArrayList<>(p.watchers)) w.processGone(p);
+                p.watchers.clear();
+            }
+        }
+    }
+
+    public boolean isEmpty() {
+        return byName.isEmpty();
+    }
+
+    public int size() {
+        return byName.size();
+    }
+
+    /** Daemon exit: close our ends of everything; the processes keep running. */
+    public void closeAll() {
+        for (HostedProcess p : new ArrayList<>(byName.values())) forget(p);
+    }
+}

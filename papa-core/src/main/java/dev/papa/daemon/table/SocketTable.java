@@ -1,0 +1,236 @@
+package dev.papa.daemon.table;
+
+import dev.papa.daemon.protocol.CommandError;
+import dev.papa.posix.Fd;
+import dev.papa.posix.PosixException;
+import dev.papa.posix.Sockets;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+import java.util.logging.Logger;
+
+/** The sockets table: {@code make socket}, {@code list sockets}, {@code remove sockets}. */
+public final class SocketTable {
+    private static final Logger LOG = Logger.getLogger(SocketTable.class.getName());
+    private static final List<String> OPTIONS = List.of("family", "type", "backlog", "path", "umask", "host", "port", "interface", "reuseport");
+
+    private final NavigableMap<String, HostedSocket> byName = new TreeMap<>();
+    private final Map<String, HostedSocket> byPath = new HashMap<>();
+
+    /** {@code make socket NAME [OPTION=VALUE...]}: the new or identical existing socket. */
+    public HostedSocket make(List<String> words) throws CommandError {
+        if (words.isEmpty()) throw new CommandError("Socket requires a name");
+        String name = words.remove(0);
+        Map<String, String> options = dev.papa.daemon.protocol.Words.takeOptions(words);
+        if (!words.isEmpty()) throw new CommandError("Unexpected argument \"" + words.get(0) + "\" - socket options are name=value");
+        for (String key : options.keySet()) {
+            if (!OPTIONS.contains(key)) throw new CommandError("Unknown socket option \"" + key + "\"");
+        }
+        Names.check("Socket", name);
+        HostedSocket requested = parse(name, options);
+        HostedSocket existing = byName.get(name);
+        if (existing != null) {
+            if (existing.sameOptions(requested)) return existing;
+            throw new CommandError("Socket for " + name + " has already been created - " + existing.line());
+        }
+        if (requested.path != null && byPath.containsKey(requested.path)) {
+            throw new CommandError("Socket for " + requested.path + " has already been created");
+        }
+        open(requested);
+        byName.put(name, requested);
+        if (requested.path != null) byPath.put(requested.path, requested);
+        LOG.info(() -> "Created socket " + requested.line());
+        return requested;
+    }
+
+    private static HostedSocket parse(String name, Map<String, String> o) throws CommandError {
+        String path = o.get("path");
+        Sockets.Family family = o.containsKey("family")
+                ? enumOption("family", o.get("family"), Sockets.Family.class)
+                : path != null ? Sockets.Family.UNIX : Sockets.Family.INET;
+        Sockets.Type type = o.containsKey("type") ? enumOption("type", o.get("type"), Sockets.Type.class) : Sockets.Type.STREAM;
+        int backlog = intOption("backlog", o.get("backlog"), 5, 0, 65535);
+        if (family == Sockets.Family.UNIX) {
+            if (path == null || !path.startsWith("/")) throw new CommandError("Absolute path required for Unix sockets");
+            Integer umask = o.containsKey("umask") ? intOption("umask", o.get("umask"), 0, 0, 511) : null;
+            return new HostedSocket(name, family, type, backlog, path, umask, null, null, 0, null, false);
+        }
+        int port = intOption("port", o.get("port"), 0, 0, 65535);
+        String iface = emptyToNull(o.get("interface"));
+        String host = emptyToNull(o.get("host"));
+        if (host == null) {
+            boolean v6 = family == Sockets.Family.INET6;
+            host = iface != null ? (v6 ? "::" : "0.0.0.0") : (v6 ? "::1" : "127.0.0.1");
+        }
+        boolean reusePort = flag("reuseport", o.get("reuseport"));
+        return new HostedSocket(name, family, type, backlog, null, null, host, resolve(host, family), port, iface, reusePort);
+    }
+
+    private void open(HostedSocket s) throws CommandError {
+        try {
+            if (s.family == Sockets.Family.UNIX) {
+                removeStaleSocketFile(s.path);
+                s.fd = Sockets.bindUnix(s.type, s.path, s.backlog, s.umask);
+            } else {
+                Fd fd = bindInet(s);
+                s.port = Sockets.localPort(fd.get());
+                if (s.reusePort) {
+                    // Like the reference: the daemon keeps no copy (a listening one would take a share
+                    // of the connections); each process gets its own, bound to this port.
+                    fd.close();
+                } else {
+                    s.fd = fd;
+                }
+            }
+        } catch (PosixException e) {
+            throw bindFailed(s, e);
+        }
+    }
+
+    private static Fd bindInet(HostedSocket s) throws PosixException {
+        return Sockets.bindInet(s.family, s.type, s.address, s.port, s.backlog, s.reusePort, s.iface);
+    }
+
+    /** A fresh SO_REUSEPORT copy of a reuseport socket for one process; the caller closes it after the spawn. */
+    public Fd reusePortCopy(HostedSocket s) throws CommandError {
+        try {
+            return bindInet(s);
+        } catch (PosixException e) {
+            throw bindFailed(s, e);
+        }
+    }
+
+    private static CommandError bindFailed(HostedSocket s, PosixException e) {
+        String reason = Errors.python(e);
+        if (s.family == Sockets.Family.UNIX) return new CommandError("Bind failed: " + reason);
+        return new CommandError("Bind failed on " + s.host + ':' + s.port + ": " + reason);
+    }
+
+    /** True when {@code p} exists and is a socket (or other special file), not a file, directory or link. */
+    public static boolean isSocketFile(Path p) {
+        try {
+            return Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static void removeStaleSocketFile(String path) throws CommandError {
+        Path p = Path.of(path);
+        try {
+            if (isSocketFile(p)) Files.delete(p);
+        } catch (IOException e) {
+            throw new CommandError("Bind failed: cannot remove stale socket file " + path + ": " + e.getMessage());
+        }
+    }
+
+    public HostedSocket find(String name) {
+        return byName.get(name);
+    }
+
+    public String list(List<String> patterns) throws CommandError {
+        List<String> lines = new ArrayList<>();
+        for (HostedSocket s : select(patterns, false).values()) lines.add(s.line());
+        lines.sort(null);
+        return String.join("\n", lines);
+    }
+
+    public void remove(List<String> patterns) throws CommandError {
+        for (HostedSocket s : new ArrayList<>(select(patterns, true).values())) close(s);
+    }
+
+    private NavigableMap<String, HostedSocket> select(List<String> patterns, boolean required) throws CommandError {
+        return Patterns.select(byName, patterns, required, this::byFileno, HostedSocket::name);
+    }
+
+    private HostedSocket byFileno(int fileno) {
+        for (HostedSocket s : byName.values()) if (s.fd != null && s.fd.get() == fileno) return s;
+        return null;
+    }
+
+    private void close(HostedSocket s) {
+        byName.remove(s.name);
+        if (s.fd != null) s.fd.close();
+        if (s.path != null) {
+            byPath.remove(s.path);
+            try {
+                Files.deleteIfExists(Path.of(s.path));
+            } catch (IOException e) {
+                LOG.warning("cannot unlink " + s.path + ": " + e);
+            }
+        }
+        LOG.info(() -> "Closed socket " + s.name);
+    }
+
+    /** Closes every socket (daemon exit). */
+    public void closeAll() {
+        for (HostedSocket s : new ArrayList<>(byName.values())) close(s);
+    }
+
+    public boolean isEmpty() {
+        return byName.isEmpty();
+    }
+
+    public int size() {
+        return byName.size();
+    }
+
+    // ---- option parsing shared with the process table ----
+
+    static <E extends Enum<E>> E enumOption(String option, String value, Class<E> type) throws CommandError {
+        for (E e : type.getEnumConstants()) {
+            if (e.name().equalsIgnoreCase(value)) return e;
+        }
+        List<String> names = new ArrayList<>();
+        for (E e : type.getEnumConstants()) names.add(e.name().toLowerCase(Locale.ROOT));
+        throw new CommandError("Invalid " + option + " \"" + value + "\" - must be one of: " + String.join(", ", names));
+    }
+
+    static int intOption(String option, String value, int dflt, int min, int max) throws CommandError {
+        if (value == null) return dflt;
+        try {
+            int v = Integer.parseInt(value.trim());
+            if (v < min || v > max) throw new NumberFormatException();
+            return v;
+        } catch (NumberFormatException e) {
+            throw new CommandError("Invalid " + option + " \"" + value + "\" - must be a whole number from " + min + " to " + max);
+        }
+    }
+
+    static boolean flag(String option, String value) throws CommandError {
+        if (value == null || value.isEmpty()) return false;
+        switch (value.toLowerCase(Locale.ROOT)) {
+            case "1": case "true": case "yes": case "on": return true;
+            case "0": case "false": case "no": case "off": return false;
+            default: throw new CommandError("Invalid " + option + " \"" + value + "\" - must be 1 or 0");
+        }
+    }
+
+    private static String emptyToNull(String s) {
+        return s == null || s.isEmpty() ? null : s;
+    }
+
+    private static InetAddress resolve(String host, Sockets.Family family) throws CommandError {
+        try {
+            for (InetAddress a : InetAddress.getAllByName(host)) {
+                if (family == Sockets.Family.INET6 ? a instanceof Inet6Address : a instanceof Inet4Address) return a;
+            }
+            throw new CommandError("Host " + host + " has no " + (family == Sockets.Family.INET6 ? "IPv6" : "IPv4") + " address");
+        } catch (UnknownHostException e) {
+            throw new CommandError("Unknown host " + host);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+package dev.papa.posix;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * Everything about a process to start, gathered before the fork: the child runs
+ * no Java code, so nothing can be decided there. A mutable builder; setters
+ * return {@code this}. Defaults: empty environment, inherited working directory
+ * and umask, stdout and stderr on pipes, a new session, every descriptor
+ * other than 0-2 closed.
+ */
+public final class SpawnSpec {
+  /** What a child's stdout or stderr is connected to. */
+  public enum Output {
+    /** A fresh pipe; the parent gets the nonblocking read end. */
+    PIPE,
+    /** /dev/null. */
+    NULL,
+    /** stderr only: the same pipe (or /dev/null) as stdout. */
+    STDOUT
+  }
+
+  final List<String> argv;
+  final Map<String, String> env = new LinkedHashMap<>();
+  String workingDir;
+  int uid = -1;
+  int gid = -1;
+  int[] groups;
+  final Map<Rlimit, Long> rlimits = new TreeMap<>();
+  Output stdout = Output.PIPE;
+  Output stderr = Output.PIPE;
+  final List<Integer> keepFds = new ArrayList<>();
+  final Map<Integer, Integer> passFds = new LinkedHashMap<>(); // target -> source
+  boolean listenPid;
+  boolean newSession = true;
+  int umask = -1;
+
+  /** argv.get(0) is the program; without a '/' it is looked up in the env's PATH, else /bin:/usr/bin. */
+  public SpawnSpec(List<String> argv) {
+    this.argv = List.copyOf(argv);
+  }
+
+  /** The exact environment, in iteration order (replaces any earlier one). */
+  public SpawnSpec env(Map<String, String> env) {
+    this.env.clear();
+    this.env.putAll(env);
+    return this;
+  }
+
+  public SpawnSpec workingDir(String dir) {
+    this.workingDir = dir;
+    return this;
+  }
+
+  public SpawnSpec uid(int uid) {
+    if (uid < 0) throw new IllegalArgumentException("uid " + uid);
+    this.uid = uid;
+    return this;
+  }
+
+  public SpawnSpec gid(int gid) {
+    if (gid < 0) throw new IllegalArgumentException("gid " + gid);
+    this.gid = gid;
+    return this;
+  }
+
+  /** Supplementary groups (setgroups); left as inherited unless given. An empty array clears them. */
+  public SpawnSpec groups(int[] groups) {
+    this.groups = groups.clone();
+    return this;
+  }
+
+  /** soft = hard = value; -1 is RLIM_INFINITY. */
+  public SpawnSpec rlimit(Rlimit r, long value) {
+    rlimits.put(Objects.requireNonNull(r), value);
+    return this;
+  }
+
+  public SpawnSpec stdout(Output o) {
+    if (o == Output.STDOUT) throw new IllegalArgumentException("stdout cannot be merged into itself");
+    this.stdout = Objects.requireNonNull(o);
+    return this;
+  }
+
+  public SpawnSpec stderr(Output o) {
+    this.stderr = Objects.requireNonNull(o);
+    return this;
+  }
+
+  /** The child keeps this descriptor (>= 3) open at the same number. */
+  public SpawnSpec keepFd(int fd) {
+    if (fd < 3) throw new IllegalArgumentException("keepFd needs a descriptor >= 3, got " + fd);
+    if (!keepFds.contains(fd)) keepFds.add(fd);
+    return this;
+  }
+
+  /** The child receives fd at number target (>= 3); sources and targets may overlap freely. */
+  public SpawnSpec passFd(int fd, int target) {
+    if (fd < 0 || target < 3) throw new IllegalArgumentException("passFd(" + fd + ", " + target + "): target must be >= 3");
+    passFds.put(target, fd);
+    return this;
+  }
+
+  /** Puts LISTEN_PID=&lt;child's pid&gt; in its environment (systemd socket activation). */
+  public SpawnSpec listenPid(boolean on) {
+    this.listenPid = on;
+    return this;
+  }
+
+  /** setsid() in the child; default true. */
+  public SpawnSpec newSession(boolean on) {
+    this.newSession = on;
+    return this;
+  }
+
+  public SpawnSpec umask(int mask) {
+    if (mask < 0 || mask > 0777) throw new IllegalArgumentException("umask " + Integer.toOctalString(mask));
+    this.umask = mask;
+    return this;
+  }
+}

@@ -1,0 +1,110 @@
+package dev.papa.posix;
+
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import com.sun.jna.StringArray;
+import dev.papa.posix.internal.Errno;
+import dev.papa.posix.internal.LibPapa;
+import java.lang.ref.Reference;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Starts processes through libpapa's clone(CLONE_VM|CLONE_VFORK) spawn (src-c/spawn.c):
+ * no page-table copy of a big JVM heap, the child's setup done by async-signal-safe C,
+ * and a child failure reported synchronously as a {@link SpawnException}.
+ */
+public final class Spawner {
+  private static final String LISTEN_PID = "LISTEN_PID";
+  private static final String DEFAULT_PATH = "/bin:/usr/bin";
+
+  private Spawner() {}
+
+  /** Starts the process; on failure nothing is left behind (no zombie, no descriptor). */
+  public static Child spawn(SpawnSpec spec) throws PosixException {
+    List<String> argvList = spec.argv;
+    if (argvList.isEmpty()) throw new IllegalArgumentException("empty argv");
+    for (String a : argvList) checkNoNul(a);
+
+    List<String> envList = new ArrayList<>(spec.env.size() + 1);
+    for (Map.Entry<String, String> e : spec.env.entrySet()) {
+      String k = e.getKey(), v = e.getValue() == null ? "" : e.getValue();
+      if (k.isEmpty() || k.indexOf('=') >= 0) throw new SpawnException(SpawnException.Step.PREPARE, Errno.EINVAL);
+      checkNoNul(k);
+      checkNoNul(v);
+      if (spec.listenPid && k.equals(LISTEN_PID)) continue;
+      envList.add(k + "=" + v);
+    }
+    int listenIdx = -1;
+    if (spec.listenPid) {
+      listenIdx = envList.size();
+      envList.add(LISTEN_PID + "=" + "0".repeat(23)); // the child writes its pid over the zeros
+    }
+
+    String prog = argvList.get(0);
+    List<String> candidates = new ArrayList<>();
+    if (prog.indexOf('/') >= 0 || prog.isEmpty()) {
+      candidates.add(prog);
+    } else {
+      String path = spec.env.getOrDefault("PATH", DEFAULT_PATH);
+      for (String dir : path.split(":", -1)) {
+        candidates.add(dir.isEmpty() ? prog : dir.endsWith("/") ? dir + prog : dir + "/" + prog);
+      }
+    }
+
+    StringArray paths = new StringArray(candidates.toArray(new String[0]), "UTF-8");
+    StringArray argv = new StringArray(argvList.toArray(new String[0]), "UTF-8");
+    StringArray envp = new StringArray(envList.toArray(new String[0]), "UTF-8");
+    Pointer listenDigits = listenIdx < 0 ? null
+        : envp.getPointer((long) listenIdx * Native.POINTER_SIZE).share(LISTEN_PID.length() + 1);
+
+    int[] keep = spec.keepFds.stream().mapToInt(Integer::intValue).toArray();
+    int npass = spec.passFds.size();
+    int[] passSrc = new int[npass], passDst = new int[npass];
+    int i = 0;
+    for (Map.Entry<Integer, Integer> e : spec.passFds.entrySet()) {
+      passDst[i] = e.getKey();
+      passSrc[i] = e.getValue();
+      if (spec.keepFds.contains(passDst[i])) {
+        throw new IllegalArgumentException("descriptor " + passDst[i] + " is both kept and a passFd target");
+      }
+      i++;
+    }
+    int nrl = spec.rlimits.size();
+    int[] rlRes = new int[nrl];
+    long[] rlVal = new long[nrl];
+    i = 0;
+    for (Map.Entry<Rlimit, Long> e : spec.rlimits.entrySet()) {
+      rlRes[i] = e.getKey().resource();
+      rlVal[i] = e.getValue();
+      i++;
+    }
+    if (spec.workingDir != null) checkNoNul(spec.workingDir);
+    byte[] cwd = spec.workingDir == null ? null : Errno.cString(spec.workingDir);
+    int[] groups = spec.groups;
+    int[] result = new int[6];
+
+    int rc = LibPapa.papa_spawn(paths, argv, envp, listenDigits,
+        spec.stdout.ordinal(), spec.stderr.ordinal(),
+        keep, keep.length, passSrc, passDst, npass, rlRes, rlVal, nrl,
+        groups, groups == null ? -1 : groups.length, spec.gid, spec.uid,
+        cwd, spec.umask, spec.newSession ? 1 : 0, result);
+    // The native memory must outlive the call (the child reads it until it execs).
+    Reference.reachabilityFence(paths);
+    Reference.reachabilityFence(argv);
+    Reference.reachabilityFence(envp);
+    if (rc != 0) {
+      SpawnException.Step[] steps = SpawnException.Step.values();
+      int s = result[4];
+      throw new SpawnException(s >= 0 && s < steps.length ? steps[s] : SpawnException.Step.PREPARE, result[5]);
+    }
+    return new Child(result[0], Fd.adopt(result[1]),
+        result[2] >= 0 ? Fd.adopt(result[2]) : null,
+        result[3] >= 0 ? Fd.adopt(result[3]) : null);
+  }
+
+  private static void checkNoNul(String s) throws SpawnException {
+    if (s.indexOf('\0') >= 0) throw new SpawnException(SpawnException.Step.PREPARE, Errno.EINVAL);
+  }
+}

@@ -1,0 +1,41 @@
+package dev.papa.posix.internal;
+
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import java.nio.ByteBuffer;
+
+/**
+ * libpapa (src-c/), bound with JNA direct mapping. JNA extracts it from the jar
+ * resource {@code <os-arch>/libpapa.so}. Every function reports failure as a
+ * negative errno in its return value, so callers never allocate to learn about
+ * EAGAIN. ByteBuffer arguments must be direct. JNA passes a direct buffer's
+ * address at its current position, so callers set the position to 0 for the
+ * call and give the offset explicitly.
+ */
+public final class LibPapa {
+  static {
+    Native.register(LibPapa.class, "papa");
+  }
+
+  private LibPapa() {}
+
+  public static native long papa_read(int fd, ByteBuffer base, long off, long len);
+  public static native long papa_write(int fd, ByteBuffer base, long off, long len);
+  public static native int papa_epoll_ctl(int epfd, int op, int fd, int events, long data);
+  public static native int papa_epoll_wait(int epfd, ByteBuffer buf, int max, int timeout);
+  public static native long papa_send_fds(int sock, byte[] data, long len, int[] fds, int nfds);
+  public static native long papa_recv_fds(int sock, byte[] data, long maxlen, int[] fds, int maxfds, int[] nfds);
+  public static native int papa_set_thread_name(byte[] name);
+  public static native void papa_strerror(int err, byte[] buf, int len);
+  public static native int papa_getpwnam(byte[] name, int[] out);
+  public static native int papa_getpwuid(int uid, byte[] name, int namelen, int[] gid);
+  public static native int papa_getgrnam(byte[] name, int[] gid);
+  public static native int papa_getgrgid(int gid);
+  public static native int papa_getgrouplist(byte[] user, int gid, int[] groups, int max, int[] needed);
+
+  /** See src-c/spawn.c; result gets {pid, pidfd, stdout, stderr, step, errno}. */
+  public static native int papa_spawn(Pointer paths, Pointer argv, Pointer envp, Pointer listenPidDigits,
+      int stdoutMode, int stderrMode, int[] keep, int nkeep, int[] passSrc, int[] passDst, int npass,
+      int[] rlRes, long[] rlVal, int nrl, int[] groups, int ngroups, int gid, int uid,
+      byte[] cwd, int umask, int newSession, int[] result);
+}

@@ -1,0 +1,35 @@
+/* libpapa: the C half of papa-native. Every exported function returns a
+ * negative errno on failure (never touches Java's idea of errno), so that the
+ * JNA direct-mapped callers stay allocation-free on EAGAIN. */
+#ifndef PAPA_H
+#define PAPA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PAPA_EXPORT __attribute__((visibility("default")))
+
+/* Steps, in the order of SpawnException.Step (keep in sync). */
+enum papa_step {
+  PAPA_STEP_NONE = -1,
+  PAPA_STEP_PREPARE = 0,
+  PAPA_STEP_FORK,
+  PAPA_STEP_SETSID,
+  PAPA_STEP_DUP,
+  PAPA_STEP_RLIMIT,
+  PAPA_STEP_SETGROUPS,
+  PAPA_STEP_SETGID,
+  PAPA_STEP_SETUID,
+  PAPA_STEP_CHDIR,
+  PAPA_STEP_UMASK,
+  PAPA_STEP_EXEC
+};
+
+/* Output modes for stdout/stderr. */
+enum papa_output { PAPA_OUT_PIPE = 0, PAPA_OUT_NULL = 1, PAPA_OUT_STDOUT = 2 };
+
+/* result[] slots of papa_spawn */
+enum { PAPA_R_PID, PAPA_R_PIDFD, PAPA_R_STDOUT, PAPA_R_STDERR, PAPA_R_STEP, PAPA_R_ERRNO, PAPA_R_COUNT };
+
+#endif
