@@ -44,10 +44,13 @@ class DaemonizeTest {
     record Run(int exit, String out, String err, long pid) {
     }
 
-    /** {@code java ... dev.papa.daemon.Main --daemonize ARGS}, as a user would run it. */
+    /**
+     * {@code java ... --daemonize ARGS} in a JVM of its own, as a user would run it (through
+     * {@link Daemonize#main}, which {@code dev.papa.daemon.Main --daemonize} delegates to).
+     */
     static Run daemonize(String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(DaemonLauncher.javaBinary(), "--enable-native-access=ALL-UNNAMED",
-                "-cp", DaemonLauncher.classpath(), DaemonLauncher.MAIN_CLASS, "--daemonize"));
+                "-cp", DaemonLauncher.classpath(), Daemonize.class.getName(), "--daemonize"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).start();
         p.getOutputStream().close();
