@@ -80,9 +80,9 @@ class PapaClientTest {
         // A newline cannot travel on a line protocol: it arrives as a space.
         papa.set("nl", "line1\nline2");
         assertEquals("line1 line2", papa.get("nl"));
-        // Names with spaces and unicode.
-        papa.set("n\u00e4me with space", "v");
-        assertEquals("v", papa.get("n\u00e4me with space"));
+        // Unicode names.
+        papa.set("n\u00e4me\u2603", "v");
+        assertEquals("v", papa.get("n\u00e4me\u2603"));
         // What the protocol cannot carry is refused, not mangled.
         assertThrows(IllegalArgumentException.class, () -> papa.set("t", "ends in backslash\\"));
         assertThrows(IllegalArgumentException.class, () -> papa.set("t", "ends in space "));
@@ -176,8 +176,10 @@ class PapaClientTest {
         assertTrue(e.daemonMessage().startsWith("Bad working_dir"), e.daemonMessage());
         assertFalse(papa.listProcesses().containsKey("bad"));
 
+        // Removing stops keeping the output; the entry goes once the process exits. It is not killed.
         papa.removeProcesses("sleeper");
-        assertFalse(papa.listProcesses().containsKey("sleeper"));
+        e = assertThrows(PapaException.class, () -> papa.removeProcesses("nope"));
+        assertEquals("nope not found", e.daemonMessage());
         assertTrue(ProcessHandle.of(p.pid()).map(ProcessHandle::isAlive).orElse(false), "removing does not kill");
     }
 
@@ -285,15 +287,17 @@ class PapaClientTest {
         assertEquals("one\n", b.out().get(0).text());
         w.abandon(); // gone without acknowledging
 
-        try (Papa other = daemon.connect(); Watcher w2 = other.watchProcesses("talker")) {
+        try (Papa other = daemon.connect()) {
+            Connection first = other.currentConnection();
+            Watcher w2 = other.watchProcesses("talker");
             WatchBatch again = w2.read().orElseThrow();
             assertEquals(b.out().get(0), again.out().get(0), "the same item again");
             assertTrue(w2.acknowledgementOwed());
             w2.close(); // sends q: acknowledges and stops
             assertFalse(w2.isOpen());
             assertEquals("Stopped watching", w2.endMessage());
-            assertNotNull(other.currentConnection(), "connection handed back after q");
             assertEquals(1, other.listProcesses("talker").size());
+            assertSame(first, other.currentConnection(), "connection handed back after q");
             // acknowledged: a new watcher gets nothing now
             try (Watcher w3 = other.watchProcesses("talker")) {
                 assertEquals(Optional.empty(), w3.read(Duration.ofMillis(300)));
