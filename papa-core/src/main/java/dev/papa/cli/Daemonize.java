@@ -94,6 +94,7 @@ public final class Daemonize {
             return 2;
         }
 
+        boolean tempLog = false;
         String already = whoAnswers(endpoint);
         if (already != null) {
             err.println("papa: cannot start a daemon at " + endpoint + ": " + already);
@@ -101,6 +102,7 @@ public final class Daemonize {
         }
         try {
             if (logFile == null) {
+                tempLog = true;
                 logFile = DaemonLauncher.tempLogFile(endpoint.isUnix() ? "unix" : Integer.toString(endpoint.port()));
                 daemonArgs.add("--log-file");
                 daemonArgs.add(logFile.toString());
@@ -114,9 +116,10 @@ public final class Daemonize {
             long deadline = System.nanoTime() + timeout().toNanos();
             while (true) {
                 if (d.hasExited()) {
-                    err.println("papa: " + d.describeExit()
-                            + (DaemonLauncher.tail(logFile, 1).isEmpty()
-                            ? ". Run it without --daemonize to see its errors." : ""));
+                    err.println("papa: " + d.describeExit());
+                    if (tempLog) {
+                        d.discardEmptyLog();
+                    }
                     return 1;
                 }
                 if (accepts(endpoint) && !Boolean.FALSE.equals(DaemonLauncher.listensOn(d.pid(), endpoint))) {

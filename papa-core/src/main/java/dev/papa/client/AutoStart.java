@@ -42,6 +42,7 @@ final class AutoStart {
     record Attempt(DaemonLauncher.Launched launched) {
         void checkAlive(Endpoint endpoint) throws PapaException {
             if (launched != null && launched.hasExited()) {
+                launched.discardEmptyLog();
                 throw new PapaException(PapaException.Kind.START_FAILED,
                         "No papa daemon at " + endpoint + " and the one started for it failed. " + launched.describeExit());
             }

@@ -313,16 +313,29 @@ public final class DaemonLauncher {
         public String describeExit() {
             Integer s = exitStatus();
             String how = s == null ? "is running"
-                    : s == Integer.MIN_VALUE ? "exited" : s < 0 ? "was killed by signal " + (-s) : "exited with status " + s;
+                    : s == Integer.MIN_VALUE ? "exited" : s < 0 ? "was killed by signal " + (-s)
+                    : s == 2 ? "exited with status 2 (it did not accept its options)" : "exited with status " + s;
             return "The papa daemon (pid " + pid + ") " + how + logTailText();
         }
 
         String logTailText() {
             String t = tail(logFile, 15);
             if (t.isEmpty()) {
-                return logFile == null ? "" : " (its log " + logFile + " is empty)";
+                return ". It logged nothing; run " + String.join(" ", command.subList(command.indexOf(MAIN_CLASS), command.size()))
+                        + " in the foreground (java -jar papa-core.jar OPTIONS) to see its errors";
             }
             return ". Last lines of its log " + logFile + ":\n" + t;
+        }
+
+        /** Deletes the log file when it is empty (after a failed start nothing will write to it). */
+        public void discardEmptyLog() {
+            try {
+                if (logFile != null && Files.size(logFile) == 0) {
+                    Files.deleteIfExists(logFile);
+                }
+            } catch (IOException e) {
+                // leave it
+            }
         }
     }
 }

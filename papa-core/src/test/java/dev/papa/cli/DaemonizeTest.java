@@ -102,5 +102,9 @@ class DaemonizeTest {
         assertEquals(1, r.exit, r.out + r.err);
         assertEquals("", r.out);
         assertTrue(r.err.contains("papa daemon (pid"), r.err);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(/\\S*papa-daemon-\\S*\\.log)").matcher(r.err);
+        if (m.find()) {
+            Files.deleteIfExists(Path.of(m.group(1)));
+        }
     }
 }

@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(120)
 class AutoStartTest {
     Path dir;
-    final List<Long> started = new ArrayList<>();
+    final List<DaemonLauncher.Launched> started = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws Exception {
@@ -36,8 +36,10 @@ class AutoStartTest {
 
     @AfterEach
     void tearDown() throws Exception {
-        for (long pid : started) {
-            ProcInfo.kill(pid);
+        for (DaemonLauncher.Launched l : started) {
+            ProcInfo.kill(l.pid());
+            assertTrue(l.awaitExit(Duration.ofSeconds(10)), "reaped");
+            Files.deleteIfExists(l.logFile());
         }
         try (var s = Files.walk(dir)) {
             s.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
@@ -79,7 +81,7 @@ class AutoStartTest {
             }
             DaemonLauncher.Launched launched = AutoStart.launched(ep);
             if (launched != null) {
-                started.add((long) launched.pid());
+                started.add(launched);
             }
             if (!failures.isEmpty()) {
                 throw failures.get(0);
@@ -112,7 +114,7 @@ class AutoStartTest {
                 () -> Papa.builder().path(sock).autoStart(true).timeout(Duration.ofSeconds(30)).connect());
         DaemonLauncher.Launched launched = AutoStart.launched(Endpoint.unix(sock));
         if (launched != null) {
-            started.add((long) launched.pid());
+            started.add(launched);
         }
         assertEquals(PapaException.Kind.START_FAILED, e.kind(), e.toString());
         assertTrue(e.getMessage().contains("papa daemon (pid"), e.getMessage());
