@@ -359,6 +359,34 @@ class PapaClientTest {
     }
 
     @Test
+    void oneWatcherManyProcessesAndCloseWhileWaiting() throws Exception {
+        papa.makeProcess("job.a", TestDaemon.opts(), "sh", "-c", "echo a; exit 1");
+        papa.makeProcess("job.b", TestDaemon.opts(), "sh", "-c", "sleep 0.2; echo b; exit 2");
+        ProcessInfo idle = papa.makeProcess("idle", TestDaemon.opts(), "sleep", "30");
+        daemon.track(idle.pid());
+        try (Watcher w = papa.watchProcesses("job.*")) {
+            assertEquals(2, w.watchedCount());
+            StringBuilder out = new StringBuilder();
+            Optional<WatchBatch> b;
+            while ((b = w.read()).isPresent()) {
+                b.get().out().forEach(c -> out.append(c.name()).append('=').append(c.text()));
+            }
+            assertEquals(Map.of("job.a", 1, "job.b", 2), w.exitCodes());
+            assertFalse(w.isActive());
+            assertTrue(out.toString().contains("job.a=a\n") && out.toString().contains("job.b=b\n"), out.toString());
+        }
+        // Closing a watcher that owes nothing closes its connection; nothing is lost or handed back.
+        Watcher w = papa.watchProcesses("idle");
+        assertEquals(Optional.empty(), w.read(Duration.ofMillis(100)));
+        w.close();
+        assertFalse(w.isOpen());
+        assertNull(w.endMessage());
+        assertEquals(Optional.empty(), w.read());
+        papa.set("still", "works");
+        assertEquals(List.of("idle"), List.copyOf(papa.listProcesses().keySet()));
+    }
+
+    @Test
     void watchErrors() throws Exception {
         PapaException e = assertThrows(PapaException.class, () -> papa.watchProcesses("nothing*"));
         assertEquals("Nothing to watch", e.daemonMessage());
