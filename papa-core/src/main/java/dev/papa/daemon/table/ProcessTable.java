@@ -375,7 +375,10 @@ public final class ProcessTable {
         LOG.info(() -> "Process " + p.name() + " (pid " + p.pid + ") exited with " + p.exitStatus);
         drain(p, OutputBuffer.OUT);
         drain(p, OutputBuffer.ERR);
-        if (p.stdout == null && p.stderr == null) return; // drain finished it
+        if (p.stdout == null && p.stderr == null) {
+            finish(p);
+            return;
+        }
         // Descendants hold the pipes open: keep reading for a while, then report anyway.
         p.pipeDeadline = loop.schedule(PIPE_GRACE_MILLIS, () -> {
             p.pipeDeadline = null;
