@@ -30,6 +30,8 @@ public final class Server {
     private final boolean singleSession;
     private final int maxSessions;
     private final Runnable onExit;
+    static final long ACCEPT_PAUSE_MILLIS = 100;
+
     private final Set<Session> sessions = new LinkedHashSet<>();
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(16384);
     private boolean hadSession;
@@ -55,8 +57,10 @@ public final class Server {
             try {
                 fd = Sockets.accept(listener.get());
             } catch (PosixException e) {
-                // EMFILE and friends: log and retry on the next readiness; the daemon keeps serving.
-                LOG.log(Level.WARNING, "accept failed", e);
+                // EMFILE and friends: the connection stays in the backlog and the listener stays
+                // readable, so pause accepting for a moment instead of spinning; keep serving.
+                LOG.log(Level.WARNING, "accept failed; pausing accepts for " + ACCEPT_PAUSE_MILLIS + " ms", e);
+                pauseAccepting();
                 return;
             }
             if (fd == null) return;
@@ -77,6 +81,23 @@ public final class Server {
                 fd.close();
             }
         }
+    }
+
+    private void pauseAccepting() {
+        try {
+            loop.modify(listener.get(), 0);
+        } catch (PosixException e) {
+            LOG.log(Level.SEVERE, "cannot pause the listener", e);
+            return;
+        }
+        loop.schedule(ACCEPT_PAUSE_MILLIS, () -> {
+            if (!listener.isOpen()) return;
+            try {
+                loop.modify(listener.get(), Epoll.IN);
+            } catch (PosixException e) {
+                LOG.log(Level.SEVERE, "cannot resume the listener", e);
+            }
+        });
     }
 
     private static void refuse(Fd fd, String message) {
