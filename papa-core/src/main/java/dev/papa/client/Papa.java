@@ -304,17 +304,7 @@ public final class Papa implements AutoCloseable {
 
     /** Like {@link #makeProcessAndWatch(String, ProcessOptions, String, String...)}. */
     public Watcher makeProcessAndWatch(String name, ProcessOptions options, List<String> command) throws PapaException {
-        List<String> w = makeProcessWords(name, options, command, true);
-        Connection c = connection();
-        String line;
-        try {
-            c.sendLine(Words.line(w));
-            line = c.readLine(replyDeadline());
-        } catch (IOException e) {
-            throw fail(e);
-        }
-        conn = null;
-        return madeWatcher(c, line);
+        return sendWatch(makeProcessWords(name, options, command, true), true);
     }
 
     /** {@code remove processes PATTERN...}: the daemon stops keeping their output (the processes keep running). */
@@ -331,16 +321,7 @@ public final class Papa implements AutoCloseable {
         for (String p : patterns) {
             w.add(Words.word(p));
         }
-        Connection c = connection();
-        String line;
-        try {
-            c.sendLine(Words.line(w));
-            line = c.readLine(replyDeadline());
-        } catch (IOException e) {
-            throw fail(e);
-        }
-        conn = null;
-        return watcher(c, line);
+        return sendWatch(w, false);
     }
 
     /**
@@ -356,6 +337,11 @@ public final class Papa implements AutoCloseable {
         for (String word : words) {
             w.add(Words.word(word));
         }
+        return sendWatch(w, make);
+    }
+
+    /** Sends a watching command; the connection passes to the returned watcher. */
+    private Watcher sendWatch(List<String> w, boolean make) throws PapaException {
         Connection c = connection();
         String line;
         try {
@@ -365,10 +351,7 @@ public final class Papa implements AutoCloseable {
             throw fail(e);
         }
         conn = null;
-        if (make) {
-            return madeWatcher(c, line);
-        }
-        return watcher(c, line);
+        return make ? madeWatcher(c, line) : watcher(c, line);
     }
 
     private Watcher madeWatcher(Connection c, String line) throws PapaException {
