@@ -34,6 +34,8 @@ public final class Server {
 
     private final Set<Session> sessions = new LinkedHashSet<>();
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(16384);
+    /** Every session writes through this one buffer (the loop is single-threaded). */
+    private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(65536);
     private boolean hadSession;
     private boolean exitWhenIdle;
 
@@ -123,6 +125,7 @@ public final class Server {
 
     EventLoop loop() { return loop; }
     ByteBuffer readBuffer() { return readBuffer; }
+    ByteBuffer writeBuffer() { return writeBuffer; }
     ValueTable values() { return values; }
     SocketTable sockets() { return sockets; }
     ProcessTable processes() { return processes; }
