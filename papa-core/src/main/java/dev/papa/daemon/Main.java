@@ -41,7 +41,14 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
-        // CLI_DISPATCH (ctl, --daemonize) lands with the client issue
+        if (args.length > 0 && args[0].equals("ctl")) {
+            System.exit(dev.papa.cli.Ctl.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
+        }
+        if (Arrays.asList(args).contains("--daemonize")) {
+            List<String> rest = new ArrayList<>(Arrays.asList(args));
+            rest.remove("--daemonize");
+            System.exit(dev.papa.cli.Daemonize.run(rest.toArray(new String[0]), System.out, System.err));
+        }
         System.exit(run(args, System.err));
     }
 
@@ -70,6 +77,8 @@ public final class Main {
         try {
             daemon = Daemon.start(config);
         } catch (IOException | RuntimeException e) {
+            // A detached daemon's stderr is /dev/null: say it in the log too (--daemonize, auto-start).
+            if (config.logFile() != null) Logger.getLogger(Main.class.getName()).severe("cannot start: " + e.getMessage());
             err.println("papa: " + e.getMessage());
             return 1;
         }

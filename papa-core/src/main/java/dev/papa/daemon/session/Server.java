@@ -30,13 +30,15 @@ public final class Server {
     private final boolean singleSession;
     private final int maxSessions;
     private final Runnable onExit;
+    static final long ACCEPT_PAUSE_MILLIS = 100;
+
     private final Set<Session> sessions = new LinkedHashSet<>();
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(16384);
+    /** Every session writes through this one buffer (the loop is single-threaded). */
+    private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(65536);
     private boolean hadSession;
     private boolean exitWhenIdle;
     private dev.papa.daemon.access.AccessControl access;
-    static final long ACCEPT_RETRY_MILLIS = 100;
-    private boolean acceptBackoff;
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
                   boolean singleSession, int maxSessions, Runnable onExit) throws PosixException {
@@ -58,17 +60,13 @@ public final class Server {
             try {
                 fd = Sockets.accept(listener.get());
             } catch (PosixException e) {
-                // EMFILE and friends: the pending connection stays readable, so a level-triggered
-                // retry would spin; stop polling the listener for a while (it waits in the backlog).
-                if (!acceptBackoff) LOG.log(Level.WARNING, "accept failed; retrying every " + ACCEPT_RETRY_MILLIS + " ms", e);
+                // EMFILE and friends: the connection stays in the backlog and the listener stays
+                // readable, so pause accepting for a moment instead of spinning; keep serving.
+                LOG.log(Level.WARNING, "accept failed; pausing accepts for " + ACCEPT_PAUSE_MILLIS + " ms", e);
                 pauseAccepting();
                 return;
             }
             if (fd == null) return;
-            if (acceptBackoff) {
-                acceptBackoff = false;
-                LOG.warning("accepting connections again");
-            }
             if (access != null && !access.admit(fd)) continue; // refused, closed and logged (docs/SECURITY.md)
             dev.papa.daemon.access.ControlSocketOptions.apply(fd);
             exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
@@ -91,18 +89,18 @@ public final class Server {
     }
 
     private void pauseAccepting() {
-        acceptBackoff = true;
         try {
             loop.modify(listener.get(), 0);
         } catch (PosixException e) {
+            LOG.log(Level.SEVERE, "cannot pause the listener", e);
             return;
         }
-        loop.schedule(ACCEPT_RETRY_MILLIS, () -> {
+        loop.schedule(ACCEPT_PAUSE_MILLIS, () -> {
             if (!listener.isOpen()) return;
             try {
                 loop.modify(listener.get(), Epoll.IN);
             } catch (PosixException e) {
-                LOG.log(Level.SEVERE, "cannot poll the control listener again", e);
+                LOG.log(Level.SEVERE, "cannot resume the listener", e);
             }
         });
     }
@@ -133,6 +131,7 @@ public final class Server {
 
     EventLoop loop() { return loop; }
     ByteBuffer readBuffer() { return readBuffer; }
+    ByteBuffer writeBuffer() { return writeBuffer; }
     ValueTable values() { return values; }
     SocketTable sockets() { return sockets; }
     ProcessTable processes() { return processes; }
