@@ -34,6 +34,28 @@ final class ProcStats {
         return status(pid, "VmRSS");
     }
 
+    /**
+     * Java heap in use after a full GC, in KiB ({@code jcmd PID GC.run}, then {@code GC.heap_info}:
+     * the sum of the generations' "used"). What a leak in the daemon's tables would show as.
+     */
+    static long heapUsedAfterGcKb(long pid) throws IOException, InterruptedException {
+        String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+        run(jcmd, Long.toString(pid), "GC.run");
+        String info = run(jcmd, Long.toString(pid), "GC.heap_info");
+        long used = 0;
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("generation\\s+total \\d+K, used (\\d+)K").matcher(info);
+        while (m.find()) used += Long.parseLong(m.group(1));
+        if (used == 0) throw new IOException("cannot read the heap: " + info);
+        return used;
+    }
+
+    private static String run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (!p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) throw new IOException(String.join(" ", cmd) + ": " + out);
+        return out;
+    }
+
     /** Pids of the direct children of {@code pid} in state Z. */
     static List<Long> zombieChildren(long pid) throws IOException {
         List<Long> out = new ArrayList<>();
