@@ -35,18 +35,17 @@ final class ProcStats {
     }
 
     /**
-     * Java heap in use after a full GC, in KiB ({@code jcmd PID GC.run}, then {@code GC.heap_info}:
-     * the sum of the generations' "used"). What a leak in the daemon's tables would show as.
+     * Bytes of live Java objects, in KiB: the total of {@code jcmd PID GC.class_histogram}, which
+     * runs a full GC first. What a leak in the daemon's tables would show as. (GC.heap_info's
+     * "used" is not it: it drifts with the collector's own sizing.)
      */
     static long heapUsedAfterGcKb(long pid) throws IOException, InterruptedException {
         String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
-        run(jcmd, Long.toString(pid), "GC.run");
-        String info = run(jcmd, Long.toString(pid), "GC.heap_info");
-        long used = 0;
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("generation\\s+total \\d+K, used (\\d+)K").matcher(info);
-        while (m.find()) used += Long.parseLong(m.group(1));
-        if (used == 0) throw new IOException("cannot read the heap: " + info);
-        return used;
+        String histogram = run(jcmd, Long.toString(pid), "GC.class_histogram");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)").matcher(histogram);
+        if (!m.find()) throw new IOException("cannot read the heap histogram");
+        if (Boolean.getBoolean("papa.hardening.histogram")) System.out.println(histogram.substring(0, Math.min(histogram.length(), 900)));
+        return Long.parseLong(m.group(1)) / 1024;
     }
 
     private static String run(String... cmd) throws IOException, InterruptedException {
