@@ -49,8 +49,7 @@ public final class Daemon implements AutoCloseable {
             ValueTable values = new ValueTable();
             this.sockets = new SocketTable();
             this.processes = new ProcessTable(loop, clock, sockets);
-            this.server = new Server(loop, values, sockets, processes, listener, config.singleSession(),
-                    config.maxSessions(), loop::stop);
+            this.server = new Server(loop, values, sockets, processes, listener, config, loop::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
         } catch (IOException | RuntimeException e) {
             listener.close();

@@ -1,5 +1,6 @@
 package dev.papa.daemon.session;
 
+import dev.papa.daemon.DaemonConfig;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
@@ -29,6 +30,7 @@ public final class Server {
     private final Fd listener;
     private final boolean singleSession;
     private final int maxSessions;
+    private final long stallMillis;
     private final Runnable onExit;
     static final long ACCEPT_PAUSE_MILLIS = 100;
 
@@ -41,14 +43,15 @@ public final class Server {
     private dev.papa.daemon.access.AccessControl access;
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
-                  boolean singleSession, int maxSessions, Runnable onExit) throws PosixException {
+                  DaemonConfig config, Runnable onExit) throws PosixException {
         this.loop = loop;
         this.values = values;
         this.sockets = sockets;
         this.processes = processes;
         this.listener = listener;
-        this.singleSession = singleSession;
-        this.maxSessions = maxSessions;
+        this.singleSession = config.singleSession();
+        this.maxSessions = config.maxSessions();
+        this.stallMillis = config.slowClientTimeout().toMillis();
         this.onExit = onExit;
         dev.papa.posix.Io.setNonBlocking(listener.get(), true); // accept() must never block the loop
         loop.register(listener.get(), Epoll.IN, ev -> accept());
@@ -132,6 +135,7 @@ public final class Server {
     EventLoop loop() { return loop; }
     ByteBuffer readBuffer() { return readBuffer; }
     ByteBuffer writeBuffer() { return writeBuffer; }
+    long stallMillis() { return stallMillis; }
     ValueTable values() { return values; }
     SocketTable sockets() { return sockets; }
     ProcessTable processes() { return processes; }

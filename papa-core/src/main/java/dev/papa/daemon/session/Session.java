@@ -55,6 +55,8 @@ public final class Session implements Handler, ProcessWatcher {
     private boolean closeWhenFlushed;
     private boolean wantWrite;
     private boolean readPaused;
+    /** Bytes the client has taken, ever: progress, for the slow-consumer rule. */
+    private long written;
     private State state = State.COMMAND;
     private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
             .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
@@ -161,6 +163,7 @@ public final class Session implements Handler, ProcessWatcher {
             }
             if (n == Io.AGAIN) break;
             pending.consume(n);
+            written += n;
             if (n < buf.limit()) break; // the socket buffer is full: wait for EPOLLOUT
         }
         if (pending.isEmpty() && closeWhenFlushed) {
@@ -185,6 +188,25 @@ public final class Session implements Handler, ProcessWatcher {
             return;
         }
         if (resumed) server.loop().afterRound(this::readRequests);
+        if (pause) watchForStall(written);
+    }
+
+    /**
+     * A client that leaves more than {@link #PENDING_HIGH_WATER} unread and takes nothing for
+     * the server's stall time is disconnected: its replies are dropped, its unacknowledged
+     * output stays queued for the next watcher.
+     */
+    private void watchForStall(long mark) {
+        server.loop().schedule(server.stallMillis(), () -> {
+            if (state == State.CLOSED || !readPaused) return;
+            if (written == mark) {
+                LOG.warning(() -> "Disconnecting " + peer + ": it read nothing for " + server.stallMillis()
+                        + " ms with " + pending.bytes() + " bytes waiting");
+                close();
+            } else {
+                watchForStall(written);
+            }
+        });
     }
 
     /** Closes the connection; nothing unacknowledged is removed from any queue. */

@@ -68,9 +68,10 @@ class LimitsTest {
             assertEquals("Error: Socket name is too long (over 255 characters)", c.result("make socket " + tooLong));
             assertEquals("", c.result("set " + "n".repeat(255) + " 1"));
             assertEquals("", c.result("set " + "n".repeat(255)));
-            String bad = ": names may not contain spaces, \":\", \"*\" or control characters";
+            String bad = ": names may not contain spaces, \":\", \"*\", \"=\" or control characters";
             assertEquals("Error: Process name \"a:b\" is invalid" + bad, c.result("make process a:b true"));
             assertEquals("Error: Socket name \"a*\" is invalid" + bad, c.result("make socket a*"));
+            assertEquals("Error: Socket name \"family=inet6\" is invalid" + bad, c.result("make socket family=inet6"));
             assertEquals("Error: Value name \"a\\x09b\" is invalid" + bad, c.result("set a\tb 1"));
             assertEquals("Error: Value name \"a\\x01\" is invalid" + bad, c.result("set a\u0001 1"));
             assertEquals("Error: Process name \"a b\" is invalid" + bad, c.result("make process a\\ b true"));
@@ -162,6 +163,60 @@ class LimitsTest {
             assertEquals(expected.length, in.position(), "written " + written + " requests " + requests);
             assertTrue(java.util.Arrays.equals(expected, in.array()), "replies differ");
             assertEquals("", other.result("set k"));
+        }
+    }
+
+    /** A client that leaves over 1 MiB unread and reads nothing for the slow-client timeout is disconnected. */
+    @Test
+    void stalledSlowConsumerIsDisconnected() throws Exception {
+        try (Daemon d = Daemon.start(new DaemonConfig().port(0).slowClientTimeout(java.time.Duration.ofMillis(500)));
+             SocketChannel slow = SocketChannel.open(new InetSocketAddress("127.0.0.1", d.port()));
+             Conn other = Conn.open(d.port())) {
+            slow.configureBlocking(false);
+            ByteBuffer many = ByteBuffer.wrap("help\n".repeat(1000).getBytes(StandardCharsets.US_ASCII));
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            int idleRounds = 0;
+            while (idleRounds < 10 && System.nanoTime() < deadline) { // until the daemon stops reading
+                many.clear();
+                if (slow.write(many) == 0) {
+                    idleRounds++;
+                    Thread.sleep(20);
+                } else {
+                    idleRounds = 0;
+                }
+            }
+            Thread.sleep(1500); // past the timeout, reading nothing
+            ByteBuffer in = ByteBuffer.allocate(1 << 20);
+            boolean eof = false;
+            while (!eof && System.nanoTime() < deadline) { // what the kernel had buffered, then EOF
+                in.clear();
+                int n;
+                try {
+                    n = slow.read(in);
+                } catch (java.io.IOException reset) {
+                    break; // a reset is a disconnection too
+                }
+                if (n < 0) eof = true;
+                else if (n == 0) Thread.sleep(5);
+            }
+            assertTrue(eof || System.nanoTime() < deadline, "the stalled client was not disconnected");
+            assertEquals("", other.result("set k v")); // others are unaffected
+        }
+    }
+
+    /** All values together are bounded; past the bound a set is refused and nothing changes. */
+    @Test
+    void totalValueSize() throws Exception {
+        try (Daemon d = Daemon.start(new DaemonConfig().port(0)); Conn c = Conn.open(d.port())) {
+            String value = "v".repeat(65_000);
+            int stored = 0;
+            String reply = "";
+            while (stored < 2000 && (reply = c.result("set k" + stored + " " + value)).isEmpty()) stored++;
+            assertEquals("Error: Too much stored: values may hold 67108864 characters in all", reply);
+            assertEquals((64 << 20) / 65_003, stored); // each costs its name and its value
+            assertEquals("", c.result("get k" + stored));
+            assertEquals("", c.result("set k0"));            // deleting frees room
+            assertEquals("", c.result("set k" + stored + " " + value));
         }
     }
 }
