@@ -37,6 +37,8 @@ public final class Session implements Handler, ProcessWatcher {
 
     /** The longest request line (PROTOCOL.md bounds; see README "Limits"). */
     public static final int MAX_LINE = 65536;
+    /** The line buffer a session starts with, and goes back to after a long request. */
+    static final int SMALL_LINE = 256;
     /** Past this much unsent reply data the session stops reading requests until it drains. */
     static final int PENDING_HIGH_WATER = 1 << 20;
 
@@ -48,7 +50,8 @@ public final class Session implements Handler, ProcessWatcher {
     private final Server server;
     private final Fd fd;
     private final String peer;
-    private final byte[] line = new byte[MAX_LINE];
+    /** Grows on demand up to MAX_LINE: an idle session costs a few hundred bytes, not 64 KiB. */
+    private byte[] line = new byte[SMALL_LINE];
     private int lineLength;
     private boolean discardingLongLine;
     private final Outbox pending = new Outbox();
@@ -124,12 +127,14 @@ public final class Session implements Handler, ProcessWatcher {
                         int len = lineLength;
                         lineLength = 0;
                         onLine(len);
+                        if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
                     }
                 } else if (discardingLongLine) {
                     // skip to the end of the line
                 } else if (lineLength == MAX_LINE) {
                     discardingLongLine = true;
                 } else {
+                    if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, line.length * 2));
                     line[lineLength++] = b;
                 }
             }
