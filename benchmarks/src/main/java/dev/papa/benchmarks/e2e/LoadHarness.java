@@ -120,6 +120,7 @@ public final class LoadHarness {
         try {
             if (sections.contains("6")) startupAndIdle();
             daemon = startDaemon(daemonFlags);
+            System.out.println("daemon under test: pid " + daemon.pid() + ", port " + port);
             if (sections.contains("1")) throughput();
             if (sections.contains("2")) latency("latency (no other sessions)", null);
             if (sections.contains("3")) spawn();
@@ -220,6 +221,17 @@ public final class LoadHarness {
         return new long[] {rss, threads};
     }
 
+    /** utime + stime of a process, from /proc/PID/stat (USER_HZ = 100). */
+    static long cpuMillis(long pid) {
+        try {
+            String st = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
     static int fdCount(long pid) {
         String[] l = new File("/proc/" + pid + "/fd").list();
         return l == null ? -1 : l.length;
@@ -287,6 +299,8 @@ public final class LoadHarness {
             long[] nonZero = new long[1];
             int[] exit = {Integer.MIN_VALUE};
             long t;
+            long cpuDaemon0 = cpuMillis(daemon.pid());
+            long cpuSelf0 = cpuMillis(ProcessHandle.current().pid());
             try (Conn c = new Conn(port, TIMEOUT_MS, 1 << 20)) {
                 c.readReply();
                 t = System.nanoTime();
@@ -308,6 +322,10 @@ public final class LoadHarness {
             }
             double secs = (System.nanoTime() - t) / 1e9;
             double mbs = received[0] / 1e6 / secs;
+            long cpuDaemon = cpuMillis(daemon.pid()) - cpuDaemon0;
+            long cpuSelf = cpuMillis(ProcessHandle.current().pid()) - cpuSelf0;
+            System.out.printf(Locale.ROOT, "  run %d: %.2f s wall; CPU: daemon %d ms (%.2f s/GB), watcher %d ms%n",
+                    r, secs, cpuDaemon, cpuDaemon / 1000.0 / (received[0] / 1e9), cpuSelf);
             boolean lossless = received[0] == throughputBytes && nonZero[0] == 0 && exit[0] == 0;
             System.out.printf(Locale.ROOT, "  papa (dd -> daemon -> watcher, acked): %.0f MB/s, %d bytes received, %s%n",
                     mbs, received[0], lossless ? "lossless" : "LOSS/ERROR (exit " + exit[0] + ")");
@@ -421,15 +439,37 @@ public final class LoadHarness {
 
     void spawn() throws Exception {
         section("3. spawn rate");
-        // Raw limit: the same native spawner (clone+exec in libpapa), in this JVM, spawn + reap.
+        // Raw limits, like the daemon: start /bin/true without waiting for it (reap all at the end).
+        // (a) the same native spawner (clone(CLONE_VM|CLONE_VFORK)+exec in libpapa), in this JVM;
         long t = System.nanoTime();
+        int[] spawned = new int[spawnCount];
         for (int i = 0; i < spawnCount; i++) {
             Child ch = Spawner.spawn(new SpawnSpec(List.of("/bin/true")).stdout(SpawnSpec.Output.NULL).stderr(SpawnSpec.Output.NULL));
             ch.pidfd().close();
-            Processes.waitFor(ch.pid());
+            spawned[i] = ch.pid();
         }
         double raw = spawnCount / ((System.nanoTime() - t) / 1e9);
-        System.out.printf(Locale.ROOT, "  raw (papa-native Spawner in-process, spawn+reap): %.0f /s%n", raw);
+        for (int pid : spawned) Processes.waitFor(pid);
+        // (b) glibc posix_spawn from python3, outside any JVM.
+        double rawPy = -1;
+        Process py = new ProcessBuilder("python3", "-c", String.join("\n",
+                "import os, time",
+                "n = " + spawnCount,
+                "t = time.time(); pids = [os.posix_spawn('/bin/true', ['/bin/true'], {}) for i in range(n)]",
+                "d = time.time() - t",
+                "[os.waitpid(p, 0) for p in pids]",
+                "print(n / d)")).redirectErrorStream(true).start();
+        String pyOut = new String(py.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        if (py.waitFor(60, TimeUnit.SECONDS)) {
+            try {
+                rawPy = Double.parseDouble(pyOut);
+            } catch (NumberFormatException e) {
+                System.out.println("  python3 posix_spawn: " + pyOut);
+            }
+        } else {
+            py.destroyForcibly();
+        }
+        System.out.printf(Locale.ROOT, "  raw: Spawner in-process %.0f /s; python3 os.posix_spawn %.0f /s (no wait, reaped at the end)%n", raw, rawPy);
         try (Conn c = Conn.open(port, TIMEOUT_MS)) {
             for (String mode : new String[] {"bufsize=0", "captured"}) {
                 String prefix = mode.equals("bufsize=0") ? "sz" : "sc";
@@ -444,7 +484,7 @@ public final class LoadHarness {
                 c.command("remove processes " + prefix + "*");
                 System.out.printf(Locale.ROOT, "  make process /bin/true (%s): %.0f /s%n", mode, rate);
                 rows.add(new Row("3. spawns/s, " + spawnCount + " sequential make process /bin/true, " + mode,
-                        String.format(Locale.ROOT, "%.0f /s", rate), String.format(Locale.ROOT, "Spawner %.0f /s", raw),
+                        String.format(Locale.ROOT, "%.0f /s", rate), String.format(Locale.ROOT, "Spawner %.0f, posix_spawn %.0f /s", raw, rawPy),
                         ">= 1000 /s", rate >= 1000));
             }
         }
