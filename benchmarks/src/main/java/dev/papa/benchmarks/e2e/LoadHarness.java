@@ -121,11 +121,13 @@ public final class LoadHarness {
             if (sections.contains("6")) startupAndIdle();
             daemon = startDaemon(daemonFlags);
             System.out.println("daemon under test: pid " + daemon.pid() + ", port " + port);
-            if (sections.contains("1")) throughput();
-            if (sections.contains("2")) latency("latency (no other sessions)", null);
-            if (sections.contains("3")) spawn();
+            // Scale first, on a fresh daemon: RSS growth per process is only meaningful before a
+            // burst has grown the heap. Throughput last: it grows the heap the most.
             if (sections.contains("4")) scale();
+            if (sections.contains("3")) spawn();
+            if (sections.contains("2")) latency("latency (no other sessions)", null);
             if (sections.contains("5")) sessions();
+            if (sections.contains("1")) throughput();
         } finally {
             cleanup();
         }
@@ -230,6 +232,25 @@ public final class LoadHarness {
         } catch (IOException | RuntimeException e) {
             return -1;
         }
+    }
+
+    /**
+     * Threads of the daemon that are not JIT compiler threads: HotSpot starts and retires
+     * compiler threads on demand (UseDynamicNumberOfCompilerThreads), which says nothing about N.
+     */
+    static int nonJitThreads(long pid) {
+        File[] tasks = new File("/proc/" + pid + "/task").listFiles();
+        if (tasks == null) return -1;
+        int n = 0;
+        for (File t : tasks) {
+            try {
+                String comm = Files.readString(t.toPath().resolve("comm")).trim();
+                if (!comm.contains("CompilerThre")) n++;
+            } catch (IOException gone) {
+                // thread ended
+            }
+        }
+        return n;
     }
 
     static int fdCount(long pid) {
@@ -498,6 +519,7 @@ public final class LoadHarness {
         sleep(500);
         long[] st0 = status(pid);
         int fd0 = fdCount(pid);
+        int thr0 = nonJitThreads(pid);
         int max = scaleSteps[scaleSteps.length - 1];
         double[] spawnMs = new double[max];
         List<Integer> pids = new ArrayList<>();
@@ -515,6 +537,7 @@ public final class LoadHarness {
                 sleep(300);
                 long[] st = status(pid);
                 int fds = fdCount(pid);
+                int thr = nonJitThreads(pid);
                 double[] listMs = new double[3];
                 int listBytes = 0;
                 for (int i = 0; i < listMs.length; i++) {
@@ -532,7 +555,8 @@ public final class LoadHarness {
                                 + "make process #1 %.3f ms, median #1-50 %.3f ms, #%d %.3f ms, median last 50 %.3f ms, list processes %.2f ms (%d bytes)%n",
                         n, st[0] / 1024.0, growth / 1024, st[1], fds, (fds - fd0) / (double) n, first, firstWin, n, spawnMs[n - 1], lastWin,
                         listMs[1], listBytes);
-                rows.add(new Row("4. N=" + n + ": threads", Long.toString(st[1]), "before: " + st0[1], "constant in N", st[1] == st0[1]));
+                rows.add(new Row("4. N=" + n + ": threads (all / without JIT compiler threads)", st[1] + " / " + thr,
+                        "before: " + st0[1] + " / " + thr0, "constant in N", thr == thr0));
                 rows.add(new Row("   N=" + n + ": RSS growth per hosted process", String.format(Locale.ROOT, "%.1f KiB", growth / 1024),
                         String.format(Locale.ROOT, "RSS %.1f -> %.1f MiB", st0[0] / 1024.0, st[0] / 1024.0), "<= 16 KiB", growth <= 16 * 1024));
                 rows.add(new Row("   N=" + n + ": make process #N vs #1 (median of last 50 vs first 50)",
