@@ -169,15 +169,31 @@ public final class BatchEncoder {
         arenaLength += b.length;
     }
 
-    /** Seconds with six decimals, as {@code WallClock.append}. */
+    /** Seconds with six decimals, as {@code WallClock.append}; the seconds digits are cached. */
     private void putTime(long micros) {
         long secs = micros / 1_000_000L;
         int frac = (int) (micros % 1_000_000L);
-        putLong(secs);
+        if (secs != cachedSecs || cachedSecsLength == 0) {
+            int start = arenaLength;
+            putLong(secs);
+            cachedSecsLength = arenaLength - start;
+            System.arraycopy(arena, start, cachedSecsDigits, 0, cachedSecsLength);
+            cachedSecs = secs;
+        } else {
+            System.arraycopy(cachedSecsDigits, 0, arena, arenaLength, cachedSecsLength);
+            arenaLength += cachedSecsLength;
+        }
         arena[arenaLength++] = '.';
-        for (int d = 100_000; d > 1 && frac < d; d /= 10) arena[arenaLength++] = '0';
-        putLong(frac);
+        for (int i = arenaLength + 5; i >= arenaLength; i--) {
+            arena[i] = (byte) ('0' + frac % 10);
+            frac /= 10;
+        }
+        arenaLength += 6;
     }
+
+    private long cachedSecs;
+    private final byte[] cachedSecsDigits = new byte[20];
+    private int cachedSecsLength;
 
     private void putLong(long v) {
         if (v < 0) {
