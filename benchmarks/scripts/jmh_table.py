@@ -26,7 +26,7 @@ def bytes_per_op(name, p):
     if name.startswith("BatchBenchmark"):
         return batch_bytes.get((p["processes"], p["chunk"], p["items"]))
     if name.startswith("AcknowledgeBenchmark"):
-        return int(p["processes"]) * 4 * 64
+        return None  # chunks are queued and dropped by reference: no bytes move
     if name.startswith("ParserBenchmark"):
         return 3 if "ListProcesses" in name else make_line
     return None
