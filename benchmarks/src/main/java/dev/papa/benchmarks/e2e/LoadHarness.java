@@ -572,6 +572,29 @@ public final class LoadHarness {
             killAll(pids);
         }
         awaitEmpty("sl*");
+        // Control: the same 50 spawns again on the now empty daemon, right after N=max, so the
+        // machine's load drift during the run does not pass for growth with N.
+        List<Integer> ctlPids = new ArrayList<>();
+        double[] ctl = new double[50];
+        try (Conn c = Conn.open(port, TIMEOUT_MS)) {
+            for (int i = 0; i < ctl.length; i++) {
+                long t = System.nanoTime();
+                String r = c.command(String.format(Locale.ROOT, "make process ctl%02d /bin/sleep 3600", i));
+                ctl[i] = (System.nanoTime() - t) / 1e6;
+                ctlPids.add(recordPid(r));
+            }
+            c.command("remove processes ctl*");
+        } finally {
+            killAll(ctlPids);
+        }
+        awaitEmpty("ctl*");
+        double ctlMedian = median(ctl, 0, ctl.length);
+        double lastWin = median(spawnMs, Math.max(0, max - 50), max);
+        System.out.printf(Locale.ROOT, "  control: median of 50 make process on the emptied daemon right after: %.3f ms (at N=%d: %.3f ms)%n",
+                ctlMedian, max, lastWin);
+        rows.add(new Row("   make process at N=" + max + " vs right after on the emptied daemon (control)",
+                String.format(Locale.ROOT, "%.3f vs %.3f ms (x%.2f)", lastWin, ctlMedian, lastWin / ctlMedian),
+                "", "<= 2x", lastWin <= 2 * ctlMedian));
     }
 
     static double median(double[] a, int from, int to) {
