@@ -39,6 +39,8 @@ public final class Daemon implements AutoCloseable {
 
     private Daemon(DaemonConfig config) throws IOException {
         this.config = config;
+        dev.papa.daemon.access.Preload.daemonClasses(); // error paths must not need a descriptor to load
+
         this.listener = listen(config);
         try {
             this.port = config.unixSocket() == null ? Sockets.localPort(listener.get()) : -1;
@@ -47,8 +49,8 @@ public final class Daemon implements AutoCloseable {
             ValueTable values = new ValueTable();
             this.sockets = new SocketTable();
             this.processes = new ProcessTable(loop, clock, sockets);
-            this.server = new Server(loop, values, sockets, processes, listener, config.singleSession(),
-                    config.maxSessions(), loop::stop);
+            this.server = new Server(loop, values, sockets, processes, listener, config, loop::stop);
+            this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
         } catch (IOException | RuntimeException e) {
             listener.close();
             throw e;
@@ -84,7 +86,15 @@ public final class Daemon implements AutoCloseable {
             }
         }
         try {
-            return Sockets.bindUnix(Sockets.Type.STREAM, path.toString(), 128, null);
+            // Bound under umask 077 (nobody else can connect before the chmod), then set to the mode asked.
+            Fd fd = Sockets.bindUnix(Sockets.Type.STREAM, path.toString(), 128, 0077);
+            try {
+                dev.papa.daemon.access.SocketMode.apply(path, config.socketMode());
+            } catch (IOException e) {
+                fd.close();
+                throw e;
+            }
+            return fd;
         } catch (PosixException e) {
             throw new IOException("cannot listen on " + path + ": " + e.reason(), e);
         }

@@ -6,6 +6,10 @@ import java.nio.file.Path;
 public final class DaemonConfig {
     public static final int DEFAULT_PORT = 20202;
     public static final int DEFAULT_MAX_SESSIONS = 1024;
+    /** A client with over 1 MiB of replies unread that reads nothing this long is disconnected. */
+    public static final java.time.Duration DEFAULT_SLOW_CLIENT_TIMEOUT = java.time.Duration.ofSeconds(60);
+    /** The unix control socket's mode: owner only (docs/SECURITY.md). */
+    public static final int DEFAULT_SOCKET_MODE = 0600;
 
     private int port = DEFAULT_PORT;
     private Path unixSocket;
@@ -14,6 +18,9 @@ public final class DaemonConfig {
     private Path logFile;
     private String launcher;
     private int maxSessions = DEFAULT_MAX_SESSIONS;
+    private java.time.Duration slowClientTimeout = DEFAULT_SLOW_CLIENT_TIMEOUT;
+    private final java.util.List<Integer> allowedUids = new java.util.ArrayList<>();
+    private int socketMode = DEFAULT_SOCKET_MODE;
 
     /** TCP port on 127.0.0.1; 0 lets the system choose (see {@link Daemon#port()}). */
     public DaemonConfig port(int port) { this.port = port; return this; }
@@ -26,12 +33,21 @@ public final class DaemonConfig {
     /** The program that started the daemon, for the process title {@code papa daemon from NAME}. */
     public DaemonConfig launcher(String name) { this.launcher = name; return this; }
     public DaemonConfig maxSessions(int n) { this.maxSessions = n; return this; }
+    public DaemonConfig slowClientTimeout(java.time.Duration d) { this.slowClientTimeout = d; return this; }
+
+    /** Lets this uid connect too (root and the daemon's own uid always may). */
+    public DaemonConfig allowUid(int uid) { allowedUids.add(uid); return this; }
+    /** Permission bits of the unix control socket file (default 0600). */
+    public DaemonConfig socketMode(int mode) { this.socketMode = mode; return this; }
 
     public int port() { return port; }
+    public java.util.List<Integer> allowedUids() { return java.util.List.copyOf(allowedUids); }
+    public int socketMode() { return socketMode; }
     public Path unixSocket() { return unixSocket; }
     public boolean singleSession() { return singleSession; }
     public boolean debug() { return debug; }
     public Path logFile() { return logFile; }
     public String launcher() { return launcher; }
     public int maxSessions() { return maxSessions; }
+    public java.time.Duration slowClientTimeout() { return slowClientTimeout; }
 }

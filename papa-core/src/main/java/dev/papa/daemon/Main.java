@@ -33,12 +33,22 @@ public final class Main {
             "  --single-session        exit when the last client session closes",
             "  --daemonize             detach into the background, print the daemon's pid",
             "  --launcher NAME         name shown in the process title (papa daemon from NAME)",
+            "  --allow-user NAME       let this user connect too (repeatable; root and the daemon's user always may)",
+            "  --allow-uid N           let this uid connect too (repeatable)",
+            "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
             "");
 
     private Main() {}
 
     public static void main(String[] args) {
-        // CLI_DISPATCH (ctl, --daemonize) lands with the client issue
+        if (args.length > 0 && args[0].equals("ctl")) {
+            System.exit(dev.papa.cli.Ctl.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
+        }
+        if (Arrays.asList(args).contains("--daemonize")) {
+            List<String> rest = new ArrayList<>(Arrays.asList(args));
+            rest.remove("--daemonize");
+            System.exit(dev.papa.cli.Daemonize.run(rest.toArray(new String[0]), System.out, System.err));
+        }
         System.exit(run(args, System.err));
     }
 
@@ -67,9 +77,14 @@ public final class Main {
         try {
             daemon = Daemon.start(config);
         } catch (IOException | RuntimeException e) {
+            // A detached daemon's stderr is /dev/null: say it in the log too (--daemonize, auto-start).
+            if (config.logFile() != null) Logger.getLogger(Main.class.getName()).severe("cannot start: " + e.getMessage());
             err.println("papa: " + e.getMessage());
             return 1;
         }
+        // A hangup (closed terminal, a stray kill -HUP) must not stop a process manager's kernel;
+        // the JVM would otherwise treat it like SIGTERM. Children get default dispositions at spawn.
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> Logger.getLogger(Main.class.getName()).fine("SIGHUP ignored"));
         if (config.launcher() != null) ProcTitle.set("papa daemon from " + config.launcher());
         // SIGTERM and SIGINT run shutdown hooks: stop serving cleanly, leave processes running.
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "papa-shutdown"));
@@ -120,6 +135,9 @@ public final class Main {
                     break;
                 case "--single-session":
                     c.singleSession(true);
+                    break;
+                case "--allow-user": case "--allow-uid": case "--socket-mode":
+                    dev.papa.daemon.access.AccessOptions.apply(c, a, value != null ? value : next(args, ++i, a));
                     break;
                 case "--launcher":
                     c.launcher(value != null ? value : next(args, ++i, a));

@@ -2,10 +2,8 @@ package dev.papa.posix;
 
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
-import com.sun.jna.StringArray;
 import dev.papa.posix.internal.Errno;
 import dev.papa.posix.internal.LibPapa;
-import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -53,9 +51,17 @@ public final class Spawner {
       }
     }
 
-    StringArray paths = new StringArray(candidates.toArray(new String[0]), "UTF-8");
-    StringArray argv = new StringArray(argvList.toArray(new String[0]), "UTF-8");
-    StringArray envp = new StringArray(envList.toArray(new String[0]), "UTF-8");
+    // One native block for the three NULL-terminated string vectors, freed right after the
+    // call: thousands of spawns must not wait for the GC to release native memory.
+    try (StringVectors vectors = new StringVectors(candidates, argvList, envList)) {
+      return spawn(spec, vectors, listenIdx);
+    }
+  }
+
+  private static Child spawn(SpawnSpec spec, StringVectors vectors, int listenIdx) throws PosixException {
+    Pointer paths = vectors.vector(0);
+    Pointer argv = vectors.vector(1);
+    Pointer envp = vectors.vector(2);
     Pointer listenDigits = listenIdx < 0 ? null
         : envp.getPointer((long) listenIdx * Native.POINTER_SIZE).share(LISTEN_PID.length() + 1);
 
@@ -90,10 +96,6 @@ public final class Spawner {
         keep, keep.length, passSrc, passDst, npass, rlRes, rlVal, nrl,
         groups, groups == null ? -1 : groups.length, spec.gid, spec.uid,
         cwd, spec.umask, spec.newSession ? 1 : 0, result);
-    // The native memory must outlive the call (the child reads it until it execs).
-    Reference.reachabilityFence(paths);
-    Reference.reachabilityFence(argv);
-    Reference.reachabilityFence(envp);
     if (rc != 0) {
       SpawnException.Step[] steps = SpawnException.Step.values();
       int s = result[4];
@@ -102,6 +104,55 @@ public final class Spawner {
     return new Child(result[0], Fd.adopt(result[1]),
         result[2] >= 0 ? Fd.adopt(result[2]) : null,
         result[3] >= 0 ? Fd.adopt(result[3]) : null);
+  }
+
+  /** Several NULL-terminated {@code char*} vectors packed into one native allocation. */
+  private static final class StringVectors implements AutoCloseable {
+    private final com.sun.jna.Memory block;
+    private final long[] offsets;
+
+    @SafeVarargs
+    StringVectors(List<String>... vectors) {
+      int ptr = Native.POINTER_SIZE;
+      long tables = 0;
+      long strings = 0;
+      List<byte[]> encoded = new ArrayList<>();
+      for (List<String> v : vectors) {
+        tables += (long) (v.size() + 1) * ptr;
+        for (String str : v) {
+          byte[] b = str.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+          encoded.add(b);
+          strings += b.length + 1;
+        }
+      }
+      block = new com.sun.jna.Memory(Math.max(1, tables + strings));
+      offsets = new long[vectors.length];
+      long table = 0;
+      long text = tables;
+      int k = 0;
+      for (int v = 0; v < vectors.length; v++) {
+        offsets[v] = table;
+        for (int j = 0; j < vectors[v].size(); j++) {
+          byte[] b = encoded.get(k++);
+          block.write(text, b, 0, b.length);
+          block.setByte(text + b.length, (byte) 0);
+          block.setPointer(table, block.share(text));
+          table += ptr;
+          text += b.length + 1;
+        }
+        block.setPointer(table, null);
+        table += ptr;
+      }
+    }
+
+    Pointer vector(int i) {
+      return block.share(offsets[i]);
+    }
+
+    @Override
+    public void close() {
+      block.close();
+    }
   }
 
   private static void checkNoNul(String s) throws SpawnException {

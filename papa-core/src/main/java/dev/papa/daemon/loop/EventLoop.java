@@ -131,7 +131,7 @@ public final class EventLoop implements AutoCloseable {
     private void dispatch(Handler h, int events) {
         try {
             h.onReady(events);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError | StackOverflowError e) {
             // One broken handler must not take the daemon down with it.
             LOG.log(Level.SEVERE, "handler failed", e);
         }
@@ -164,7 +164,7 @@ public final class EventLoop implements AutoCloseable {
     private static void safely(Runnable r) {
         try {
             r.run();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError | StackOverflowError e) {
             LOG.log(Level.SEVERE, "loop task failed", e);
         }
     }

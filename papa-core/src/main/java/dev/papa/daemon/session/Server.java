@@ -1,5 +1,6 @@
 package dev.papa.daemon.session;
 
+import dev.papa.daemon.DaemonConfig;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
@@ -29,21 +30,28 @@ public final class Server {
     private final Fd listener;
     private final boolean singleSession;
     private final int maxSessions;
+    private final long stallMillis;
     private final Runnable onExit;
+    static final long ACCEPT_PAUSE_MILLIS = 100;
+
     private final Set<Session> sessions = new LinkedHashSet<>();
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(16384);
+    /** Every session writes through this one buffer (the loop is single-threaded). */
+    private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(65536);
     private boolean hadSession;
     private boolean exitWhenIdle;
+    private dev.papa.daemon.access.AccessControl access;
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
-                  boolean singleSession, int maxSessions, Runnable onExit) throws PosixException {
+                  DaemonConfig config, Runnable onExit) throws PosixException {
         this.loop = loop;
         this.values = values;
         this.sockets = sockets;
         this.processes = processes;
         this.listener = listener;
-        this.singleSession = singleSession;
-        this.maxSessions = maxSessions;
+        this.singleSession = config.singleSession();
+        this.maxSessions = config.maxSessions();
+        this.stallMillis = config.slowClientTimeout().toMillis();
         this.onExit = onExit;
         dev.papa.posix.Io.setNonBlocking(listener.get(), true); // accept() must never block the loop
         loop.register(listener.get(), Epoll.IN, ev -> accept());
@@ -55,11 +63,15 @@ public final class Server {
             try {
                 fd = Sockets.accept(listener.get());
             } catch (PosixException e) {
-                // EMFILE and friends: log and retry on the next readiness; the daemon keeps serving.
-                LOG.log(Level.WARNING, "accept failed", e);
+                // EMFILE and friends: the connection stays in the backlog and the listener stays
+                // readable, so pause accepting for a moment instead of spinning; keep serving.
+                LOG.log(Level.WARNING, "accept failed; pausing accepts for " + ACCEPT_PAUSE_MILLIS + " ms", e);
+                pauseAccepting();
                 return;
             }
             if (fd == null) return;
+            if (access != null && !access.admit(fd)) continue; // refused, closed and logged (docs/SECURITY.md)
+            dev.papa.daemon.access.ControlSocketOptions.apply(fd);
             exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
             if (sessions.size() >= maxSessions) {
                 refuse(fd, "Error: too many sessions (limit " + maxSessions + ")\n");
@@ -77,6 +89,23 @@ public final class Server {
                 fd.close();
             }
         }
+    }
+
+    private void pauseAccepting() {
+        try {
+            loop.modify(listener.get(), 0);
+        } catch (PosixException e) {
+            LOG.log(Level.SEVERE, "cannot pause the listener", e);
+            return;
+        }
+        loop.schedule(ACCEPT_PAUSE_MILLIS, () -> {
+            if (!listener.isOpen()) return;
+            try {
+                loop.modify(listener.get(), Epoll.IN);
+            } catch (PosixException e) {
+                LOG.log(Level.SEVERE, "cannot resume the listener", e);
+            }
+        });
     }
 
     private static void refuse(Fd fd, String message) {
@@ -100,8 +129,13 @@ public final class Server {
         }
     }
 
+    /** Checks every new connection's peer from now on (null: everyone may connect). */
+    public void accessControl(dev.papa.daemon.access.AccessControl access) { this.access = access; }
+
     EventLoop loop() { return loop; }
     ByteBuffer readBuffer() { return readBuffer; }
+    ByteBuffer writeBuffer() { return writeBuffer; }
+    long stallMillis() { return stallMillis; }
     ValueTable values() { return values; }
     SocketTable sockets() { return sockets; }
     ProcessTable processes() { return processes; }
@@ -123,5 +157,6 @@ public final class Server {
         loop.unregister(listener.get());
         listener.close();
         for (Session s : sessions.toArray(new Session[0])) s.close();
+        if (access != null) access.close();
     }
 }

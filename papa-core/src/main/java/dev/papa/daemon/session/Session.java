@@ -5,7 +5,6 @@ import dev.papa.daemon.loop.Handler;
 import dev.papa.daemon.protocol.Command;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.Help;
-import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.protocol.Words;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.ProcessTable;
@@ -16,13 +15,10 @@ import dev.papa.posix.Io;
 import dev.papa.posix.PosixException;
 
 import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
@@ -46,8 +42,6 @@ public final class Session implements Handler, ProcessWatcher {
 
     static final byte[] GREETING = "Papa is home. Type \"help\" for commands.\n> ".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] PROMPT = "> ".getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] BATCH_END = "] ".getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] NEWLINE = {'\n'};
 
     private enum State { COMMAND, WATCH_WAIT_DATA, WATCH_WAIT_ACK, CLOSED }
 
@@ -57,18 +51,24 @@ public final class Session implements Handler, ProcessWatcher {
     private final byte[] line = new byte[MAX_LINE];
     private int lineLength;
     private boolean discardingLongLine;
-    private final ArrayDeque<ByteBuffer> pending = new ArrayDeque<>();
-    private long pendingBytes;
+    private final Outbox pending = new Outbox();
     private boolean closeWhenFlushed;
     private boolean wantWrite;
     private boolean readPaused;
+    /** Bytes the client has taken, ever: progress, for the slow-consumer rule. */
+    private long written;
     private State state = State.COMMAND;
     private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
             .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
 
     // watch mode
     private final NavigableMap<String, HostedProcess> watched = new TreeMap<>();
-    private final Map<HostedProcess, Long> sentUpTo = new HashMap<>();
+    // the batch in flight: what was sent of each process (parallel arrays, reused)
+    private HostedProcess[] sentProcs = new HostedProcess[4];
+    private long[] sentEnds = new long[4];
+    private int sentCount;
+    private OutputBuffer[] batchQueues = new OutputBuffer[4];
+    private byte[][] batchNames = new byte[4][];
     private boolean flushScheduled;
 
     Session(Server server, Fd fd, String peer) {
@@ -137,7 +137,8 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void send(byte[] bytes) {
-        enqueue(ByteBuffer.wrap(bytes));
+        if (state == State.CLOSED) return;
+        pending.add(bytes);
         flush();
     }
 
@@ -145,26 +146,25 @@ public final class Session implements Handler, ProcessWatcher {
         send(text.getBytes(StandardCharsets.UTF_8));
     }
 
-    private void enqueue(ByteBuffer b) {
-        if (state == State.CLOSED || !b.hasRemaining()) return;
-        pending.add(b);
-        pendingBytes += b.remaining();
-    }
-
+    /** Writes what the client will take now, 64 KiB at a time through the loop's shared buffer. */
     private void flush() {
-        ByteBuffer b;
-        while ((b = pending.peek()) != null) {
+        ByteBuffer buf = server.writeBuffer();
+        while (!pending.isEmpty()) {
+            buf.clear();
+            pending.fill(buf);
+            buf.flip();
             int n;
             try {
-                n = Io.write(fd.get(), b);
+                n = Io.write(fd.get(), buf);
             } catch (PosixException e) {
                 LOG.log(Level.FINE, "write to " + peer, e);
                 close();
                 return;
             }
             if (n == Io.AGAIN) break;
-            pendingBytes -= n;
-            if (!b.hasRemaining()) pending.poll();
+            pending.consume(n);
+            written += n;
+            if (n < buf.limit()) break; // the socket buffer is full: wait for EPOLLOUT
         }
         if (pending.isEmpty() && closeWhenFlushed) {
             close();
@@ -175,7 +175,7 @@ public final class Session implements Handler, ProcessWatcher {
 
     private void updateInterest() {
         boolean write = !pending.isEmpty();
-        boolean pause = pendingBytes > PENDING_HIGH_WATER;
+        boolean pause = pending.bytes() > PENDING_HIGH_WATER;
         if (write == wantWrite && pause == readPaused) return;
         boolean resumed = readPaused && !pause;
         wantWrite = write;
@@ -188,6 +188,25 @@ public final class Session implements Handler, ProcessWatcher {
             return;
         }
         if (resumed) server.loop().afterRound(this::readRequests);
+        if (pause) watchForStall(written);
+    }
+
+    /**
+     * A client that leaves more than {@link #PENDING_HIGH_WATER} unread and takes nothing for
+     * the server's stall time is disconnected: its replies are dropped, its unacknowledged
+     * output stays queued for the next watcher.
+     */
+    private void watchForStall(long mark) {
+        server.loop().schedule(server.stallMillis(), () -> {
+            if (state == State.CLOSED || !readPaused) return;
+            if (written == mark) {
+                LOG.warning(() -> "Disconnecting " + peer + ": it read nothing for " + server.stallMillis()
+                        + " ms with " + pending.bytes() + " bytes waiting");
+                close();
+            } else {
+                watchForStall(written);
+            }
+        });
     }
 
     /** Closes the connection; nothing unacknowledged is removed from any queue. */
@@ -198,7 +217,6 @@ public final class Session implements Handler, ProcessWatcher {
         server.loop().unregister(fd.get());
         fd.close();
         pending.clear();
-        pendingBytes = 0;
         server.sessionClosed(this);
     }
 
@@ -239,7 +257,7 @@ public final class Session implements Handler, ProcessWatcher {
         } catch (CommandError e) {
             reply(null, e.getMessage());
             return;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | LinkageError | StackOverflowError e) {
             LOG.log(Level.SEVERE, "command failed: " + text, e);
             reply(null, "Internal error: " + e);
             return;
@@ -336,7 +354,7 @@ public final class Session implements Handler, ProcessWatcher {
     @Override
     public void processGone(HostedProcess p) {
         watched.remove(p.name(), p);
-        sentUpTo.remove(p);
+        for (int i = 0; i < sentCount; i++) if (sentProcs[i] == p) sentProcs[i] = null;
         if (state == State.WATCH_WAIT_DATA) scheduleBatch();
     }
 
@@ -354,47 +372,38 @@ public final class Session implements Handler, ProcessWatcher {
             endWatch("Nothing left to watch");
             return;
         }
-        StringBuilder header = new StringBuilder(64);
-        boolean any = false;
-        for (HostedProcess p : watched.values()) {
-            OutputBuffer q = p.output();
-            if (q.isEmpty()) continue;
-            long end = q.endSeq();
-            for (long seq = q.headSeq(); seq < end; seq++) {
-                header.setLength(0);
-                if (any) header.append('\n');
-                any = true;
-                byte kind = q.kind(seq);
-                if (kind == OutputBuffer.CLOSED) {
-                    header.append("closed:").append(p.name()).append(':');
-                    WallClock.append(header, q.timeMicros(seq));
-                    header.append(':').append(q.exitStatus()).append('\n');
-                    enqueue(ByteBuffer.wrap(header.toString().getBytes(StandardCharsets.UTF_8)));
-                    any = false; // the closed header ends in its own newline
-                } else {
-                    byte[] chunk = q.chunk(seq);
-                    header.append(kind == OutputBuffer.OUT ? "out:" : "err:").append(p.name()).append(':');
-                    WallClock.append(header, q.timeMicros(seq));
-                    header.append(':').append(chunk.length).append('\n');
-                    enqueue(ByteBuffer.wrap(header.toString().getBytes(StandardCharsets.UTF_8)));
-                    enqueue(ByteBuffer.wrap(chunk));
-                }
-            }
-            sentUpTo.put(p, end);
+        int n = watched.size();
+        if (batchQueues.length < n) {
+            int cap = Math.max(n, batchQueues.length * 2);
+            batchQueues = new OutputBuffer[cap];
+            batchNames = new byte[cap][];
+            sentProcs = new HostedProcess[cap];
+            sentEnds = new long[cap];
         }
-        if (sentUpTo.isEmpty()) return;
-        if (any) enqueue(ByteBuffer.wrap(NEWLINE));
-        enqueue(ByteBuffer.wrap(BATCH_END));
+        int k = 0;
+        for (HostedProcess p : watched.values()) {
+            if (p.output().isEmpty()) continue;
+            batchQueues[k] = p.output();
+            batchNames[k] = p.nameBytes();
+            sentProcs[k] = p;
+            sentEnds[k] = p.output().endSeq();
+            k++;
+        }
+        if (k == 0 || !pending.addBatch(batchQueues, batchNames, k)) return;
+        java.util.Arrays.fill(batchQueues, 0, k, null);
+        sentCount = k;
         state = State.WATCH_WAIT_ACK;
         flush();
     }
 
     private void acknowledge(boolean quit) {
         ProcessTable processes = server.processes();
-        for (Map.Entry<HostedProcess, Long> e : new HashMap<>(sentUpTo).entrySet()) {
-            processes.acknowledge(e.getKey(), e.getValue());
+        for (int i = 0; i < sentCount; i++) {
+            HostedProcess p = sentProcs[i];
+            sentProcs[i] = null;
+            if (p != null) processes.acknowledge(p, sentEnds[i]);
         }
-        sentUpTo.clear();
+        sentCount = 0;
         if (watched.isEmpty()) {
             endWatch("Nothing left to watch");
         } else if (quit) {
@@ -414,6 +423,7 @@ public final class Session implements Handler, ProcessWatcher {
     private void stopWatching() {
         for (HostedProcess p : watched.values()) p.removeWatcher(this);
         watched.clear();
-        sentUpTo.clear();
+        java.util.Arrays.fill(sentProcs, 0, sentCount, null);
+        sentCount = 0;
     }
 }

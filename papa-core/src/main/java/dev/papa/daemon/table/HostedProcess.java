@@ -14,6 +14,7 @@ import java.util.List;
  */
 public final class HostedProcess {
     final ProcessSpec spec;
+    final byte[] nameBytes;
     final int pid;
     final long startedMicros;
     final OutputBuffer output;
@@ -31,12 +32,15 @@ public final class HostedProcess {
 
     HostedProcess(ProcessSpec spec, int pid, long startedMicros) {
         this.spec = spec;
+        this.nameBytes = spec.name().getBytes(java.nio.charset.StandardCharsets.UTF_8);
         this.pid = pid;
         this.startedMicros = startedMicros;
         this.output = new OutputBuffer(spec.bufsize());
     }
 
     public String name() { return spec.name(); }
+    /** The name as UTF-8, for watch headers. */
+    public byte[] nameBytes() { return nameBytes; }
     public int pid() { return pid; }
     public boolean running() { return running; }
     public boolean isGone() { return gone; }

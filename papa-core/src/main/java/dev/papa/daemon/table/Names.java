@@ -11,7 +11,8 @@ public final class Names {
 
     /**
      * A name may not contain a space (it separates words), {@code :} (it separates the fields
-     * of watch headers), {@code *} (it is the wildcard) or a control character.
+     * of watch headers), {@code *} (it is the wildcard), {@code =} (a forgotten name would
+     * otherwise turn the first option into one) or a control character.
      */
     public static void check(String kind, String name) throws CommandError {
         if (name.length() > MAX_LENGTH) {
@@ -19,9 +20,9 @@ public final class Names {
         }
         for (int i = 0; i < name.length(); i++) {
             char c = name.charAt(i);
-            if (c == ' ' || c == ':' || c == '*' || c < 0x20 || c == 0x7f) {
+            if (c == ' ' || c == ':' || c == '*' || c == '=' || c < 0x20 || c == 0x7f) {
                 throw new CommandError(kind + " name \"" + printable(name)
-                        + "\" is invalid: names may not contain spaces, \":\", \"*\" or control characters");
+                        + "\" is invalid: names may not contain spaces, \":\", \"*\", \"=\" or control characters");
             }
         }
     }

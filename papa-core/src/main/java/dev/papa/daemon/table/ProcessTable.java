@@ -46,6 +46,8 @@ public final class ProcessTable {
     /** Reads per readiness event before yielding to other descriptors (fairness). */
     private static final int READS_PER_EVENT = 16;
     private static final int READ_SIZE = 65536;
+    /** Exit status reported when the status could not be collected (never the case for our own children). */
+    static final int UNKNOWN_STATUS = 255;
 
     private final EventLoop loop;
     private final WallClock clock;
@@ -364,8 +366,9 @@ public final class ProcessTable {
         try {
             status = Processes.reap(p.pid);
         } catch (PosixException e) {
-            LOG.log(Level.SEVERE, "cannot reap " + p.pid, e);
-            status = null;
+            // ECHILD: someone else in this JVM reaped it. It has exited; its status is lost.
+            LOG.log(Level.SEVERE, "cannot reap " + p.pid + "; reporting exit status " + UNKNOWN_STATUS, e);
+            status = UNKNOWN_STATUS;
         }
         if (status == null) return; // not yet: the pidfd will be ready again
         loop.unregister(p.pidfd.get());

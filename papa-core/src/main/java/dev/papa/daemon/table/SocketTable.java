@@ -128,10 +128,11 @@ public final class SocketTable {
         }
     }
 
+    /** PROTOCOL.md: a stale file at the path is unlinked first (as the reference does); a directory is not. */
     private static void removeStaleSocketFile(String path) throws CommandError {
         Path p = Path.of(path);
         try {
-            if (isSocketFile(p)) Files.delete(p);
+            if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) Files.deleteIfExists(p);
         } catch (IOException e) {
             throw new CommandError("Bind failed: cannot remove stale socket file " + path + ": " + e.getMessage());
         }

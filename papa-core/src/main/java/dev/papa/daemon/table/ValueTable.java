@@ -12,8 +12,11 @@ import java.util.TreeMap;
 public final class ValueTable {
     /** A value is client state, not a data store: 64 KiB bounds what one name can hold. */
     public static final int MAX_VALUE_LENGTH = 65536;
+    /** All names and values together: a bound on what clients can make the daemon hold. */
+    public static final long MAX_TOTAL_LENGTH = 64L << 20;
 
     private final NavigableMap<String, String> values = new TreeMap<>();
+    private long totalLength;
 
     /** {@code set NAME [VALUE...]}: the words joined by single spaces; no value deletes. */
     public void set(List<String> words) throws CommandError {
@@ -22,7 +25,7 @@ public final class ValueTable {
         }
         String name = words.get(0);
         if (words.size() == 1) {
-            values.remove(name);
+            forget(name);
             return;
         }
         Names.check("Value", name);
@@ -30,7 +33,18 @@ public final class ValueTable {
         if (value.length() > MAX_VALUE_LENGTH) {
             throw new CommandError("Value is too long (over " + MAX_VALUE_LENGTH + " characters)");
         }
+        String old = values.get(name);
+        long after = totalLength + value.length() - (old == null ? -name.length() : old.length());
+        if (after > MAX_TOTAL_LENGTH) {
+            throw new CommandError("Too much stored: values may hold " + MAX_TOTAL_LENGTH + " characters in all");
+        }
         values.put(name, value);
+        totalLength = after;
+    }
+
+    private void forget(String name) {
+        String old = values.remove(name);
+        if (old != null) totalLength -= name.length() + old.length();
     }
 
     public String get(List<String> words) throws CommandError {
@@ -52,7 +66,7 @@ public final class ValueTable {
             throw new CommandError("You cannot remove all variables");
         }
         for (String name : new ArrayList<>(Patterns.select(values, patterns, true, null, null).keySet())) {
-            values.remove(name);
+            forget(name);
         }
     }
 

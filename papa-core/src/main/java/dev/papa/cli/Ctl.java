@@ -1,0 +1,226 @@
+package dev.papa.cli;
+
+import dev.papa.client.OutputChunk;
+import dev.papa.client.Papa;
+import dev.papa.client.PapaException;
+import dev.papa.client.ProcessExit;
+import dev.papa.client.WatchBatch;
+import dev.papa.client.WatchItem;
+import dev.papa.client.Watcher;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * {@code java -jar papa-core.jar ctl [-p PORT | -u PATH] [-t SECONDS] COMMAND...}: sends one
+ * command to the daemon and prints the reply.
+ *
+ * <p>Each argument is one protocol word and is escaped, so {@code ctl set motd "hello world"}
+ * stores {@code hello world}. Abbreviations work as on telnet ({@code ctl l p}).
+ *
+ * <p>{@code ctl watch [processes] PATTERN...} (and {@code ctl make process ... watch=1 ...}) streams
+ * the output as {@code TIMESTAMP NAME out|err: LINE} and each exit as {@code TIMESTAMP NAME exit: STATUS},
+ * acknowledging each batch once it is printed, until nothing is left to watch or it is interrupted.
+ *
+ * <p>Exit codes: 0 success, 1 the daemon answered {@code Error:}, 2 usage, 3 no daemon / connection lost.
+ * Without {@code -p}/{@code -u} the client defaults apply ({@code PAPA_UNIX_SOCKET}, {@code PAPA_PORT}, 20202).
+ * {@code ctl} never starts a daemon.
+ */
+public final class Ctl {
+    static final int OK = 0;
+    static final int DAEMON_ERROR = 1;
+    static final int USAGE = 2;
+    static final int NO_CONNECTION = 3;
+
+    private static final DateTimeFormatter TIME =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
+
+    private Ctl() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static void usage(PrintStream err) {
+        err.println("usage: papa ctl [-p PORT | -u PATH] [-t SECONDS] COMMAND...");
+        err.println("       papa ctl watch [processes] PATTERN...");
+        err.println("  e.g. papa ctl list processes     papa ctl set greeting \"hello world\"     papa ctl help");
+    }
+
+    /** Runs one command; returns the exit code. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Papa.Builder builder = Papa.builder().autoStart(false);
+        int i = 0;
+        try {
+            for (; i < args.length; i++) {
+                String a = args[i];
+                if (a.equals("-p") || a.equals("--port")) {
+                    builder.port(Integer.parseInt(need(args, ++i, a)));
+                } else if (a.startsWith("--port=")) {
+                    builder.port(Integer.parseInt(a.substring(7)));
+                } else if (a.equals("-u") || a.equals("--unix-socket")) {
+                    builder.path(Path.of(need(args, ++i, a)));
+                } else if (a.startsWith("--unix-socket=")) {
+                    builder.path(Path.of(a.substring(14)));
+                } else if (a.equals("-t") || a.equals("--timeout")) {
+                    builder.timeout(Duration.ofMillis((long) (Double.parseDouble(need(args, ++i, a)) * 1000)));
+                } else if (a.equals("-h") || a.equals("--help")) {
+                    usage(out);
+                    return OK;
+                } else if (a.equals("--")) {
+                    i++;
+                    break;
+                } else {
+                    break;
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            err.println("papa ctl: " + e.getMessage());
+            usage(err);
+            return USAGE;
+        }
+        List<String> words = new ArrayList<>(Arrays.asList(args).subList(i, args.length));
+        if (words.isEmpty()) {
+            usage(err);
+            return USAGE;
+        }
+        for (String w : words) {
+            if (w.isEmpty()) {
+                err.println("papa ctl: empty words cannot be sent");
+                return USAGE;
+            }
+        }
+        try (Papa papa = builder.connect()) {
+            String first = words.get(0).toLowerCase(Locale.ROOT);
+            boolean watch = !first.isEmpty() && "watch".startsWith(first);
+            if (watch || isMakeWithWatch(words)) {
+                List<String> cmd = words;
+                if (watch) {
+                    // "ctl watch PATTERN..." is short for "watch processes PATTERN...".
+                    cmd = new ArrayList<>();
+                    cmd.add("watch");
+                    cmd.add("processes");
+                    List<String> rest = words.subList(1, words.size());
+                    if (!rest.isEmpty() && "processes".startsWith(rest.get(0).toLowerCase(Locale.ROOT))
+                            && !rest.get(0).isEmpty()) {
+                        rest = rest.subList(1, rest.size());
+                    }
+                    cmd.addAll(rest);
+                }
+                return stream(papa.executeWatch(cmd), out, err);
+            }
+            String reply = papa.execute(words);
+            if (!reply.isEmpty()) {
+                out.println(reply);
+            }
+            out.flush();
+            return OK;
+        } catch (PapaException e) {
+            if (e.isDaemonError()) {
+                err.println("Error: " + e.daemonMessage());
+                return DAEMON_ERROR;
+            }
+            err.println("papa ctl: " + e.getMessage());
+            return NO_CONNECTION;
+        }
+    }
+
+    private static boolean isMakeWithWatch(List<String> words) {
+        if (words.size() < 3) {
+            return false;
+        }
+        String a = words.get(0).toLowerCase(Locale.ROOT);
+        String b = words.get(1).toLowerCase(Locale.ROOT);
+        if (a.isEmpty() || !"make".startsWith(a) || b.isEmpty() || !"process".startsWith(b)) {
+            return false;
+        }
+        for (int k = 3; k < words.size() && words.get(k).indexOf('=') >= 0; k++) {
+            if (words.get(k).startsWith("watch=") && !words.get(k).equals("watch=0") && !words.get(k).equals("watch=")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String need(String[] args, int i, String opt) {
+        if (i >= args.length) {
+            throw new IllegalArgumentException(opt + " needs a value");
+        }
+        return args[i];
+    }
+
+    /** Prints batches as lines, acknowledging each once printed; returns when the watch ends. */
+    static int stream(Watcher watcher, PrintStream out, PrintStream err) throws PapaException {
+        Map<String, ByteArrayOutputStream> partial = new LinkedHashMap<>();
+        try (watcher) {
+            if (watcher.process() != null) {
+                out.println(watcher.process().name() + " pid=" + watcher.process().pid());
+            }
+            while (true) {
+                Optional<WatchBatch> batch = watcher.read();
+                if (batch.isEmpty()) {
+                    break;
+                }
+                for (WatchItem item : batch.get().items()) {
+                    if (item instanceof OutputChunk c) {
+                        String tag = c.stream() == OutputChunk.Stream.OUT ? "out" : "err";
+                        String key = c.name() + " " + tag;
+                        ByteArrayOutputStream buf = partial.computeIfAbsent(key, k -> new ByteArrayOutputStream());
+                        byte[] d = c.data();
+                        int from = 0;
+                        for (int k = 0; k < d.length; k++) {
+                            if (d[k] == '\n') {
+                                buf.write(d, from, k - from);
+                                printLine(out, c.timestamp(), key, buf);
+                                from = k + 1;
+                            }
+                        }
+                        buf.write(d, from, d.length - from);
+                    } else if (item instanceof ProcessExit e) {
+                        for (String tag : List.of(" out", " err")) {
+                            ByteArrayOutputStream buf = partial.remove(e.name() + tag);
+                            if (buf != null && buf.size() > 0) {
+                                printLine(out, e.timestamp(), e.name() + tag, buf);
+                            }
+                        }
+                        out.println(TIME.format(e.timestamp()) + " " + e.name() + " exit: " + e.status());
+                    }
+                }
+                out.flush();
+                if (out.checkError()) {
+                    // Nobody reads what we print: leave the batch for the next watcher.
+                    watcher.abandon();
+                    return NO_CONNECTION;
+                }
+                watcher.acknowledge();
+            }
+            for (Map.Entry<String, ByteArrayOutputStream> e : partial.entrySet()) {
+                if (e.getValue().size() > 0) {
+                    printLine(out, Instant.now(), e.getKey(), e.getValue());
+                }
+            }
+            out.flush();
+            return OK;
+        }
+    }
+
+    private static void printLine(PrintStream out, Instant ts, String key, ByteArrayOutputStream buf) {
+        out.println(TIME.format(ts) + " " + key + ": " + new String(buf.toByteArray(), StandardCharsets.UTF_8));
+        buf.reset();
+    }
+
+}

@@ -1,0 +1,38 @@
+package dev.papa.client;
+
+import java.time.Instant;
+import java.util.Map;
+
+/**
+ * A process started by the daemon, as {@code make process} and {@code list processes} describe it.
+ *
+ * @param name          the process's name
+ * @param pid           its process id
+ * @param running       false once it has exited
+ * @param startedMicros when it was started, in microseconds since the epoch
+ * @param uid           the user id it runs as, when one was asked for; else null
+ * @param gid           the group id it runs as, when one was asked for; else null
+ * @param args          the executable and arguments as given (before substitution), joined by spaces
+ * @param attributes    every {@code key=value} of the daemon's line, as sent
+ */
+public record ProcessInfo(String name, int pid, boolean running, long startedMicros, Integer uid, Integer gid,
+                          String args, Map<String, String> attributes) {
+
+    /** When it was started. */
+    public Instant started() {
+        return Timestamps.instant(startedMicros);
+    }
+
+    /** Parses one line of {@code list processes} / the reply of {@code make process}. */
+    public static ProcessInfo parse(String line) throws PapaException {
+        Attributes a = Attributes.parse(line, "args");
+        Integer pid = a.integer("pid");
+        String running = a.get("running");
+        String started = a.get("started");
+        if (pid == null || running == null || started == null) {
+            throw new PapaException(PapaException.Kind.PROTOCOL, "Unexpected process line from papa: \"" + line + "\"");
+        }
+        return new ProcessInfo(a.name, pid, "True".equalsIgnoreCase(running), Timestamps.micros(started),
+                a.integerOrNull("uid"), a.integerOrNull("gid"), a.get("args"), a.map);
+    }
+}

@@ -1,0 +1,95 @@
+package dev.papa.daemon.access;
+
+import dev.papa.posix.Fd;
+import dev.papa.posix.Io;
+import dev.papa.posix.PosixException;
+import dev.papa.posix.Sockets;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Collection;
+import java.util.OptionalInt;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Decides, for each accepted control connection, whether its peer may use the daemon
+ * (docs/SECURITY.md). Unix socket: the peer's uid from SO_PEERCRED. TCP: the uid owning the
+ * connecting socket, as /proc/net/tcp{,6} shows it (read through sock_diag when the kernel
+ * offers it, which costs the same for one connection or fifty thousand). A peer whose uid cannot be found is refused too.
+ */
+public final class AccessControl {
+    private static final Logger LOG = Logger.getLogger(AccessControl.class.getName());
+
+    private final AllowList allowed;
+    private final ProcNetTcp procNet;
+    private final SockDiag sockDiag = new SockDiag();
+
+    public AccessControl(AllowList allowed, ProcNetTcp procNet) {
+        this.allowed = allowed;
+        this.procNet = procNet;
+    }
+
+    /** Root, the daemon's own effective uid, and {@code extraUids}. */
+    public static AccessControl forDaemon(Collection<Integer> extraUids) {
+        return new AccessControl(new AllowList(SocketAddresses.effectiveUid(), extraUids), new ProcNetTcp());
+    }
+
+    public AllowList allowList() {
+        return allowed;
+    }
+
+    /**
+     * True when the peer on {@code fd} may use the daemon. Otherwise sends the refusal, closes
+     * {@code fd} and logs it; the caller must forget {@code fd}.
+     */
+    public boolean admit(Fd fd) {
+        Peer peer;
+        try {
+            peer = identify(fd.get());
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "Refused a control connection: cannot identify its peer", e);
+            refuse(fd, "Error: permission denied (cannot identify the peer)\n");
+            return false;
+        }
+        if (peer.uid.isPresent() && allowed.allows(peer.uid.getAsInt())) return true;
+        if (peer.uid.isEmpty()) {
+            LOG.warning(() -> "Refused a control connection from " + peer.where + ": its owner was not found");
+            refuse(fd, "Error: permission denied (cannot identify the peer)\n");
+        } else {
+            int uid = peer.uid.getAsInt();
+            LOG.warning(() -> "Refused a control connection from " + peer.where + ": uid " + uid + " is not allowed");
+            refuse(fd, "Error: permission denied for uid " + Integer.toUnsignedString(uid) + "\n");
+        }
+        return false;
+    }
+
+    /** Closes the sock_diag socket (daemon exit). */
+    public void close() {
+        sockDiag.close();
+    }
+
+    private record Peer(OptionalInt uid, String where) {}
+
+    private Peer identify(int fd) throws IOException {
+        if (SocketAddresses.isUnix(fd)) {
+            Sockets.PeerCred c = Sockets.peerCred(fd);
+            return new Peer(OptionalInt.of(c.uid()), "pid " + c.pid());
+        }
+        InetSocketAddress remote = SocketAddresses.peer(fd);
+        InetSocketAddress local = SocketAddresses.local(fd);
+        OptionalInt owner = sockDiag.ownerOf(remote, local); // exact lookup; null: not offered here
+        if (owner == null) owner = procNet.ownerOf(remote, local);
+        return new Peer(owner, remote.getAddress().getHostAddress() + ":" + remote.getPort());
+    }
+
+    private static void refuse(Fd fd, String message) {
+        try (fd) {
+            Io.write(fd.get(), ByteBuffer.wrap(message.getBytes(StandardCharsets.UTF_8)));
+        } catch (PosixException e) {
+            LOG.log(Level.FINE, "refusing a connection", e);
+        }
+    }
+}

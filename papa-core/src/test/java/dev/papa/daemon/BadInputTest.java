@@ -1,0 +1,157 @@
+package dev.papa.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** Every kind of bad request: one clear Error line, nothing changed, the session still usable. */
+@Timeout(value = 40, unit = TimeUnit.SECONDS)
+class BadInputTest extends DaemonTestBase {
+    ProtocolClient c;
+    String state;
+
+    @BeforeEach
+    void someState() throws Exception {
+        c = connect();
+        assertEquals("\n> ", c.send("set keep 1"));
+        c.ok("make socket s1");
+        c.ok("make socket u1 path=" + tmp.resolve("u1.sock"));
+        make(c, "p1 /bin/sleep 30");
+        state = state();
+    }
+
+    String state() throws Exception {
+        return c.send("list values") + c.send("list sockets") + c.send("list processes");
+    }
+
+    /** The request fails with one Error line (exactly {@code message} when given) and changes nothing. */
+    void refused(String request, String message) throws Exception {
+        String reply = c.send(request);
+        ProtocolClient.assertErrorLine(request, reply);
+        if (message != null) assertEquals("Error: " + message + "\n> ", reply, request);
+        assertEquals(state, state(), "state unchanged after [" + request + "]");
+    }
+
+    @Test
+    void unknownWords() throws Exception {
+        refused("bogus", "Unknown command \"bogus\"");
+        refused("list bogus", "Bad \"list\" command. The following word must be one of: processes, sockets, values");
+        refused("make bogus x", "Bad \"make\" command. The following word must be one of: process, socket");
+        refused("remove bogus", "Bad \"remove\" command. The following word must be one of: processes, sockets, values");
+        refused("watch bogus", "Bad \"watch\" command. The following word must be one of: processes");
+        refused("exit", "You cannot abbreviate \"exit-if-idle\"");
+    }
+
+    @Test
+    void missingNames() throws Exception {
+        refused("make socket", null);
+        refused("make process", null);
+        refused("set", "Value requires a name");
+        refused("remove values", "You cannot remove all variables");
+        refused("remove sockets nope", "nope not found");
+        refused("remove processes nope", "nope not found");
+        refused("remove values nope", "nope not found");
+        refused("make process p2", "No command");
+    }
+
+    @Test
+    void unknownOptions() throws Exception {
+        refused("make socket s2 bogus=1", null);
+        refused("make process p2 bogus=1 /bin/true", null);
+        refused("make process p2 rlimit.bogus=1 /bin/true", null);
+    }
+
+    @Test
+    void invalidNumbers() throws Exception {
+        refused("make socket s2 backlog=abc", null);
+        refused("make socket s2 port=abc", null);
+        refused("make socket s2 port=70000", null);
+        refused("make socket s2 port=-1", null);
+        refused("make socket s2 path=" + tmp.resolve("s2.sock") + " umask=abc", null);
+        refused("make process p2 bufsize=abc /bin/true", null);
+        refused("make process p2 bufsize=12x /bin/true", null);
+        refused("make process p2 bufsize=k /bin/true", null);
+        refused("make process p2 rlimit.nofile=abc /bin/true", null);
+        refused("make process p2 stdout=abc /bin/true", null);
+        refused("make process p2 stderr=bogus /bin/true", null);
+        refused("make process p2 watch=abc /bin/true", null);
+    }
+
+    @Test
+    void invalidFamiliesAndTypes() throws Exception {
+        refused("make socket s2 family=bogus", null);
+        refused("make socket s2 type=bogus", null);
+    }
+
+    @Test
+    void relativePaths() throws Exception {
+        refused("make socket s2 path=rel.sock", "Absolute path required for Unix sockets");
+        refused("make socket s2 family=unix path=./x.sock", "Absolute path required for Unix sockets");
+    }
+
+    @Test
+    void conflictsAndUnknownPrincipals() throws Exception {
+        refused("make socket s1 backlog=9", null);
+        refused("make socket s2 path=" + tmp.resolve("u1.sock"), "Socket for " + tmp.resolve("u1.sock")
+                + " has already been created");
+        refused("make process p1 /bin/sleep 31", null);
+        refused("make process p2 uid=nosuchuser /bin/true", null);
+        refused("make process p2 gid=nosuchgroup /bin/true", null);
+        refused("make process p2 working_dir=/nonexistent/dir /bin/true", null);
+        refused("make process p2 /nonexistent/program", null);
+        refused("make process p2 /bin/echo $(socket.nope.port)", "Socket nope not found");
+    }
+
+    @Test
+    void namesWithColonsOrControlCharacters() throws Exception {
+        refused("make process a:b /bin/true", null);
+        for (String ctl : List.of("\u0001", "\u0007", "\u001b", "\u007f")) {
+            refused("make process a" + ctl + "b /bin/true", null);
+            refused("make socket a" + ctl + "b", null);
+            refused("set a" + ctl + "b v", null);
+        }
+    }
+
+    @Test
+    void lineOverSixtyFourKiB() throws Exception {
+        refused("set big " + "x".repeat(70_000), null);
+        refused("make process big /bin/echo " + "y".repeat(100_000), null);
+        assertEquals("1\n> ", c.send("get keep"));
+    }
+
+    @Test
+    void nonUtf8Bytes() throws Exception {
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        line.writeBytes("set bad ".getBytes(StandardCharsets.US_ASCII));
+        line.writeBytes(new byte[] {(byte) 0xff, (byte) 0xfe, (byte) 0xc3, '\n'});
+        String reply = c.sendBytes(line.toByteArray());
+        ProtocolClient.assertErrorLine("set bad <0xff 0xfe 0xc3>", reply);
+        assertEquals(state, state());
+        line.reset();
+        line.writeBytes("make process p\u00e9".getBytes(StandardCharsets.UTF_8));
+        line.writeBytes(new byte[] {(byte) 0x80, ' '});
+        line.writeBytes("/bin/true\n".getBytes(StandardCharsets.US_ASCII));
+        reply = c.sendBytes(line.toByteArray());
+        ProtocolClient.assertErrorLine("make process <non-utf8>", reply);
+        assertEquals(state, state());
+    }
+
+    @Test
+    void sessionStaysUsableAfterAllOfIt() throws Exception {
+        refused("bogus", null);
+        refused("set big " + "x".repeat(70_000), null);
+        refused("make socket s2 family=bogus", null);
+        assertEquals("1\n> ", c.send("get keep"));
+        assertEquals("\n> ", c.send("set keep 2"));
+        assertEquals("2\n> ", c.send("get keep"));
+        String s = c.ok("make socket s3");
+        assertTrue(s.startsWith("s3 family=inet "), s);
+    }
+}

@@ -1,0 +1,70 @@
+package dev.papa.daemon.hardening;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** A daemon in its own JVM (for signals and resource limits), stopped with SIGKILL at the end. */
+final class DaemonJvm implements AutoCloseable {
+    final Process process;
+    final int port;
+    final Path log;
+
+    private DaemonJvm(Process process, int port, Path log) {
+        this.process = process;
+        this.port = port;
+        this.log = log;
+    }
+
+    static String classpath() {
+        String cp = System.getProperty("surefire.test.class.path");
+        return cp != null && !cp.isEmpty() ? cp : System.getProperty("java.class.path");
+    }
+
+    /** Starts {@code prefix... java ... Main -p PORT extraArgs...} and waits for the port to answer. */
+    static DaemonJvm start(List<String> prefix, String... extraArgs) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Path log = Files.createTempFile("papa-daemon", ".log");
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
+                "-cp", classpath(), "dev.papa.daemon.Main", "-p", Integer.toString(port)));
+        cmd.addAll(List.of(extraArgs));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        DaemonJvm d = new DaemonJvm(p, port, log);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) throw new IllegalStateException("daemon died at start: " + Files.readString(log));
+            try (Conn c = Conn.tcp(port, 2000)) {
+                c.expectGreeting();
+                return d;
+            } catch (IOException notYet) {
+                Thread.sleep(50);
+            }
+        }
+        d.close();
+        throw new IllegalStateException("daemon did not answer: " + Files.readString(log));
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    String logText() throws IOException {
+        return Files.readString(log);
+    }
+
+    @Override
+    public void close() throws Exception {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+        Files.deleteIfExists(log);
+    }
+}

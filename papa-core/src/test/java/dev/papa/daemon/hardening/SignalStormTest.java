@@ -1,0 +1,103 @@
+package dev.papa.daemon.hardening;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.FileOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A daemon in its own JVM receives SIGPIPE, SIGHUP and SIGCHLD bursts while 1,000 of its
+ * children exit at once: no crash, no zombie, no descriptor leak.
+ */
+@Timeout(120)
+class SignalStormTest {
+    static final int CHILDREN = Integer.getInteger("papa.hardening.stormChildren", 1000);
+
+    @Test
+    void signalsAndAThousandSimultaneousExits() throws Exception {
+        Path dir = Files.createTempDirectory("papa-storm");
+        Path fifo = dir.resolve("go");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        try (DaemonJvm d = DaemonJvm.start(List.of())) {
+            long pid = d.pid();
+            try (Conn c = Conn.open(d.port)) {
+                // warm up the code paths that open descriptors once (JIT, log, /proc readers)
+                assertTrue(c.result("make process warm /bin/true").startsWith("warm pid="));
+                drainAll(c, "warm", 1);
+                int fdsBefore = ProcStats.fdCount(pid);
+
+                signals(pid, 200);
+                // 1,000 children, each blocked opening the fifo until the test opens its write end
+                StringBuilder many = new StringBuilder();
+                for (int i = 0; i < CHILDREN; i++) many.append("make process c").append(i).append(" /bin/cat ").append(fifo).append('\n');
+                c.send(many.toString());
+                for (int i = 0; i < CHILDREN; i++) {
+                    String r = c.readUntilPrompt();
+                    assertTrue(r.startsWith("c" + i + " pid="), r);
+                }
+                assertTrue(ProcStats.fdCount(pid) >= fdsBefore + 2 * CHILDREN);
+                // all exit at once (EOF on the fifo), while signals keep coming
+                Thread storm = new Thread(() -> {
+                    try {
+                        signals(pid, 1000);
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                storm.start();
+                try (FileOutputStream w = new FileOutputStream(fifo.toFile())) {
+                    w.write(new byte[0]);
+                }
+                storm.join(60_000);
+                drainAll(c, "c*", CHILDREN);
+                assertTrue(d.process.isAlive(), "daemon died: " + d.logText());
+                assertEquals("", c.result("list processes"));
+                assertEquals(List.of(), ProcStats.zombieChildren(pid));
+                assertEquals(List.of(), ProcStats.children(pid));
+                assertEquals(fdsBefore, ProcStats.fdCount(pid), "descriptors leaked");
+            }
+            try (Conn c = Conn.open(d.port)) {
+                assertEquals("", c.result("set alive yes"));
+            }
+            assertTrue(d.process.isAlive());
+        } finally {
+            Files.deleteIfExists(fifo);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    /** SIGPIPE, SIGHUP and SIGCHLD, {@code rounds} times each, from one shell. */
+    static void signals(long pid, int rounds) throws Exception {
+        Process p = new ProcessBuilder("bash", "-c",
+                "for i in $(seq " + rounds + "); do kill -PIPE " + pid + "; kill -HUP " + pid + "; kill -CHLD " + pid + "; done")
+                .inheritIO().start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue());
+    }
+
+    /** Watches {@code pattern} and acknowledges until every one of {@code n} processes exited with 0. */
+    static void drainAll(Conn c, String pattern, int n) throws Exception {
+        c.send("watch processes " + pattern + "\n");
+        assertEquals("Watching " + n, c.readLine());
+        Set<String> closed = new HashSet<>();
+        while (closed.size() < n) {
+            for (Conn.Item it : c.readBatch()) {
+                if (it.kind().equals("closed")) {
+                    assertEquals(0, it.exitStatus(), it.name());
+                    assertTrue(closed.add(it.name()), "closed twice: " + it.name());
+                }
+            }
+            c.send("\n");
+        }
+        assertEquals("Nothing left to watch\n> ", c.readUntilPrompt());
+    }
+}
