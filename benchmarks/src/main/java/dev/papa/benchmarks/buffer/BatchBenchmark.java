@@ -1,8 +1,8 @@
 package dev.papa.benchmarks.buffer;
 
 import dev.papa.daemon.buffer.OutputBuffer;
+import dev.papa.daemon.session.Outbox;
 import org.openjdk.jmh.annotations.*;
-import org.openjdk.jmh.infra.Blackhole;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -15,10 +15,11 @@ import java.util.concurrent.TimeUnit;
  * chunks of {@code chunk} bytes (PROTOCOL.md "Watching"), and copying it towards the socket.
  *
  * <ul>
- * <li>{@code legacy}: what {@code Session#sendBatch} does today (replica in {@link LegacyBatch}),
- *   plus the copy of every pending heap buffer into a 64 KiB direct buffer that {@code Io.write}
- *   makes before each {@code send()}.</li>
- * <li>{@code encoder}: the proposed {@link BatchEncoder}, streaming into one 64 KiB direct buffer.</li>
+ * <li>{@code legacy}: what {@code Session#sendBatch} did up to e1fc2ca (replica in
+ *   {@link LegacyBatch}), plus the copy of every pending heap buffer into a 64 KiB direct buffer
+ *   that {@code Io.write} makes before each {@code send()}.</li>
+ * <li>{@code outbox}: the daemon's {@link Outbox} today: headers encoded into a reusable arena,
+ *   chunks referenced, the batch copied into one 64 KiB direct buffer per {@code send()}.</li>
  * </ul>
  * One op = one whole batch. Bytes per batch are printed at setup: bytes/s = ops/s x that.
  */
@@ -40,7 +41,7 @@ public class BatchBenchmark {
     byte[][] nameBytes;
     OutputBuffer[] queues;
     final LegacyBatch legacy = new LegacyBatch();
-    final BatchEncoder encoder = new BatchEncoder();
+    final Outbox outbox = new Outbox();
     final ByteBuffer out = ByteBuffer.allocateDirect(65536);
 
     @Setup
@@ -62,8 +63,8 @@ public class BatchBenchmark {
         }
         // Both encodings must produce the same bytes.
         byte[] a = legacyBytes();
-        byte[] b = encoderBytes();
-        if (!Arrays.equals(a, b)) throw new IllegalStateException("encoder differs from Session#sendBatch");
+        byte[] b = outboxBytes();
+        if (!Arrays.equals(a, b)) throw new IllegalStateException("Outbox differs from the old Session#sendBatch");
         System.out.println("\n[batch] processes=" + processes + " chunk=" + chunk + " items=" + items
                 + " bytes/batch=" + b.length);
     }
@@ -77,19 +78,16 @@ public class BatchBenchmark {
         return bos.toByteArray();
     }
 
-    private byte[] encoderBytes() {
+    private byte[] outboxBytes() {
         ByteArrayOutputStream bos = new ByteArrayOutputStream();
-        encoder.begin();
-        for (int p = 0; p < processes; p++) encoder.add(nameBytes[p], queues[p]);
-        encoder.finish();
-        ByteBuffer small = ByteBuffer.allocate(100); // odd size: exercises resuming mid-segment
-        boolean done;
-        do {
+        if (!outbox.addBatch(queues, nameBytes, processes)) throw new IllegalStateException("empty batch");
+        ByteBuffer small = ByteBuffer.allocate(100); // odd size: exercises resuming mid-slice
+        while (!outbox.isEmpty()) {
             small.clear();
-            done = encoder.fill(small);
+            outbox.fill(small);
+            outbox.consume(small.position());
             bos.write(small.array(), 0, small.position());
-        } while (!done);
-        encoder.release();
+        }
         return bos.toByteArray();
     }
 
@@ -101,17 +99,14 @@ public class BatchBenchmark {
     }
 
     @Benchmark
-    public long encoder(Blackhole bh) {
-        encoder.begin();
-        for (int p = 0; p < processes; p++) bh.consume(encoder.add(nameBytes[p], queues[p]));
-        encoder.finish();
-        long total = encoder.totalBytes();
-        boolean done;
-        do {
+    public long outbox() {
+        outbox.addBatch(queues, nameBytes, processes);
+        long total = outbox.bytes();
+        while (!outbox.isEmpty()) {
             out.clear();
-            done = encoder.fill(out);
-        } while (!done);
-        encoder.release();
+            outbox.fill(out);
+            outbox.consume(out.position());
+        }
         return total;
     }
 }
