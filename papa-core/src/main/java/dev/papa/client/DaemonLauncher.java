@@ -115,16 +115,31 @@ public final class DaemonLauncher {
         return p.isEmpty() ? List.of() : Arrays.asList(p.split("\\s+"));
     }
 
-    /** {@code java [jvmOptions] -cp CLASSPATH dev.papa.daemon.Main [daemonArgs]}. */
+    /**
+     * JVM options every launched daemon starts with (docs/PERFORMANCE.md, "Launcher flags"):
+     * a small, single-threaded collector and heap that shrinks back after a burst, C1 only (the
+     * daemon's time is in syscalls), small stacks and code cache. No -Xmx: queued output lives
+     * in the heap and a process may buffer up to 1 GiB. Options given later override these.
+     */
+    public static final List<String> DAEMON_JVM_OPTIONS = List.of(
+            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xms8m", "-XX:MinHeapFreeRatio=10",
+            "-XX:MaxHeapFreeRatio=30", "-Xss256k", "-XX:ReservedCodeCacheSize=16m", "-XX:MaxMetaspaceSize=64m");
+
+    /** {@code java [DAEMON_JVM_OPTIONS] [jvmOptions] -cp CLASSPATH dev.papa.daemon.Main [daemonArgs]}. */
     public static List<String> command(List<String> jvmOptions, List<String> daemonArgs) {
         List<String> c = new ArrayList<>();
         c.add(javaBinary());
         boolean nativeAccess = false;
+        boolean collector = false;
         for (String o : jvmOptions) {
             nativeAccess |= o.startsWith("--enable-native-access");
+            collector |= o.matches("-XX:\\+Use\\w*GC");
         }
         if (!nativeAccess) {
             c.add("--enable-native-access=ALL-UNNAMED");
+        }
+        for (String o : DAEMON_JVM_OPTIONS) {
+            if (!(collector && o.equals("-XX:+UseSerialGC"))) c.add(o); // two collectors would not start
         }
         c.addAll(jvmOptions);
         c.add("-cp");

@@ -215,7 +215,7 @@ class SpawnTest {
       Child c = Spawner.spawn(sleeper().keepFd(sock.get()));
       try {
         String pid = Integer.toString(c.pid());
-        assertEquals(new TreeSet<>(Set.of(0, 1, 2, sock.get())), fdsOf(pid));
+        assertEquals(new TreeSet<>(Set.of(0, 1, 2, sock.get())), awaitFds(pid, Set.of(0, 1, 2, sock.get())));
         assertEquals(link("self", sock.get()), link(pid, sock.get()));
         assertEquals("/dev/null", link(pid, 0));
         assertEquals(link("self", c.stdout().get()), link(pid, 1));
@@ -237,7 +237,7 @@ class SpawnTest {
       Child c = Spawner.spawn(spec);
       try {
         String pid = Integer.toString(c.pid());
-        assertEquals(new TreeSet<>(Set.of(0, 1, 2, 3, 4, x, y)), fdsOf(pid));
+        assertEquals(new TreeSet<>(Set.of(0, 1, 2, 3, 4, x, y)), awaitFds(pid, Set.of(0, 1, 2, 3, 4, x, y)));
         assertEquals(link("self", x), link(pid, y));
         assertEquals(link("self", y), link(pid, x));
         assertEquals(link("self", p3[0].get()), link(pid, 3));

@@ -27,6 +27,21 @@ final class TestSupport {
     return s;
   }
 
+  /**
+   * The child's descriptors once they equal {@code expected}, or whatever they are after 5 s.
+   * Spawner returns when execve released it, which is before the kernel has closed the
+   * child's close-on-exec descriptors; the new program never sees them, /proc briefly may.
+   */
+  static TreeSet<Integer> awaitFds(String pid, java.util.Set<Integer> expected) throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    TreeSet<Integer> s = fdsOf(pid);
+    while (!s.equals(expected) && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+      s = fdsOf(pid);
+    }
+    return s;
+  }
+
   /** Our open descriptors, minus the one Files.list itself used. */
   static TreeSet<Integer> selfFds() throws IOException {
     TreeSet<Integer> a = fdsOf("self");

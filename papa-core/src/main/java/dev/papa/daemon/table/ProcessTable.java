@@ -56,6 +56,11 @@ public final class ProcessTable {
     private final Map<Integer, HostedProcess> byPid = new HashMap<>();
     /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_SIZE);
+    /** After this much captured output, one collection once capture is quiet (see queued()). */
+    static final long TRIM_AFTER_BYTES = 32L << 20;
+    private long queuedBytes;
+    private long capturedSinceTrim;
+    private boolean trimScheduled;
 
     public ProcessTable(EventLoop loop, WallClock clock, SocketTable sockets) {
         this.loop = loop;
@@ -344,7 +349,9 @@ public final class ProcessTable {
                 byte[] chunk = new byte[n];
                 readBuffer.flip();
                 readBuffer.get(chunk);
+                long before = p.output.bytes();
                 p.output.append(kind, clock.nowMicros(), chunk);
+                queued(p.output.bytes() - before);
                 queued = true;
             }
         }
@@ -415,7 +422,9 @@ public final class ProcessTable {
     /** A watcher acknowledged items up to {@code endSeq}; forgets the process once its exit is delivered. */
     public void acknowledge(HostedProcess p, long endSeq) {
         if (p.gone) return;
+        long before = p.output.bytes();
         p.output.acknowledge(endSeq);
+        queued(p.output.bytes() - before);
         if (p.output.closedAndDelivered()) forget(p);
     }
 
@@ -423,6 +432,7 @@ public final class ProcessTable {
     private void forget(HostedProcess p) {
         if (p.gone) return;
         p.gone = true;
+        queued(-p.output.bytes());
         byName.remove(p.name(), p);
         byPid.remove(p.pid, p);
         if (p.pipeDeadline != null) p.pipeDeadline.cancel();
@@ -435,6 +445,36 @@ public final class ProcessTable {
         for (ProcessWatcher w : new ArrayList<>(p.watchers)) w.processGone(p);
         p.watchers.clear();
         LOG.info(() -> "Removed process " + p.name());
+    }
+
+    /**
+     * Captured output is garbage once acknowledged or evicted. The heap grows with a burst of it,
+     * and an idle daemon allocates nothing, so no collection would ever hand that memory back:
+     * after {@link #TRIM_AFTER_BYTES} captured, collect once when capture has been quiet for a
+     * second and little is queued.
+     */
+    private void queued(long delta) {
+        queuedBytes += delta;
+        if (delta > 0) capturedSinceTrim += delta;
+        if (capturedSinceTrim >= TRIM_AFTER_BYTES && !trimScheduled) scheduleTrim(capturedSinceTrim);
+    }
+
+    private void scheduleTrim(long mark) {
+        trimScheduled = true;
+        loop.schedule(1000, () -> {
+            if (capturedSinceTrim - mark > TRIM_AFTER_BYTES / 32 || queuedBytes > TRIM_AFTER_BYTES / 32) {
+                scheduleTrim(capturedSinceTrim); // still busy: look again later
+                return;
+            }
+            trimScheduled = false;
+            capturedSinceTrim = 0;
+            System.gc();
+        });
+    }
+
+    /** Bytes queued in every process's output buffer. */
+    public long queuedBytes() {
+        return queuedBytes;
     }
 
     // ---------------------------------------------------------------- list, remove, watch
@@ -456,6 +496,7 @@ public final class ProcessTable {
     public void remove(List<String> patterns) throws CommandError {
         for (HostedProcess p : new ArrayList<>(select(patterns, true).values())) {
             p.removed = true;
+            queued(-p.output.bytes());
             p.output.discardAll();
             if (!p.running) {
                 forget(p);
