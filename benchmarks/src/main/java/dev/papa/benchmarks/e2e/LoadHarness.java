@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class LoadHarness {
     /** The flags proposed for the daemon's launcher (see docs/PERFORMANCE.md for why). */
-    static final String RECOMMENDED_FLAGS = "-XX:+UseSerialGC -Xms8m -XX:MaxHeapFreeRatio=30 -XX:MinHeapFreeRatio=10"
+    static final String RECOMMENDED_FLAGS = "-XX:+UseSerialGC -Xms32m -Xmn24m -XX:MaxHeapFreeRatio=30 -XX:MinHeapFreeRatio=10"
             + " -Xss256k -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=16m -XX:MaxMetaspaceSize=64m";
     static final int TIMEOUT_MS = 30_000;
 
