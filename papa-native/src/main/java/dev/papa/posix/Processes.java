@@ -58,6 +58,11 @@ public final class Processes {
     return LibC.getpid();
   }
 
+  /** This process's effective uid. */
+  public static int effectiveUid() {
+    return LibC.geteuid();
+  }
+
   public static int setsid() throws PosixException {
     int r = LibC.setsid();
     if (r < 0) throw new PosixException("setsid", Native.getLastError());

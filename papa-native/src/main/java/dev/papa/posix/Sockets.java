@@ -31,6 +31,7 @@ public final class Sockets {
   private static final int SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_PEERCRED = 17,
       SO_REUSEPORT = 15, SO_BINDTODEVICE = 25;
   private static final int UNIX_PATH_MAX = 108;
+  private static final int IPPROTO_TCP = 6, TCP_NODELAY = 1;
 
   private Sockets() {}
 
@@ -99,12 +100,60 @@ public final class Sockets {
 
   /** The bound port (getsockname); 0 for a unix socket. */
   public static int localPort(int fd) throws PosixException {
-    byte[] a = new byte[128];
-    int[] len = {a.length};
-    if (LibC.getsockname(fd, a, len) < 0) throw new PosixException("getsockname", Native.getLastError());
-    int family = ByteBuffer.wrap(a).order(ByteOrder.nativeOrder()).getShort(0);
+    byte[] a = sockaddr(fd, false);
+    int family = family(a);
     if (family != AF_INET && family != AF_INET6) return 0;
     return ((a[2] & 0xff) << 8) | (a[3] & 0xff);
+  }
+
+  /** The local address of a socket (getsockname); null for a unix socket. */
+  public static java.net.InetSocketAddress localAddress(int fd) throws PosixException {
+    return inetAddress(sockaddr(fd, false));
+  }
+
+  /** The remote address of a connected socket (getpeername); null for a unix socket. */
+  public static java.net.InetSocketAddress peerAddress(int fd) throws PosixException {
+    return inetAddress(sockaddr(fd, true));
+  }
+
+  /** True for an AF_UNIX socket. */
+  public static boolean isUnix(int fd) throws PosixException {
+    return family(sockaddr(fd, false)) == AF_UNIX;
+  }
+
+  /** TCP_NODELAY: a reply written in pieces must not wait for the peer's delayed ACK. */
+  public static void setNoDelay(int fd) throws PosixException {
+    if (LibC.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, new int[] {1}, 4) < 0) {
+      throw new PosixException("setsockopt(TCP_NODELAY)", Native.getLastError());
+    }
+  }
+
+  private static byte[] sockaddr(int fd, boolean peer) throws PosixException {
+    byte[] a = new byte[128];
+    int[] len = {a.length};
+    int rc = peer ? LibC.getpeername(fd, a, len) : LibC.getsockname(fd, a, len);
+    if (rc < 0) throw new PosixException(peer ? "getpeername" : "getsockname", Native.getLastError());
+    return a;
+  }
+
+  private static int family(byte[] sockaddr) {
+    return ByteBuffer.wrap(sockaddr).order(ByteOrder.nativeOrder()).getShort(0) & 0xffff;
+  }
+
+  private static java.net.InetSocketAddress inetAddress(byte[] a) throws PosixException {
+    int family = family(a);
+    int port = ((a[2] & 0xff) << 8) | (a[3] & 0xff);
+    try {
+      if (family == AF_INET) {
+        return new java.net.InetSocketAddress(InetAddress.getByAddress(java.util.Arrays.copyOfRange(a, 4, 8)), port);
+      }
+      if (family == AF_INET6) { // sockaddr_in6: family(2) port(2) flowinfo(4) addr(16) scope(4)
+        return new java.net.InetSocketAddress(InetAddress.getByAddress(java.util.Arrays.copyOfRange(a, 8, 24)), port);
+      }
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e); // cannot happen for 4 or 16 bytes
+    }
+    return null;
   }
 
   /** accept4(SOCK_NONBLOCK|SOCK_CLOEXEC); null when nothing is pending (EAGAIN) or the connection was aborted. */

@@ -34,7 +34,7 @@ public final class AccessControl {
 
     /** Root, the daemon's own effective uid, and {@code extraUids}. */
     public static AccessControl forDaemon(Collection<Integer> extraUids) {
-        return new AccessControl(new AllowList(SocketAddresses.effectiveUid(), extraUids), new ProcNetTcp());
+        return new AccessControl(new AllowList(dev.papa.posix.Processes.effectiveUid(), extraUids), new ProcNetTcp());
     }
 
     public AllowList allowList() {
@@ -74,12 +74,12 @@ public final class AccessControl {
     private record Peer(OptionalInt uid, String where) {}
 
     private Peer identify(int fd) throws IOException {
-        if (SocketAddresses.isUnix(fd)) {
+        if (Sockets.isUnix(fd)) {
             Sockets.PeerCred c = Sockets.peerCred(fd);
             return new Peer(OptionalInt.of(c.uid()), "pid " + c.pid());
         }
-        InetSocketAddress remote = SocketAddresses.peer(fd);
-        InetSocketAddress local = SocketAddresses.local(fd);
+        InetSocketAddress remote = Sockets.peerAddress(fd);
+        InetSocketAddress local = Sockets.localAddress(fd);
         OptionalInt owner = sockDiag.ownerOf(remote, local); // exact lookup; null: not offered here
         if (owner == null) owner = procNet.ownerOf(remote, local);
         return new Peer(owner, remote.getAddress().getHostAddress() + ":" + remote.getPort());

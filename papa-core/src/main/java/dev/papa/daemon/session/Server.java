@@ -71,7 +71,7 @@ public final class Server {
             }
             if (fd == null) return;
             if (access != null && !access.admit(fd)) continue; // refused, closed and logged (docs/SECURITY.md)
-            dev.papa.daemon.access.ControlSocketOptions.apply(fd);
+            noDelay(fd);
             exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
             if (sessions.size() >= maxSessions) {
                 refuse(fd, "Error: too many sessions (limit " + maxSessions + ")\n");
@@ -88,6 +88,18 @@ public final class Server {
                 sessions.remove(s);
                 fd.close();
             }
+        }
+    }
+
+    /**
+     * TCP_NODELAY: a reply or batch may leave in several writes; with Nagle's algorithm the
+     * later ones would wait for the client's delayed ACK, ~40 ms per watch round trip.
+     */
+    private static void noDelay(Fd fd) {
+        try {
+            if (!Sockets.isUnix(fd.get())) Sockets.setNoDelay(fd.get());
+        } catch (PosixException e) {
+            LOG.log(Level.FINE, "TCP_NODELAY", e);
         }
     }
 
