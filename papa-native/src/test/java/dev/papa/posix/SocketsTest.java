@@ -200,4 +200,33 @@ class SocketsTest {
       }
     }
   }
+
+  @Test
+  void addressesOfAnAcceptedConnectionAndNoDelay() throws Exception {
+    try (Fd l = Sockets.bindInet(Family.INET6, Type.STREAM, InetAddress.getByName("::1"), 0, 5, false, null);
+         Socket client = new Socket("::1", Sockets.localPort(l.get()))) {
+      Fd a = null;
+      for (int i = 0; i < 200 && a == null; i++) {
+        a = Sockets.accept(l.get());
+        if (a == null) Thread.sleep(5);
+      }
+      assertNotNull(a);
+      try (Fd accepted = a) {
+        assertFalse(Sockets.isUnix(accepted.get()));
+        assertEquals(new InetSocketAddress("::1", client.getLocalPort()), Sockets.peerAddress(accepted.get()));
+        assertEquals(new InetSocketAddress("::1", Sockets.localPort(l.get())), Sockets.localAddress(accepted.get()));
+        Sockets.setNoDelay(accepted.get());
+      }
+    }
+    Fd[] pair = Sockets.socketPair();
+    try {
+      assertTrue(Sockets.isUnix(pair[0].get()));
+      assertNull(Sockets.peerAddress(pair[0].get()));
+      assertThrows(PosixException.class, () -> Sockets.setNoDelay(pair[0].get()));
+    } finally {
+      pair[0].close();
+      pair[1].close();
+    }
+    assertEquals(new com.sun.security.auth.module.UnixSystem().getUid(), Processes.effectiveUid());
+  }
 }
