@@ -205,10 +205,20 @@ public final class Papa implements AutoCloseable {
 
     /** {@code list sockets [PATTERN...]}: the matching sockets by name, sorted. */
     public Map<String, SocketInfo> listSockets(String... patterns) throws PapaException {
-        Map<String, SocketInfo> r = new LinkedHashMap<>();
-        for (String line : lines(command(words("list", "sockets"), patterns))) {
-            SocketInfo s = SocketInfo.parse(line);
-            r.put(s.name(), s);
+        return listed(command(words("list", "sockets"), patterns), SocketInfo::parse, SocketInfo::name);
+    }
+
+    private interface LineParser<T> {
+        T parse(String line) throws PapaException;
+    }
+
+    /** A list reply, one item a line, as an unmodifiable map by name in reply order (sorted). */
+    private static <T> Map<String, T> listed(String reply, LineParser<T> parser,
+                                             java.util.function.Function<T, String> name) throws PapaException {
+        Map<String, T> r = new LinkedHashMap<>();
+        for (String line : lines(reply)) {
+            T item = parser.parse(line);
+            r.put(name.apply(item), item);
         }
         return Collections.unmodifiableMap(r);
     }
@@ -274,12 +284,7 @@ public final class Papa implements AutoCloseable {
 
     /** {@code list processes [PATTERN...]}: the matching processes by name, sorted. */
     public Map<String, ProcessInfo> listProcesses(String... patterns) throws PapaException {
-        Map<String, ProcessInfo> r = new LinkedHashMap<>();
-        for (String line : lines(command(words("list", "processes"), patterns))) {
-            ProcessInfo p = ProcessInfo.parse(line);
-            r.put(p.name(), p);
-        }
-        return Collections.unmodifiableMap(r);
+        return listed(command(words("list", "processes"), patterns), ProcessInfo::parse, ProcessInfo::name);
     }
 
     /** {@code make process NAME OPTIONS... EXECUTABLE ARGS...}. */

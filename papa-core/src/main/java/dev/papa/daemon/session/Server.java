@@ -31,6 +31,7 @@ public final class Server {
     private final boolean singleSession;
     private final int maxSessions;
     private final long stallMillis;
+    private final boolean tcp;
     private final Runnable onExit;
     static final long ACCEPT_PAUSE_MILLIS = 100;
 
@@ -52,6 +53,7 @@ public final class Server {
         this.singleSession = config.singleSession();
         this.maxSessions = config.maxSessions();
         this.stallMillis = config.slowClientTimeout().toMillis();
+        this.tcp = config.unixSocket() == null;
         this.onExit = onExit;
         dev.papa.posix.Io.setNonBlocking(listener.get(), true); // accept() must never block the loop
         loop.register(listener.get(), Epoll.IN, ev -> accept());
@@ -71,7 +73,7 @@ public final class Server {
             }
             if (fd == null) return;
             if (access != null && !access.admit(fd)) continue; // refused, closed and logged (docs/SECURITY.md)
-            noDelay(fd);
+            if (tcp) noDelay(fd);
             exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
             if (sessions.size() >= maxSessions) {
                 refuse(fd, "Error: too many sessions (limit " + maxSessions + ")\n");
@@ -97,7 +99,7 @@ public final class Server {
      */
     private static void noDelay(Fd fd) {
         try {
-            if (!Sockets.isUnix(fd.get())) Sockets.setNoDelay(fd.get());
+            Sockets.setNoDelay(fd.get());
         } catch (PosixException e) {
             LOG.log(Level.FINE, "TCP_NODELAY", e);
         }

@@ -143,7 +143,7 @@ public final class ProcessTable {
         String userName = null;
         String uidGiven = uidText;
         if (uidText != null) {
-            if (isDigits(uidText)) {
+            if (Patterns.isNumber(uidText)) {
                 uid = Integer.parseInt(uidText);
                 userName = Users.userName(uid).orElseThrow(() -> new CommandError("'" + uidGiven + "' is not a valid user id"));
             } else {
@@ -155,7 +155,7 @@ public final class ProcessTable {
         }
         Integer gid = null;
         if (gidText != null) {
-            if (isDigits(gidText)) {
+            if (Patterns.isNumber(gidText)) {
                 gid = Integer.parseInt(gidText);
                 if (!Users.groupExists(gid)) throw new CommandError("No such group: '" + gidText + "'");
             } else {
@@ -171,12 +171,6 @@ public final class ProcessTable {
         if (userName != null) groups = Users.groupsOf(userName, gid);
         else if (gid != null) groups = new int[] {gid};
         return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, uid, gid, groups, stdout, stderr, bufsize);
-    }
-
-    private static boolean isDigits(String s) {
-        if (s.isEmpty() || s.length() > 9) return false;
-        for (int i = 0; i < s.length(); i++) if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
-        return true;
     }
 
     private static long rlimitValue(String name, String value) throws CommandError {
