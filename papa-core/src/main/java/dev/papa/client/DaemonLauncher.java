@@ -39,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class DaemonLauncher {
     /** The daemon's main class. */
-    public static final String MAIN_CLASS = "dev.papa.daemon.Main";
+    public static final String MAIN_CLASS = "dev.papa.Main";
 
     private DaemonLauncher() {
     }
@@ -126,7 +126,7 @@ public final class DaemonLauncher {
             "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xms32m", "-Xmn24m", "-XX:MinHeapFreeRatio=10",
             "-XX:MaxHeapFreeRatio=30", "-Xss256k", "-XX:ReservedCodeCacheSize=16m", "-XX:MaxMetaspaceSize=64m");
 
-    /** {@code java [DAEMON_JVM_OPTIONS] [jvmOptions] -cp CLASSPATH dev.papa.daemon.Main [daemonArgs]}. */
+    /** {@code java [DAEMON_JVM_OPTIONS] [jvmOptions] -cp CLASSPATH dev.papa.Main [daemonArgs]}. */
     public static List<String> command(List<String> jvmOptions, List<String> daemonArgs) {
         List<String> c = new ArrayList<>();
         c.add(javaBinary());

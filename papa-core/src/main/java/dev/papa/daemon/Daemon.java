@@ -39,7 +39,7 @@ public final class Daemon implements AutoCloseable {
 
     private Daemon(DaemonConfig config) throws IOException {
         this.config = config;
-        dev.papa.daemon.access.Preload.daemonClasses(); // error paths must not need a descriptor to load
+        Preload.daemonClasses(); // error paths must not need a descriptor to load
 
         this.listener = listen(config);
         try {

@@ -2,7 +2,7 @@ package dev.papa.daemon;
 
 import java.nio.file.Path;
 
-/** How a daemon is run: the command-line options of {@link Main}, as a builder. */
+/** How a daemon is run: the command-line options of {@link DaemonMain}, as a builder. */
 public final class DaemonConfig {
     public static final int DEFAULT_PORT = 20202;
     public static final int DEFAULT_MAX_SESSIONS = 1024;

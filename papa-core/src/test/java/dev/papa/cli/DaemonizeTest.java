@@ -46,7 +46,7 @@ class DaemonizeTest {
 
     /**
      * {@code java ... --daemonize ARGS} in a JVM of its own, as a user would run it (through
-     * {@link Daemonize#main}, which {@code dev.papa.daemon.Main --daemonize} delegates to).
+     * {@link Daemonize#main}, which {@code dev.papa.Main --daemonize} delegates to).
      */
     static Run daemonize(String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(DaemonLauncher.javaBinary(), "--enable-native-access=ALL-UNNAMED",

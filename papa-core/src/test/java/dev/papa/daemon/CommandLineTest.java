@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The daemon's main, run as its own JVM ({@code java -cp <test classpath> dev.papa.daemon.Main}, the same
+ * The daemon's main, run as its own JVM ({@code java -cp <test classpath> dev.papa.Main}, the same
  * main as the runnable jar): --single-session, exit-if-idle, startup failures, unix control socket, SIGTERM.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -45,7 +45,7 @@ class CommandLineTest {
     Process main(String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                "dev.papa.daemon.Main"));
+                "dev.papa.Main"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd)
                 .redirectOutput(tmp.resolve("stdout-" + daemons.size()).toFile())

@@ -35,7 +35,7 @@ final class DaemonJvm implements AutoCloseable {
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
-                "-cp", classpath(), "dev.papa.daemon.Main", "-p", Integer.toString(port)));
+                "-cp", classpath(), "dev.papa.Main", "-p", Integer.toString(port)));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         DaemonJvm d = new DaemonJvm(p, port, log);

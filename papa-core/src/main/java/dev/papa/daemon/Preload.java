@@ -1,4 +1,4 @@
-package dev.papa.daemon.access;
+package dev.papa.daemon;
 
 import java.io.IOException;
 import java.net.URISyntaxException;

@@ -6,9 +6,6 @@ import dev.papa.posix.Rlimit;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Formatter;
 import java.util.logging.Handler;
@@ -18,11 +15,11 @@ import java.util.logging.Logger;
 import java.util.logging.StreamHandler;
 
 /**
- * {@code java -jar papa-core.jar [options]}: runs the daemon in the foreground.
- * {@code ctl ...} and {@code --daemonize} are handed to the command-line tools.
+ * The daemon's command line: parses the options, sets up logging and runs a daemon in the
+ * foreground until it stops. The jar's entry point is {@link dev.papa.Main}.
  */
-public final class Main {
-    static final String USAGE = String.join("\n",
+public final class DaemonMain {
+    public static final String USAGE = String.join("\n",
             "usage: java -jar papa-core.jar [-p PORT | -u PATH] [-d] [--log-file PATH] [--single-session] [--daemonize]",
             "       java -jar papa-core.jar ctl [-p PORT | -u PATH] COMMAND...",
             "",
@@ -38,22 +35,10 @@ public final class Main {
             "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
             "");
 
-    private Main() {}
-
-    public static void main(String[] args) {
-        if (args.length > 0 && args[0].equals("ctl")) {
-            System.exit(dev.papa.cli.Ctl.run(Arrays.copyOfRange(args, 1, args.length), System.out, System.err));
-        }
-        if (Arrays.asList(args).contains("--daemonize")) {
-            List<String> rest = new ArrayList<>(Arrays.asList(args));
-            rest.remove("--daemonize");
-            System.exit(dev.papa.cli.Daemonize.run(rest.toArray(new String[0]), System.out, System.err));
-        }
-        System.exit(run(args, System.err));
-    }
+    private DaemonMain() {}
 
     /** Runs a foreground daemon until it exits; returns the process exit code. */
-    static int run(String[] args, PrintStream err) {
+    public static int run(String[] args, PrintStream err) {
         DaemonConfig config;
         try {
             config = parse(args);
@@ -78,13 +63,13 @@ public final class Main {
             daemon = Daemon.start(config);
         } catch (IOException | RuntimeException e) {
             // A detached daemon's stderr is /dev/null: say it in the log too (--daemonize, auto-start).
-            if (config.logFile() != null) Logger.getLogger(Main.class.getName()).severe("cannot start: " + e.getMessage());
+            if (config.logFile() != null) Logger.getLogger(DaemonMain.class.getName()).severe("cannot start: " + e.getMessage());
             err.println("papa: " + e.getMessage());
             return 1;
         }
         // A hangup (closed terminal, a stray kill -HUP) must not stop a process manager's kernel;
         // the JVM would otherwise treat it like SIGTERM. Children get default dispositions at spawn.
-        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> Logger.getLogger(Main.class.getName()).fine("SIGHUP ignored"));
+        sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> Logger.getLogger(DaemonMain.class.getName()).fine("SIGHUP ignored"));
         if (config.launcher() != null) ProcTitle.set("papa daemon from " + config.launcher());
         // SIGTERM and SIGINT run shutdown hooks: stop serving cleanly, leave processes running.
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "papa-shutdown"));
@@ -159,7 +144,7 @@ public final class Main {
             long[] limit = Rlimit.NOFILE.get();
             if (limit[0] != limit[1]) Rlimit.NOFILE.set(limit[1], limit[1]);
         } catch (IOException e) {
-            Logger.getLogger(Main.class.getName()).log(Level.WARNING, "cannot raise the open files limit", e);
+            Logger.getLogger(DaemonMain.class.getName()).log(Level.WARNING, "cannot raise the open files limit", e);
         }
     }
 
