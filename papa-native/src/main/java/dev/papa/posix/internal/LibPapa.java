@@ -33,6 +33,10 @@ public final class LibPapa {
   public static native int papa_getgrgid(int gid);
   public static native int papa_getgrouplist(byte[] user, int gid, int[] groups, int max, int[] needed);
 
+  /** See src-c/reexec.c. */
+  public static native int papa_memfd(byte[] name);
+  public static native int papa_reexec(byte[] path, Pointer argv, int[] keep, int nkeep);
+
   /** See src-c/spawn.c; result gets {pid, pidfd, stdout, stderr, step, errno}. */
   public static native int papa_spawn(Pointer paths, Pointer argv, Pointer envp, Pointer listenPidDigits,
       int stdoutMode, int stderrMode, int[] keep, int nkeep, int[] passSrc, int[] passDst, int npass,
