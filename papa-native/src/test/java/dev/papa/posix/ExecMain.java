@@ -19,8 +19,8 @@ public final class ExecMain {
     int fd = memfd.get();
     System.out.println("pid " + ProcessHandle.current().pid() + " memfd " + fd);
     System.out.flush();
-    String script = "echo pid $$; ls /proc/$$/fd | sort -n | tr '\\n' ' '; echo; cat <&" + fd
-        + "; grep SigBlk /proc/$$/status";
+    // No pipeline before the listing: the shell would hold the pipes' descriptors meanwhile.
+    String script = "echo pid $$; ls /proc/$$/fd; echo end; cat /proc/$$/fd/" + fd + "; grep SigBlk /proc/$$/status";
     Exec.reexec(List.of("/bin/sh", "-c", script), new int[] {fd});
   }
 }
