@@ -20,7 +20,7 @@ public final class ExecMain {
     System.out.println("pid " + ProcessHandle.current().pid() + " memfd " + fd);
     System.out.flush();
     // No pipeline before the listing: the shell would hold the pipes' descriptors meanwhile.
-    String script = "echo pid $$; ls /proc/$$/fd; echo end; cat /proc/$$/fd/" + fd + "; grep SigBlk /proc/$$/status";
+    String script = "echo pid $$; ls /proc/$$/fd; echo end; cat /proc/$$/fd/" + fd + "; exec grep SigBlk /proc/self/status";
     Exec.reexec(List.of("/bin/sh", "-c", script), new int[] {fd});
   }
 }
