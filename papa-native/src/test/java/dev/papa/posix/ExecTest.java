@@ -8,6 +8,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -26,7 +27,7 @@ class ExecTest {
     assertEquals("pid " + p.pid(), lines[1], "same pid after exec: " + out);
     // 0-2 and the memfd: nothing of the JVM's (its jars, its pipe, its epoll...).
     int end = List.of(lines).indexOf("end");
-    assertEquals(java.util.Set.of("0", "1", "2", memfd), java.util.Set.copyOf(List.of(lines).subList(2, end)), "descriptors after exec: " + out);
+    assertEquals(Set.of("0", "1", "2", memfd), Set.copyOf(List.of(lines).subList(2, end)), "descriptors after exec: " + out);
     assertEquals("state", lines[end + 1], out);
     assertEquals("SigBlk:\t0000000000000000", lines[end + 2], "no signal blocked: " + out);
     assertEquals(0, p.exitValue(), out);
