@@ -3,6 +3,10 @@ package dev.papa.daemon;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.session.Server;
+import dev.papa.daemon.state.Restore;
+import dev.papa.daemon.state.Snapshot;
+import dev.papa.daemon.state.StateException;
+import dev.papa.daemon.upgrade.Upgrader;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
 import dev.papa.daemon.table.ValueTable;
@@ -37,11 +41,13 @@ public final class Daemon implements AutoCloseable {
     private final Thread thread;
     private final CountDownLatch exited = new CountDownLatch(1);
 
-    private Daemon(DaemonConfig config) throws IOException {
+    /** @param image a state carried over an upgrade, or null for a fresh daemon */
+    private Daemon(DaemonConfig config, Restore.Image image) throws IOException, StateException {
         this.config = config;
         Preload.daemonClasses(); // error paths must not need a descriptor to load
 
-        this.listener = listen(config);
+        // A restored daemon's descriptors are never closed on failure: the previous image takes them back.
+        this.listener = image == null ? listen(config) : Restore.descriptor(image.header().listenerFd());
         try {
             this.port = config.unixSocket() == null ? Sockets.localPort(listener.get()) : -1;
             this.loop = new EventLoop();
@@ -49,10 +55,13 @@ public final class Daemon implements AutoCloseable {
             ValueTable values = new ValueTable();
             this.sockets = new SocketTable();
             this.processes = new ProcessTable(loop, clock, sockets);
+            if (image != null) Restore.apply(image, values, sockets, processes);
             this.server = new Server(loop, values, sockets, processes, listener, config, loop::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
+            this.server.upgrader(new Upgrader(loop, server, new Snapshot(values, sockets, processes, listener.get()),
+                    config.arguments()));
         } catch (IOException | RuntimeException e) {
-            listener.close();
+            if (image == null) listener.close();
             throw e;
         }
         this.thread = new Thread(this::run, "papa-loop");
@@ -60,9 +69,38 @@ public final class Daemon implements AutoCloseable {
 
     /** Binds the control socket and starts serving on a new thread. */
     public static Daemon start(DaemonConfig config) throws IOException {
-        Daemon d = new Daemon(config);
+        try {
+            Daemon d = new Daemon(config, null);
+            d.thread.start();
+            LOG.info(() -> "Listening on " + d.where());
+            return d;
+        } catch (StateException e) {
+            throw new AssertionError(e); // no state, nothing to restore
+        }
+    }
+
+    /** Test hook: restoring fails in the image run from this jar (the upgrade then falls back). */
+    static final String FAIL_RESTORE_PROPERTY = "papa.test.failRestoreIn";
+
+    /** Takes over the state an upgrade left in {@code stateFd} and serves on; the state's descriptor is closed. */
+    public static Daemon restore(DaemonConfig config, Fd stateFd) throws IOException, StateException {
+        long started = System.nanoTime();
+        Restore.Image image;
+        try (java.io.InputStream in = dev.papa.posix.Memfd.input(stateFd.get())) {
+            image = Restore.read(in);
+        }
+        String failIn = System.getProperty(FAIL_RESTORE_PROPERTY);
+        if (failIn != null && failIn.equals(dev.papa.daemon.upgrade.Relaunch.runningJar())) {
+            throw new StateException("restoring is made to fail in " + failIn + " (" + FAIL_RESTORE_PROPERTY + ")");
+        }
+        Daemon d = new Daemon(config, image);
         d.thread.start();
-        LOG.info(() -> "Listening on " + d.where());
+        stateFd.close();
+        long micros = new WallClock().nowMicros() - image.header().writtenMicros();
+        LOG.warning(() -> "Restored " + image.values().size() + " values, " + image.sockets().size() + " sockets and "
+                + image.processes().size() + " processes from " + image.header().version() + " in "
+                + (System.nanoTime() - started) / 1_000_000 + " ms; serving on " + d.where() + ", "
+                + micros / 1000 + " ms after the state was written");
         return d;
     }
 

@@ -21,6 +21,7 @@ public final class DaemonConfig {
     private java.time.Duration slowClientTimeout = DEFAULT_SLOW_CLIENT_TIMEOUT;
     private final java.util.List<Integer> allowedUids = new java.util.ArrayList<>();
     private int socketMode = DEFAULT_SOCKET_MODE;
+    private java.util.List<String> arguments = java.util.List.of();
 
     /** TCP port on 127.0.0.1; 0 lets the system choose (see {@link Daemon#port()}). */
     public DaemonConfig port(int port) { this.port = port; return this; }
@@ -39,6 +40,10 @@ public final class DaemonConfig {
     public DaemonConfig allowUid(int uid) { allowedUids.add(uid); return this; }
     /** Permission bits of the unix control socket file (default 0600). */
     public DaemonConfig socketMode(int mode) { this.socketMode = mode; return this; }
+
+    /** The command-line options this daemon was started with (an upgrade gives them to the new image). */
+    public DaemonConfig arguments(java.util.List<String> args) { this.arguments = java.util.List.copyOf(args); return this; }
+    public java.util.List<String> arguments() { return arguments; }
 
     public int port() { return port; }
     public java.util.List<Integer> allowedUids() { return java.util.List.copyOf(allowedUids); }

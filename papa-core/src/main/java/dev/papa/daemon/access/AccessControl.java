@@ -66,6 +66,16 @@ public final class AccessControl {
         return false;
     }
 
+    /** The uid of the peer on {@code fd}; empty when it cannot be told. */
+    public OptionalInt uidOf(Fd fd) {
+        try {
+            return identify(fd.get()).uid;
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.FINE, "cannot identify a peer", e);
+            return OptionalInt.empty();
+        }
+    }
+
     /** Closes the sock_diag socket (daemon exit). */
     public void close() {
         sockDiag.close();

@@ -58,6 +58,12 @@ public final class OutputBuffer {
         push(CLOSED, timeMicros, null);
     }
 
+    /** Numbers the first item {@code seq} (a queue carried over an upgrade); only while empty. */
+    public void startAt(long seq) {
+        if (size != 0 || closed) throw new IllegalStateException("startAt on a used queue");
+        headSeq = seq;
+    }
+
     /** Removes every item numbered below {@code endSeq} that is still queued. */
     public void acknowledge(long endSeq) {
         long n = endSeq - headSeq;

@@ -2,6 +2,7 @@ package dev.papa.daemon.session;
 
 import dev.papa.daemon.DaemonConfig;
 import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
 import dev.papa.daemon.table.ValueTable;
@@ -12,6 +13,7 @@ import dev.papa.posix.Sockets;
 
 import java.nio.ByteBuffer;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -42,6 +44,8 @@ public final class Server {
     private boolean hadSession;
     private boolean exitWhenIdle;
     private dev.papa.daemon.access.AccessControl access;
+    private Upgrades upgrades;
+    private boolean upgrading;
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
                   DaemonConfig config, Runnable onExit) throws PosixException {
@@ -133,7 +137,7 @@ public final class Server {
     void sessionClosed(Session s) {
         sessions.remove(s);
         LOG.fine(() -> "Closed client session " + s.peer());
-        if (!sessions.isEmpty()) return;
+        if (!sessions.isEmpty() || upgrading) return;
         if (singleSession && hadSession) {
             LOG.info("Last session closed in single-session mode: exiting");
             onExit.run();
@@ -141,6 +145,39 @@ public final class Server {
             LOG.info("Exiting due to exit-if-idle request");
             onExit.run();
         }
+    }
+
+    /** Carries out {@code upgrade} requests (none: the command is refused). */
+    public void upgrader(Upgrades upgrades) { this.upgrades = upgrades; }
+
+    /** What the server needs of the upgrade machinery (dev.papa.daemon.upgrade). */
+    public interface Upgrades {
+        /** Starts an upgrade for {@code session}, which replies later; or refuses at once. */
+        void request(List<String> args, Session session) throws CommandError;
+    }
+
+    void upgrade(List<String> args, Session s) throws CommandError {
+        if (upgrades == null) throw new CommandError("upgrade is not available here");
+        if (access != null) {
+            java.util.OptionalInt uid = access.uidOf(s.fd());
+            if (uid.isEmpty() || (uid.getAsInt() != 0 && uid.getAsInt() != dev.papa.posix.Processes.effectiveUid())) {
+                throw new CommandError("permission denied: upgrade is for administrators");
+            }
+        }
+        upgrades.request(args, s);
+    }
+
+    /** The upgrade goes ahead: stop accepting (connections wait in the backlog) and end every session. */
+    public void closeSessionsForUpgrade() {
+        upgrading = true; // the sessions' end must not look like single-session or exit-if-idle exit
+        loop.unregister(listener.get());
+        for (Session s : sessions.toArray(new Session[0])) s.close();
+    }
+
+    /** The exec failed: serve again. */
+    public void resumeAfterFailedUpgrade() throws PosixException {
+        upgrading = false;
+        loop.register(listener.get(), Epoll.IN, ev -> accept());
     }
 
     /** Checks every new connection's peer from now on (null: everyone may connect). */

@@ -58,6 +58,10 @@ public final class Session implements Handler, ProcessWatcher {
     private boolean closeWhenFlushed;
     private boolean wantWrite;
     private boolean readPaused;
+    /** A reply comes later (an upgrade's pre-check runs): no request is read before it. */
+    private boolean awaitingReply;
+    /** Bytes that came after that request, read once its reply is sent. */
+    private ByteBuffer held;
     /** Bytes the client has taken, ever: progress, for the slow-consumer rule. */
     private long written;
     private State state = State.COMMAND;
@@ -80,6 +84,10 @@ public final class Session implements Handler, ProcessWatcher {
         this.peer = peer;
     }
 
+    Fd fd() {
+        return fd;
+    }
+
     String peer() {
         return peer;
     }
@@ -100,6 +108,11 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void readRequests() {
+        if (held != null && !awaitingReply) {
+            ByteBuffer rest = held;
+            held = null;
+            consume(rest);
+        }
         ByteBuffer buf = server.readBuffer();
         for (int round = 0; round < 4 && state != State.CLOSED && !readPaused; round++) {
             buf.clear();
@@ -116,27 +129,36 @@ public final class Session implements Handler, ProcessWatcher {
                 return;
             }
             buf.flip();
-            while (buf.hasRemaining() && state != State.CLOSED) {
-                byte b = buf.get();
-                if (b == '\n') {
-                    if (discardingLongLine) {
-                        discardingLongLine = false;
-                        lineLength = 0;
-                        reply(null, "Request line is too long (over " + MAX_LINE + " bytes)");
-                    } else {
-                        int len = lineLength;
-                        lineLength = 0;
-                        onLine(len);
-                        if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
-                    }
-                } else if (discardingLongLine) {
-                    // skip to the end of the line
-                } else if (lineLength == MAX_LINE) {
-                    discardingLongLine = true;
+            consume(buf);
+        }
+    }
+
+    /** Splits bytes into request lines; what follows a request whose reply comes later is held back. */
+    private void consume(ByteBuffer buf) {
+        while (buf.hasRemaining() && state != State.CLOSED) {
+            if (awaitingReply) {
+                held = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
+                return;
+            }
+            byte b = buf.get();
+            if (b == '\n') {
+                if (discardingLongLine) {
+                    discardingLongLine = false;
+                    lineLength = 0;
+                    reply(null, "Request line is too long (over " + MAX_LINE + " bytes)");
                 } else {
-                    if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, line.length * 2));
-                    line[lineLength++] = b;
+                    int len = lineLength;
+                    lineLength = 0;
+                    onLine(len);
+                    if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
                 }
+            } else if (discardingLongLine) {
+                // skip to the end of the line
+            } else if (lineLength == MAX_LINE) {
+                discardingLongLine = true;
+            } else {
+                if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, line.length * 2));
+                line[lineLength++] = b;
             }
         }
     }
@@ -180,7 +202,8 @@ public final class Session implements Handler, ProcessWatcher {
 
     private void updateInterest() {
         boolean write = !pending.isEmpty();
-        boolean pause = pending.bytes() > PENDING_HIGH_WATER;
+        boolean full = pending.bytes() > PENDING_HIGH_WATER;
+        boolean pause = full || awaitingReply;
         if (write == wantWrite && pause == readPaused) return;
         boolean resumed = readPaused && !pause;
         wantWrite = write;
@@ -193,7 +216,7 @@ public final class Session implements Handler, ProcessWatcher {
             return;
         }
         if (resumed) server.loop().afterRound(this::readRequests);
-        if (pause) watchForStall(written);
+        if (full) watchForStall(written);
     }
 
     /**
@@ -313,6 +336,13 @@ public final class Session implements Handler, ProcessWatcher {
                 startWatching(one);
                 return null;
             }
+            case VERSION:
+                return dev.papa.daemon.Version.line();
+            case UPGRADE:
+                server.upgrade(args, this);
+                awaitingReply = true;
+                updateInterest();
+                return null;
             case LIST_PROCESSES:
                 return server.processes().list(args);
             case REMOVE_PROCESSES:
@@ -328,6 +358,22 @@ public final class Session implements Handler, ProcessWatcher {
             default:
                 throw new AssertionError(command);
         }
+    }
+
+    /** The upgrade could not start: {@code Error: MESSAGE}, and requests are read again. */
+    public void upgradeRefused(String message) {
+        if (state == State.CLOSED) return;
+        awaitingReply = false;
+        reply(null, message);
+        server.loop().afterRound(this::readRequests);
+    }
+
+    /** The upgrade goes ahead: the one line, then the session ends (like {@code quit}). */
+    public void upgrading(String line) {
+        if (state == State.CLOSED) return;
+        awaitingReply = false;
+        send(line + "\n");
+        closeAfterFlush();
     }
 
     /** Success: the text, a newline unless it ends in one, the prompt. Failure: {@code Error: MESSAGE}. */

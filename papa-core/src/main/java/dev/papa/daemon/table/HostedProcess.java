@@ -31,11 +31,15 @@ public final class HostedProcess {
     final List<ProcessWatcher> watchers = new ArrayList<>(2);
 
     HostedProcess(ProcessSpec spec, int pid, long startedMicros) {
+        this(spec, pid, startedMicros, new OutputBuffer(spec.bufsize()));
+    }
+
+    HostedProcess(ProcessSpec spec, int pid, long startedMicros, OutputBuffer output) {
         this.spec = spec;
         this.nameBytes = spec.name().getBytes(java.nio.charset.StandardCharsets.UTF_8);
         this.pid = pid;
         this.startedMicros = startedMicros;
-        this.output = new OutputBuffer(spec.bufsize());
+        this.output = output;
     }
 
     public String name() { return spec.name(); }
@@ -45,6 +49,16 @@ public final class HostedProcess {
     public boolean running() { return running; }
     public boolean isGone() { return gone; }
     public OutputBuffer output() { return output; }
+    public ProcessSpec spec() { return spec; }
+    public long startedMicros() { return startedMicros; }
+    public int exitStatus() { return exitStatus; }
+    public boolean removed() { return removed; }
+    /** The descriptors the daemon holds for this process; -1 for none (any longer). */
+    public int pidfdNumber() { return pidfd != null && pidfd.isOpen() ? pidfd.get() : -1; }
+    public int stdoutNumber() { return stdout != null ? stdout.get() : -1; }
+    public int stderrNumber() { return stderr != null ? stderr.get() : -1; }
+    /** Milliseconds left of the pipe grace after the exit (descendants hold the pipes); -1 for none. */
+    public long pipeGraceMillis() { return pipeDeadline == null ? -1 : pipeDeadline.remainingMillis(); }
 
     public void addWatcher(ProcessWatcher w) {
         if (!watchers.contains(w)) watchers.add(w);

@@ -39,7 +39,24 @@ public final class HostedSocket {
         this.reusePort = reusePort;
     }
 
+    /** A socket carried over an upgrade, with the descriptor it had (null for reuseport). */
+    public static HostedSocket restored(String name, Sockets.Family family, Sockets.Type type, int backlog, String path,
+                                        Integer umask, String host, InetAddress address, int port, String iface,
+                                        boolean reusePort, Fd fd) {
+        HostedSocket s = new HostedSocket(name, family, type, backlog, path, umask, host, address, port, iface, reusePort);
+        s.fd = fd;
+        return s;
+    }
+
     public String name() { return name; }
+    public Sockets.Family family() { return family; }
+    public Sockets.Type type() { return type; }
+    public int backlog() { return backlog; }
+    public String path() { return path; }
+    public Integer umask() { return umask; }
+    public String host() { return host; }
+    public InetAddress address() { return address; }
+    public String iface() { return iface; }
     public int port() { return port; }
     public boolean reusePort() { return reusePort; }
     /** The daemon's descriptor, or -1 for a reuseport socket. */

@@ -310,7 +310,7 @@ public final class ProcessTable {
         byName.put(p.name(), p);
         byPid.put(p.pid, p);
         try {
-            loop.register(p.pidfd.get(), Epoll.IN, ev -> exited(p));
+            if (p.pidfd != null) loop.register(p.pidfd.get(), Epoll.IN, ev -> exited(p)); // null: reaped before an upgrade
             if (p.stdout != null) loop.register(p.stdout.get(), Epoll.IN, ev -> drain(p, OutputBuffer.OUT));
             if (p.stderr != null) loop.register(p.stderr.get(), Epoll.IN, ev -> drain(p, OutputBuffer.ERR));
         } catch (PosixException e) {
@@ -383,8 +383,12 @@ public final class ProcessTable {
             finish(p);
             return;
         }
-        // Descendants hold the pipes open: keep reading for a while, then report anyway.
-        p.pipeDeadline = loop.schedule(PIPE_GRACE_MILLIS, () -> {
+        startPipeGrace(p, PIPE_GRACE_MILLIS);
+    }
+
+    /** Descendants hold the pipes open: keep reading for a while, then report anyway. */
+    private void startPipeGrace(HostedProcess p, long millis) {
+        p.pipeDeadline = loop.schedule(millis, () -> {
             p.pipeDeadline = null;
             drain(p, OutputBuffer.OUT);
             drain(p, OutputBuffer.ERR);
@@ -469,6 +473,33 @@ public final class ProcessTable {
     /** Bytes queued in every process's output buffer. */
     public long queuedBytes() {
         return queuedBytes;
+    }
+
+    // ---------------------------------------------------------------- upgrade
+
+    /** Every process in the table, in name order (for the upgrade's snapshot). */
+    public java.util.Collection<HostedProcess> all() {
+        return java.util.Collections.unmodifiableCollection(byName.values());
+    }
+
+    /**
+     * Takes back a process from an upgrade's state: its descriptors (close-on-exec again), its
+     * queue, and where it was in its life. A process that exited meanwhile is reaped by the
+     * first round of the loop (its pidfd is readable).
+     */
+    public HostedProcess adopt(ProcessSpec spec, int pid, long startedMicros, OutputBuffer output, Fd pidfd, Fd stdout,
+                               Fd stderr, boolean running, int exitStatus, boolean removed, long pipeGraceMillis) {
+        HostedProcess p = new HostedProcess(spec, pid, startedMicros, output);
+        p.pidfd = pidfd;
+        p.stdout = stdout;
+        p.stderr = stderr;
+        p.running = running;
+        p.exitStatus = exitStatus;
+        p.removed = removed;
+        queued(output.bytes());
+        track(p);
+        if (!running && pipeGraceMillis >= 0) startPipeGrace(p, pipeGraceMillis);
+        return p;
     }
 
     // ---------------------------------------------------------------- list, remove, watch

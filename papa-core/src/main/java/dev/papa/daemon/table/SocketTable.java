@@ -138,6 +138,17 @@ public final class SocketTable {
         }
     }
 
+    /** Every socket, in name order (for the upgrade's snapshot). */
+    public java.util.Collection<HostedSocket> all() {
+        return java.util.Collections.unmodifiableCollection(byName.values());
+    }
+
+    /** Takes back a socket carried over an upgrade. */
+    public void adopt(HostedSocket s) {
+        byName.put(s.name, s);
+        if (s.path != null) byPath.put(s.path, s);
+    }
+
     public HostedSocket find(String name) {
         return byName.get(name);
     }

@@ -70,6 +70,11 @@ public final class ValueTable {
         }
     }
 
+    /** Every value, in name order (for the upgrade's snapshot). */
+    public Map<String, String> all() {
+        return java.util.Collections.unmodifiableMap(values);
+    }
+
     public boolean isEmpty() {
         return values.isEmpty();
     }

@@ -1,0 +1,70 @@
+package dev.papa.daemon.state;
+
+import dev.papa.daemon.table.ProcessSpec;
+import dev.papa.posix.Sockets;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What an upgrade carries, one record per kind of state entry. Every component is written and
+ * read by name ({@link RecordCodec}), so a component added here is carried; a field added to
+ * a table's class must be added here, or to that record's {@code NOT_CARRIED} with the reason
+ * (StateCoverageTest fails on a field that is in neither). Descriptors are numbers, -1 for none:
+ * they stay open across the exec.
+ */
+public final class Carried {
+    private Carried() {}
+
+    /**
+     * The image that wrote the state.
+     *
+     * @param version     its {@code version} line
+     * @param command     its command line, to execute again if the new image cannot restore
+     * @param descriptors every descriptor the state refers to (kept open across the exec)
+     * @param listenerFd  the control listener, never closed
+     */
+    public record Header(String version, List<String> command, List<Integer> descriptors, int listenerFd,
+                         long writtenMicros) {}
+
+    public record ValueEntry(String name, String value) {}
+
+    /** A {@link dev.papa.daemon.table.HostedSocket}. */
+    public record SocketEntry(String name, Sockets.Family family, Sockets.Type type, int backlog, String path,
+                              Integer umask, String host, String address, int port, String iface, boolean reusePort,
+                              int fd) {
+        /** HostedSocket fields that are not components here, and why. */
+        static final Map<String, String> NOT_CARRIED = Map.of();
+    }
+
+    /**
+     * A {@link dev.papa.daemon.table.HostedProcess}; its {@code items} queued items follow it
+     * as {@link ItemEntry} entries, oldest first.
+     *
+     * @param pipeGraceMillis what was left of the pipe grace after its exit, -1 for none
+     * @param headSeq         the sequence number of its oldest queued item
+     */
+    public record ProcessEntry(ProcessSpec spec, int pid, long startedMicros, int pidfd, int stdout, int stderr,
+                               boolean running, int exitStatus, boolean removed, long pipeGraceMillis, long headSeq,
+                               int items) {
+        /** HostedProcess fields that are not components here, and why. */
+        static final Map<String, String> NOT_CARRIED = Map.of(
+                "nameBytes", "derived from spec.name",
+                "output", "its items follow as ItemEntry entries; its numbering is headSeq",
+                "pipeDeadline", "carried as pipeGraceMillis",
+                "watchers", "sessions are closed by an upgrade; unacknowledged items stay queued",
+                "gone", "a process that left the table is not in the state");
+    }
+
+    /** One queued output item with its original capture time; {@code chunk} is null for the closed item. */
+    public record ItemEntry(int kind, long timeMicros, byte[] chunk) {
+        /** OutputBuffer fields that are not carried item by item, and why. */
+        static final Map<String, String> QUEUE_FIELDS = Map.of(
+                "capacity", "spec.bufsize",
+                "kinds", "ItemEntry.kind", "times", "ItemEntry.timeMicros", "chunks", "ItemEntry.chunk",
+                "head", "ring position: the items are restored in order",
+                "size", "ProcessEntry.items", "headSeq", "ProcessEntry.headSeq",
+                "bytes", "the sum of the chunks", "exitStatus", "ProcessEntry.exitStatus",
+                "closed", "a closed item (kind CLOSED) among the items");
+    }
+}
