@@ -8,15 +8,50 @@ import java.util.Map;
 import java.util.NavigableMap;
 import java.util.TreeMap;
 
-/** The name/value store clients keep their state in. */
+/**
+ * The name/value store clients keep their state in. What it holds is bounded by its real heap
+ * cost ({@link #cost}): many tiny values cost their objects, not just their characters.
+ */
 public final class ValueTable {
     /** A value is client state, not a data store: 64 KiB bounds what one name can hold. */
     public static final int MAX_VALUE_LENGTH = 65536;
-    /** All names and values together: a bound on what clients can make the daemon hold. */
-    public static final long MAX_TOTAL_LENGTH = 64L << 20;
+    /** The largest default bound of all values together, whatever the heap. */
+    public static final long MAX_DEFAULT_LIMIT = 64L << 20;
+    /** A TreeMap entry: header, key, value, left, right, parent, colour. */
+    static final int ENTRY_COST = 40;
+    /** A String without its array: header, hash, coder, flag, array reference. */
+    static final int STRING_COST = 24;
 
     private final NavigableMap<String, String> values = new TreeMap<>();
-    private long totalLength;
+    private final long limit;
+    private long totalCost;
+
+    /** A table whose entries may cost {@code limit} heap bytes in all. */
+    public ValueTable(long limit) {
+        this.limit = limit;
+    }
+
+    /** The default bound: an eighth of the JVM's maximum heap, at most 64 MiB. */
+    public static long defaultLimit() {
+        return Math.min(MAX_DEFAULT_LIMIT, Runtime.getRuntime().maxMemory() / 8);
+    }
+
+    /** Heap bytes that an entry {@code name = value} takes: entry, two strings and their arrays. */
+    public static long cost(String name, String value) {
+        return ENTRY_COST + stringCost(name) + stringCost(value);
+    }
+
+    /** Compact strings: one byte a character when all are Latin-1, otherwise two. */
+    static long stringCost(String s) {
+        int perChar = 1;
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) > 0xFF) {
+                perChar = 2;
+                break;
+            }
+        }
+        return STRING_COST + ((16L + (long) perChar * s.length() + 7) & ~7L);
+    }
 
     /** {@code set NAME [VALUE...]}: the words joined by single spaces; no value deletes. */
     public void set(List<String> words) throws CommandError {
@@ -34,17 +69,17 @@ public final class ValueTable {
             throw new CommandError("Value is too long (over " + MAX_VALUE_LENGTH + " characters)");
         }
         String old = values.get(name);
-        long after = totalLength + value.length() - (old == null ? -name.length() : old.length());
-        if (after > MAX_TOTAL_LENGTH) {
-            throw new CommandError("Too much stored: values may hold " + MAX_TOTAL_LENGTH + " characters in all");
+        long after = totalCost + cost(name, value) - (old == null ? 0 : cost(name, old));
+        if (after > limit) {
+            throw new CommandError("Too much stored: values may take " + limit + " bytes of memory in all");
         }
         values.put(name, value);
-        totalLength = after;
+        totalCost = after;
     }
 
     private void forget(String name) {
         String old = values.remove(name);
-        if (old != null) totalLength -= name.length() + old.length();
+        if (old != null) totalCost -= cost(name, old);
     }
 
     public String get(List<String> words) throws CommandError {
@@ -77,4 +112,8 @@ public final class ValueTable {
     public int size() {
         return values.size();
     }
+
+    /** Heap bytes the stored values take, and their bound. */
+    public long cost() { return totalCost; }
+    public long limit() { return limit; }
 }

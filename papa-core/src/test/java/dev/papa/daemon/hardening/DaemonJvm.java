@@ -27,6 +27,11 @@ final class DaemonJvm implements AutoCloseable {
 
     /** Starts {@code prefix... java ... Main -p PORT extraArgs...} and waits for the port to answer. */
     static DaemonJvm start(List<String> prefix, String... extraArgs) throws Exception {
+        return start(prefix, List.of(), extraArgs);
+    }
+
+    /** As {@link #start(List, String...)}, with more JVM options after the defaults (a later -Xmx wins). */
+    static DaemonJvm start(List<String> prefix, List<String> jvmOptions, String... extraArgs) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -34,8 +39,9 @@ final class DaemonJvm implements AutoCloseable {
         Path log = Files.createTempFile("papa-daemon", ".log");
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
-                "-cp", classpath(), "dev.papa.Main", "-p", Integer.toString(port)));
+        cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", classpath(), "dev.papa.Main", "-p", Integer.toString(port)));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         DaemonJvm d = new DaemonJvm(p, port, log);
