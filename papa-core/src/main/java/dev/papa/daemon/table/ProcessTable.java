@@ -63,11 +63,22 @@ public final class ProcessTable {
     private long queuedBytes;
     private long capturedSinceTrim;
     private boolean trimScheduled;
+    /** {soft, hard} open-files limit for children that do not ask (the daemon raised its own), or null. */
+    private long[] childOpenFiles;
 
     public ProcessTable(EventLoop loop, WallClock clock, SocketTable sockets) {
         this.loop = loop;
         this.clock = clock;
         this.sockets = sockets;
+    }
+
+    /**
+     * Children get this open-files limit unless they give {@code rlimit.nofile}: the daemon
+     * raises its own soft limit, but programs that use select() or close every descriptor
+     * expect the one they were started under.
+     */
+    public void childOpenFilesLimit(long soft, long hard) {
+        childOpenFiles = new long[] {soft, hard};
     }
 
     // ---------------------------------------------------------------- make process
@@ -201,6 +212,9 @@ public final class ProcessTable {
             if (spec.gid() != null) s.gid(spec.gid());
             if (spec.uid() != null) s.uid(spec.uid());
             for (Map.Entry<Rlimit, Long> r : spec.rlimits().entrySet()) s.rlimit(r.getKey(), r.getValue());
+            if (childOpenFiles != null && !spec.rlimits().containsKey(Rlimit.NOFILE)) {
+                s.rlimit(Rlimit.NOFILE, childOpenFiles[0], childOpenFiles[1]);
+            }
             s.stdout(spec.stdout() == 1 ? SpawnSpec.Output.PIPE : SpawnSpec.Output.NULL);
             s.stderr(spec.stderr().equals("1") ? SpawnSpec.Output.PIPE
                     : spec.stderr().equals("stdout") ? SpawnSpec.Output.STDOUT : SpawnSpec.Output.NULL);
@@ -278,6 +292,14 @@ public final class ProcessTable {
                     throw new CommandError("Bad command - " + Errors.python(e, spec.args().get(0)));
                 case CHDIR:
                     throw new CommandError("Bad working_dir - " + Errors.python(e, spec.workingDir()));
+                case SETUID:
+                case SETGID:
+                    if (e.notPermitted()) {
+                        String as = (spec.uid() != null ? "uid " + spec.uid() + " " : "") + "gid " + spec.gid();
+                        throw new CommandError("Could not start " + spec.name() + " - the daemon runs as uid "
+                                + Processes.effectiveUid() + " without the privilege to start processes as " + as);
+                    }
+                    throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
                 default:
                     throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
             }
