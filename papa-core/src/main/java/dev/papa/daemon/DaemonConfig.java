@@ -23,6 +23,7 @@ public final class DaemonConfig {
     private int socketMode = DEFAULT_SOCKET_MODE;
     private long outputBudget;
     private long valuesLimit;
+    private long childOpenFilesSoft = -1;
 
     /** TCP port on 127.0.0.1; 0 lets the system choose (see {@link Daemon#port()}). */
     public DaemonConfig port(int port) { this.port = port; return this; }
@@ -55,7 +56,15 @@ public final class DaemonConfig {
         return valuesLimit > 0 ? valuesLimit : dev.papa.daemon.table.ValueTable.defaultLimit();
     }
 
+    /**
+     * The open-files soft limit the daemon was started with, before it raised its own: children
+     * get it unless they give {@code rlimit.nofile}. -1 (the default): children inherit the
+     * daemon's limits as they are.
+     */
+    public DaemonConfig childOpenFilesSoft(long soft) { this.childOpenFilesSoft = soft; return this; }
+
     public int port() { return port; }
+    public long childOpenFilesSoft() { return childOpenFilesSoft; }
     public java.util.List<Integer> allowedUids() { return java.util.List.copyOf(allowedUids); }
     public int socketMode() { return socketMode; }
     public Path unixSocket() { return unixSocket; }

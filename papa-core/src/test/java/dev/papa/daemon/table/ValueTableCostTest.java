@@ -9,6 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ValueTableCostTest {
+    /** The shape of ValueTable's record: a string and an owner uid. */
+    private record Owned(String text, int owner) {}
+
     @Test
     void latin1AndWideStringsCostWhatCompactStringsTake() {
         assertEquals(24 + 24, ValueTable.stringCost("x"));        // array: 16 + 1, aligned to 24
@@ -26,13 +29,13 @@ class ValueTableCostTest {
         long self = Thread.currentThread().getId();
         for (int length : new int[] {1, 30, 1000, 65536}) {
             char[] chars = "v".repeat(length).toCharArray();
-            TreeMap<String, String> map = new TreeMap<>();
+            TreeMap<String, Object> map = new TreeMap<>();
             map.put("warm", "up");
             int n = 200;
             String[] names = new String[n];
             for (int i = 0; i < n; i++) names[i] = "name" + (1000 + i);
             long before = threads.getThreadAllocatedBytes(self);
-            for (int i = 0; i < n; i++) map.put(new String(names[i].toCharArray()), new String(chars));
+            for (int i = 0; i < n; i++) map.put(new String(names[i].toCharArray()), new Owned(new String(chars), 1000));
             long allocated = (threads.getThreadAllocatedBytes(self) - before) / n;
             long counted = ValueTable.cost(names[0], "v".repeat(length));
             // allocation includes the name's toCharArray() copy (garbage): what stays is less still
