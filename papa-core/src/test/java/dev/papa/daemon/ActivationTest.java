@@ -196,6 +196,9 @@ class ActivationTest extends DaemonTestBase {
         assertEquals("Error: Socket a is listed twice in sockets\n> ", c.send("make process x sockets=a,rp,a /bin/sleep 30"));
         assertEquals("Error: Invalid sockets \"a,,rp\" - must be socket names separated by commas\n> ",
                 c.send("make process x sockets=a,,rp /bin/sleep 30"));
+        StringBuilder many = new StringBuilder("a");
+        for (int i = 1; i <= 253; i++) many.append(",s").append(i);
+        assertEquals("Error: Too many sockets in sockets (at most 253)\n> ", c.send("make process x sockets=" + many + " /bin/sleep 30"));
         assertEquals("\n> ", c.send("list processes"));
         assertEquals(before, ownSockets(), "no reuseport copy left open");
         assertTrue(zombieChildren().isEmpty(), "no zombie");
