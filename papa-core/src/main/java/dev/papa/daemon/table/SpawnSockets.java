@@ -1,5 +1,6 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.posix.Fd;
 import dev.papa.posix.SpawnSpec;
@@ -15,7 +16,8 @@ import java.util.Map;
  * activation sockets ({@code sockets=} at 3, 4, ..., {@code stdin_socket=} at 0) and every socket
  * an argument names in {@code $(socket.NAME.fileno)}. Each socket is looked up once per spawn, so
  * a {@code reuseport} socket contributes one fresh copy however often it is named; the copies are
- * the caller's to close after the spawn ({@link #close}), whether it succeeded or not.
+ * the caller's to close after the spawn ({@link #close}), whether it succeeded or not. A principal
+ * passes only the sockets it can see.
  *
  * <p>Without {@code sockets=}, a referenced socket is open in the child at the daemon's own number
  * (Part 1). With it, 3... belong to the listed sockets, so a referenced socket that is not listed
@@ -24,6 +26,7 @@ import java.util.Map;
 final class SpawnSockets implements AutoCloseable {
     private static final String LISTEN_PREFIX = "LISTEN_";
 
+    private final Principal by;
     private final SocketTable table;
     private final Activation activation;
     /** Socket name -> the daemon-side descriptor this spawn passes (a reuseport copy, or the socket's own). */
@@ -37,7 +40,8 @@ final class SpawnSockets implements AutoCloseable {
     private final Map<String, Integer> unlisted = new HashMap<>();
     private int nextUnlisted;
 
-    SpawnSockets(SocketTable table, Activation activation) {
+    SpawnSockets(Principal by, SocketTable table, Activation activation) {
+        this.by = by;
         this.table = table;
         this.activation = activation;
         this.nextUnlisted = Activation.FIRST_FD + activation.sockets().size();
@@ -143,7 +147,7 @@ final class SpawnSockets implements AutoCloseable {
     }
 
     private HostedSocket socket(String name) throws CommandError {
-        HostedSocket s = table.find(name);
+        HostedSocket s = by.visible(table.find(name));
         if (s == null) throw new CommandError("Socket " + name + " not found");
         return s;
     }
