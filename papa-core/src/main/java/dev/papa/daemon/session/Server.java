@@ -3,6 +3,7 @@ package dev.papa.daemon.session;
 import dev.papa.daemon.DaemonConfig;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
 import dev.papa.daemon.table.ValueTable;
@@ -46,6 +47,7 @@ public final class Server {
     private dev.papa.daemon.access.AccessControl access;
     private Upgrades upgrades;
     private boolean upgrading;
+    private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
                   DaemonConfig config, Runnable onExit) throws PosixException {
@@ -76,14 +78,15 @@ public final class Server {
                 return;
             }
             if (fd == null) return;
-            if (access != null && !access.admit(fd)) continue; // refused, closed and logged (docs/SECURITY.md)
+            Principal principal = access == null ? Principal.administrator(daemonUid) : access.admit(fd);
+            if (principal == null) continue; // refused, closed and logged (docs/SECURITY.md)
             if (tcp) noDelay(fd);
             exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
             if (sessions.size() >= maxSessions) {
                 refuse(fd, "Error: too many sessions (limit " + maxSessions + ")\n");
                 continue;
             }
-            Session s = new Session(this, fd, "fd " + fd.get());
+            Session s = new Session(this, fd, "fd " + fd.get() + ", " + principal, principal);
             sessions.add(s);
             hadSession = true;
             try {
@@ -158,12 +161,6 @@ public final class Server {
 
     void upgrade(List<String> args, Session s) throws CommandError {
         if (upgrades == null) throw new CommandError("upgrade is not available here");
-        if (access != null) {
-            java.util.OptionalInt uid = access.uidOf(s.fd());
-            if (uid.isEmpty() || (uid.getAsInt() != 0 && uid.getAsInt() != dev.papa.posix.Processes.effectiveUid())) {
-                throw new CommandError("permission denied: upgrade is for administrators");
-            }
-        }
         upgrades.request(args, s);
     }
 

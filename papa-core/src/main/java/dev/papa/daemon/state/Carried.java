@@ -23,14 +23,17 @@ public final class Carried {
      * @param command     its command line, to execute again if the new image cannot restore
      * @param descriptors every descriptor the state refers to (kept open across the exec)
      * @param listenerFd  the control listener, never closed
+     * @param childOpenFilesSoft the open-files soft limit the first image started with (its
+     *                    children's), before the daemon raised its own; -1 for none
      */
     public record Header(String version, List<String> command, List<Integer> descriptors, int listenerFd,
-                         long writtenMicros) {}
+                         long writtenMicros, long childOpenFilesSoft) {}
 
-    public record ValueEntry(String name, String value) {}
+    /** A value and the uid of the principal that owns it. */
+    public record ValueEntry(String name, String value, int owner) {}
 
     /** A {@link dev.papa.daemon.table.HostedSocket}. */
-    public record SocketEntry(String name, Sockets.Family family, Sockets.Type type, int backlog, String path,
+    public record SocketEntry(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog, String path,
                               Integer umask, String host, String address, int port, String iface, boolean reusePort,
                               int fd) {
         /** HostedSocket fields that are not components here, and why. */
@@ -44,7 +47,7 @@ public final class Carried {
      * @param pipeGraceMillis what was left of the pipe grace after its exit, -1 for none
      * @param headSeq         the sequence number of its oldest queued item
      */
-    public record ProcessEntry(ProcessSpec spec, int pid, long startedMicros, int pidfd, int stdout, int stderr,
+    public record ProcessEntry(ProcessSpec spec, int owner, int pid, long startedMicros, int pidfd, int stdout, int stderr,
                                boolean running, int exitStatus, boolean removed, long pipeGraceMillis, long headSeq,
                                int items) {
         /** HostedProcess fields that are not components here, and why. */
@@ -59,12 +62,16 @@ public final class Carried {
     /** One queued output item with its original capture time; {@code chunk} is null for the closed item. */
     public record ItemEntry(int kind, long timeMicros, byte[] chunk) {
         /** OutputBuffer fields that are not carried item by item, and why. */
-        static final Map<String, String> QUEUE_FIELDS = Map.of(
-                "capacity", "spec.bufsize",
-                "kinds", "ItemEntry.kind", "times", "ItemEntry.timeMicros", "chunks", "ItemEntry.chunk",
-                "head", "ring position: the items are restored in order",
-                "size", "ProcessEntry.items", "headSeq", "ProcessEntry.headSeq",
-                "bytes", "the sum of the chunks", "exitStatus", "ProcessEntry.exitStatus",
-                "closed", "a closed item (kind CLOSED) among the items");
+        static final Map<String, String> QUEUE_FIELDS = Map.ofEntries(
+                Map.entry("capacity", "spec.bufsize"),
+                Map.entry("budget", "the new image's own budget; the items are charged to it again"),
+                Map.entry("budgetIndex", "the queue's place in the new budget"),
+                Map.entry("cost", "the sum of the chunks' costs"),
+                Map.entry("kinds", "ItemEntry.kind"), Map.entry("times", "ItemEntry.timeMicros"),
+                Map.entry("chunks", "ItemEntry.chunk"),
+                Map.entry("head", "ring position: the items are restored in order"),
+                Map.entry("size", "ProcessEntry.items"), Map.entry("headSeq", "ProcessEntry.headSeq"),
+                Map.entry("bytes", "the sum of the chunks"), Map.entry("exitStatus", "ProcessEntry.exitStatus"),
+                Map.entry("closed", "a closed item (kind CLOSED) among the items"));
     }
 }

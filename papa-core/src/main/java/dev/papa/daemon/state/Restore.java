@@ -1,7 +1,6 @@
 package dev.papa.daemon.state;
 
 import dev.papa.daemon.buffer.OutputBuffer;
-import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.state.Carried.Header;
 import dev.papa.daemon.state.Carried.ItemEntry;
 import dev.papa.daemon.state.Carried.ProcessEntry;
@@ -98,11 +97,7 @@ public final class Restore {
 
     /** Puts the state into the (new, empty) tables. The loop must not run yet. */
     public static void apply(Image image, ValueTable values, SocketTable sockets, ProcessTable processes) throws StateException {
-        try {
-            for (ValueEntry v : image.values()) values.set(new ArrayList<>(List.of(v.name(), v.value())));
-        } catch (CommandError e) {
-            throw new StateException("value: " + e.getMessage(), e);
-        }
+        for (ValueEntry v : image.values()) values.restore(v.name(), v.value(), v.owner());
         for (SocketEntry s : image.sockets()) {
             InetAddress address;
             try {
@@ -110,19 +105,18 @@ public final class Restore {
             } catch (IOException e) {
                 throw new StateException("socket " + s.name() + ": address " + s.address(), e);
             }
-            sockets.adopt(HostedSocket.restored(s.name(), s.family(), s.type(), s.backlog(), s.path(), s.umask(), s.host(),
+            sockets.adopt(HostedSocket.restored(s.name(), s.owner(), s.family(), s.type(), s.backlog(), s.path(), s.umask(), s.host(),
                     address, s.port(), s.iface(), s.reusePort(), descriptor(s.fd())));
         }
         for (Image.Process ip : image.processes()) {
             ProcessEntry p = ip.entry();
-            OutputBuffer output = new OutputBuffer(p.spec().bufsize());
-            output.startAt(p.headSeq());
+            OutputBuffer output = processes.adopt(p.spec(), p.owner(), p.pid(), p.startedMicros(), p.headSeq(),
+                    descriptor(p.pidfd()), descriptor(p.stdout()), descriptor(p.stderr()), p.running(), p.exitStatus(),
+                    p.removed(), p.pipeGraceMillis()).output();
             for (ItemEntry item : ip.items()) {
                 if (item.kind() == OutputBuffer.CLOSED) output.appendClosed(item.timeMicros(), p.exitStatus());
                 else output.append((byte) item.kind(), item.timeMicros(), item.chunk());
             }
-            processes.adopt(p.spec(), p.pid(), p.startedMicros(), output, descriptor(p.pidfd()), descriptor(p.stdout()),
-                    descriptor(p.stderr()), p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis());
         }
     }
 

@@ -25,12 +25,14 @@ public final class Snapshot {
     private final SocketTable sockets;
     private final ProcessTable processes;
     private final int listenerFd;
+    private final long childOpenFilesSoft;
 
-    public Snapshot(ValueTable values, SocketTable sockets, ProcessTable processes, int listenerFd) {
+    public Snapshot(ValueTable values, SocketTable sockets, ProcessTable processes, int listenerFd, long childOpenFilesSoft) {
         this.values = values;
         this.sockets = sockets;
         this.processes = processes;
         this.listenerFd = listenerFd;
+        this.childOpenFilesSoft = childOpenFilesSoft;
     }
 
     /** Every descriptor the state refers to: the ones that must survive the exec. */
@@ -47,15 +49,18 @@ public final class Snapshot {
     /** Writes the state; {@code descriptors} is {@link #descriptors()} plus the state's own memfd. */
     public void write(OutputStream out, String version, List<String> command, List<Integer> descriptors) throws IOException {
         try (StateFormat.Writer w = new StateFormat.Writer(out)) {
-            w.entry("header", new Header(version, command, descriptors, listenerFd, new WallClock().nowMicros()));
-            for (Map.Entry<String, String> v : values.all().entrySet()) w.entry("value", new ValueEntry(v.getKey(), v.getValue()));
+            w.entry("header", new Header(version, command, descriptors, listenerFd, new WallClock().nowMicros(),
+                    childOpenFilesSoft));
+            for (Map.Entry<String, ValueTable.Value> v : values.all().entrySet()) {
+                w.entry("value", new ValueEntry(v.getKey(), v.getValue().text(), v.getValue().owner()));
+            }
             for (HostedSocket s : sockets.all()) {
-                w.entry("socket", new SocketEntry(s.name(), s.family(), s.type(), s.backlog(), s.path(), s.umask(), s.host(),
+                w.entry("socket", new SocketEntry(s.name(), s.owner(), s.family(), s.type(), s.backlog(), s.path(), s.umask(), s.host(),
                         s.address() == null ? null : s.address().getHostAddress(), s.port(), s.iface(), s.reusePort(), s.fileno()));
             }
             for (HostedProcess p : processes.all()) {
                 OutputBuffer o = p.output();
-                w.entry("process", new ProcessEntry(p.spec(), p.pid(), p.startedMicros(), p.pidfdNumber(), p.stdoutNumber(),
+                w.entry("process", new ProcessEntry(p.spec(), p.owner(), p.pid(), p.startedMicros(), p.pidfdNumber(), p.stdoutNumber(),
                         p.stderrNumber(), p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis(), o.headSeq(), o.size()));
                 for (long seq = o.headSeq(); seq < o.endSeq(); seq++) {
                     w.entry("item", new ItemEntry(o.kind(seq), o.timeMicros(seq), o.chunk(seq)));
