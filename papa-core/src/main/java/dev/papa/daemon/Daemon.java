@@ -6,6 +6,7 @@ import dev.papa.daemon.session.Server;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
 import dev.papa.daemon.table.ValueTable;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Fd;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Sockets;
@@ -29,6 +30,7 @@ public final class Daemon implements AutoCloseable {
 
     private final DaemonConfig config;
     private final EventLoop loop;
+    private final Worker work;
     private final Fd listener;
     private final int port;
     private final Server server;
@@ -47,8 +49,9 @@ public final class Daemon implements AutoCloseable {
             this.loop = new EventLoop();
             WallClock clock = new WallClock();
             ValueTable values = new ValueTable();
-            this.sockets = new SocketTable();
-            this.processes = new ProcessTable(loop, clock, sockets);
+            this.work = new Worker(loop);
+            this.sockets = new SocketTable(work);
+            this.processes = new ProcessTable(loop, work, clock, sockets);
             this.server = new Server(loop, values, sockets, processes, listener, config, loop::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
         } catch (IOException | RuntimeException e) {
@@ -116,6 +119,7 @@ public final class Daemon implements AutoCloseable {
             server.closeAll();
             sockets.closeAll();
             processes.closeAll();
+            work.close();
             loop.close();
             if (config.unixSocket() != null) Files.deleteIfExists(config.unixSocket());
         } catch (IOException | RuntimeException e) {

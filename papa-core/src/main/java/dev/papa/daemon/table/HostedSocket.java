@@ -39,6 +39,11 @@ public final class HostedSocket {
         this.reusePort = reusePort;
     }
 
+    /** This request with its host resolved to {@code resolved}. */
+    HostedSocket at(InetAddress resolved) {
+        return new HostedSocket(name, family, type, backlog, path, umask, host, resolved, port, iface, reusePort);
+    }
+
     public String name() { return name; }
     public int port() { return port; }
     public boolean reusePort() { return reusePort; }

@@ -5,27 +5,23 @@ import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.protocol.Words;
-import dev.papa.posix.Child;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Epoll;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Processes;
 import dev.papa.posix.Rlimit;
-import dev.papa.posix.SpawnException;
-import dev.papa.posix.SpawnSpec;
-import dev.papa.posix.Spawner;
-import dev.papa.posix.Users;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.NavigableMap;
-import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -50,10 +46,13 @@ public final class ProcessTable {
     static final int UNKNOWN_STATUS = 255;
 
     private final EventLoop loop;
+    private final Worker work;
     private final WallClock clock;
     private final SocketTable sockets;
     private final NavigableMap<String, HostedProcess> byName = new TreeMap<>();
     private final Map<Integer, HostedProcess> byPid = new HashMap<>();
+    /** Names whose spawn is in flight, with the requests for the same name waiting for it. */
+    private final Map<String, List<Runnable>> spawning = new HashMap<>();
     /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_SIZE);
     /** After this much captured output, one collection once capture is quiet (see queued()). */
@@ -62,34 +61,83 @@ public final class ProcessTable {
     private long capturedSinceTrim;
     private boolean trimScheduled;
 
-    public ProcessTable(EventLoop loop, WallClock clock, SocketTable sockets) {
+    public ProcessTable(EventLoop loop, Worker work, WallClock clock, SocketTable sockets) {
         this.loop = loop;
+        this.work = work;
         this.clock = clock;
         this.sockets = sockets;
     }
 
     // ---------------------------------------------------------------- make process
 
-    /** {@code make process NAME [OPTION=VALUE...] EXECUTABLE [ARG...]}; result has the watch flag. */
-    public Made make(List<String> words) throws CommandError {
+    /**
+     * {@code make process NAME [OPTION=VALUE...] EXECUTABLE [ARG...]}. What is wrong with the
+     * request itself throws; the rest is answered on the loop, maybe before this returns: user
+     * and group lookups, then the spawn, run on the worker. A name whose spawn is in flight is
+     * reserved: a second request for it waits, then gets that process or the "already created"
+     * error, as if the two had come one after the other.
+     */
+    public void make(List<String> words, Worker.Answer<Made> answer) throws CommandError {
         if (words.isEmpty()) throw new CommandError("Process requires a name");
         String name = words.remove(0);
         Map<String, String> options = Words.takeOptions(words);
         Names.check("Process", name);
         boolean watch = SocketTable.flag("watch", options.remove("watch"));
-        ProcessSpec spec = parse(name, options, words);
-        HostedProcess existing = byName.get(name);
-        if (existing != null) {
-            if (existing.spec.equals(spec)) return new Made(existing, watch);
-            throw new CommandError("Process for " + name + " has already been created - " + existing.line());
-        }
-        if (spec.args().isEmpty()) throw new CommandError("No command");
-        return new Made(start(spec), watch);
+        ProcessRequest request = parse(name, options, words);
+        work.run(Worker.Lane.SPAWN, request::prepare, (spec, error) -> {
+            if (error != null) answer.accept(null, error);
+            else admit(spec, watch, answer);
+        });
     }
 
     public record Made(HostedProcess process, boolean watch) {}
 
-    private ProcessSpec parse(String name, Map<String, String> options, List<String> args) throws CommandError {
+    /** On the loop, with the prepared spec: the existing process, or a new one once spawned. */
+    private void admit(ProcessSpec spec, boolean watch, Worker.Answer<Made> answer) {
+        List<Runnable> waiting = spawning.get(spec.name());
+        if (waiting != null) {
+            waiting.add(() -> admit(spec, watch, answer));
+            return;
+        }
+        HostedProcess existing = byName.get(spec.name());
+        if (existing != null) {
+            if (existing.spec.equals(spec)) answer.accept(new Made(existing, watch), null);
+            else answer.accept(null, new CommandError("Process for " + spec.name() + " has already been created - " + existing.line()));
+            return;
+        }
+        Launch launch;
+        try {
+            if (spec.args().isEmpty()) throw new CommandError("No command");
+            launch = launch(spec);
+        } catch (CommandError e) {
+            answer.accept(null, e);
+            return;
+        } catch (RuntimeException | LinkageError e) {
+            LOG.log(Level.SEVERE, "make process " + spec.name() + " failed", e);
+            answer.accept(null, new CommandError("Internal error: " + e));
+            return;
+        }
+        spawning.put(spec.name(), new ArrayList<>());
+        work.run(Worker.Lane.SPAWN, launch::spawn, (child, error) -> {
+            launch.close();
+            List<Runnable> next = spawning.remove(spec.name());
+            if (error != null) {
+                answer.accept(null, error);
+            } else {
+                // Tracked even when the requesting session has gone meanwhile: the process exists.
+                HostedProcess p = new HostedProcess(spec, child.pid(), clock.nowMicros());
+                p.pidfd = child.pidfd();
+                p.stdout = child.stdout();
+                p.stderr = child.stderr();
+                track(p);
+                LOG.info(() -> "Created process " + p.line());
+                answer.accept(new Made(p, watch), null);
+            }
+            for (Runnable r : next) r.run();
+        });
+    }
+
+    private ProcessRequest parse(String name, Map<String, String> options, List<String> args) throws CommandError {
         Map<String, String> env = new LinkedHashMap<>();
         Map<Rlimit, Long> rlimits = new LinkedHashMap<>();
         String workingDir = null;
@@ -139,38 +187,8 @@ public final class ProcessTable {
             stdout = 0;
             stderr = "0";
         }
-        Integer uid = null;
-        String userName = null;
-        String uidGiven = uidText;
-        if (uidText != null) {
-            if (Patterns.isNumber(uidText)) {
-                uid = Integer.parseInt(uidText);
-                userName = Users.userName(uid).orElseThrow(() -> new CommandError("'" + uidGiven + "' is not a valid user id"));
-            } else {
-                OptionalInt u = Users.uid(uidText);
-                if (u.isEmpty()) throw new CommandError("'" + uidText + "' is not a valid user name");
-                uid = u.getAsInt();
-                userName = uidText;
-            }
-        }
-        Integer gid = null;
-        if (gidText != null) {
-            if (Patterns.isNumber(gidText)) {
-                gid = Integer.parseInt(gidText);
-                if (!Users.groupExists(gid)) throw new CommandError("No such group: '" + gidText + "'");
-            } else {
-                OptionalInt g = Users.gid(gidText);
-                if (g.isEmpty()) throw new CommandError("No such group: '" + gidText + "'");
-                gid = g.getAsInt();
-            }
-        } else if (uid != null) {
-            int u = uid;
-            gid = Users.primaryGid(u).orElseThrow(() -> new CommandError("'" + uidGiven + "' has no primary group"));
-        }
-        int[] groups = null;
-        if (userName != null) groups = Users.groupsOf(userName, gid);
-        else if (gid != null) groups = new int[] {gid};
-        return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, uid, gid, groups, stdout, stderr, bufsize);
+        return new ProcessRequest(name, List.copyOf(args), Collections.unmodifiableMap(env),
+                Collections.unmodifiableMap(rlimits), workingDir, uidText, gidText, stdout, stderr, bufsize);
     }
 
     private static long rlimitValue(String name, String value) throws CommandError {
@@ -209,36 +227,24 @@ public final class ProcessTable {
         return n * unit;
     }
 
-    private HostedProcess start(ProcessSpec spec) throws CommandError {
-        List<Fd> copies = new ArrayList<>();
-        List<Integer> passed = new ArrayList<>();
+    /** Substitutes the socket references and takes duplicates of the sockets the child gets. */
+    private Launch launch(ProcessSpec spec) throws CommandError {
+        Map<Integer, Fd> passed = new LinkedHashMap<>();
+        List<Fd> owned = new ArrayList<>();
         try {
-            SpawnSpec s = new SpawnSpec(substituteSockets(spec, passed, copies));
-            s.env(spec.env());
-            if (spec.workingDir() != null) s.workingDir(spec.workingDir());
-            if (spec.groups() != null) s.groups(spec.groups());
-            if (spec.gid() != null) s.gid(spec.gid());
-            if (spec.uid() != null) s.uid(spec.uid());
-            for (Map.Entry<Rlimit, Long> r : spec.rlimits().entrySet()) s.rlimit(r.getKey(), r.getValue());
-            s.stdout(spec.stdout() == 1 ? SpawnSpec.Output.PIPE : SpawnSpec.Output.NULL);
-            s.stderr(spec.stderr().equals("1") ? SpawnSpec.Output.PIPE
-                    : spec.stderr().equals("stdout") ? SpawnSpec.Output.STDOUT : SpawnSpec.Output.NULL);
-            for (int fd : passed) s.keepFd(fd);
-            Child child = spawn(spec, s);
-            HostedProcess p = new HostedProcess(spec, child.pid(), clock.nowMicros());
-            p.pidfd = child.pidfd();
-            p.stdout = child.stdout();
-            p.stderr = child.stderr();
-            track(p);
-            LOG.info(() -> "Created process " + p.line());
-            return p;
-        } finally {
-            for (Fd fd : copies) fd.close();
+            List<String> argv = substituteSockets(spec, passed, owned);
+            return new Launch(spec, List.copyOf(argv), Collections.unmodifiableMap(passed), List.copyOf(owned));
+        } catch (CommandError | RuntimeException e) {
+            for (Fd fd : owned) fd.close();
+            throw e;
         }
     }
 
-    /** Replaces {@code $(socket.NAME.port)} and {@code $(socket.NAME.fileno)}; collects the fds to pass. */
-    private List<String> substituteSockets(ProcessSpec spec, List<Integer> passed, List<Fd> copies) throws CommandError {
+    /**
+     * Replaces {@code $(socket.NAME.port)} and {@code $(socket.NAME.fileno)}; collects the fds to
+     * pass (child's number to an owned descriptor) and everything opened here in {@code owned}.
+     */
+    private List<String> substituteSockets(ProcessSpec spec, Map<Integer, Fd> passed, List<Fd> owned) throws CommandError {
         List<String> out = new ArrayList<>(spec.args().size());
         for (String arg : spec.args()) {
             int from = 0;
@@ -266,12 +272,17 @@ public final class ProcessTable {
                     int fd;
                     if (s.reusePort()) {
                         Fd copy = sockets.reusePortCopy(s);
-                        copies.add(copy);
+                        owned.add(copy);
                         fd = copy.get();
+                        passed.put(fd, copy);
                     } else {
                         fd = s.fileno();
+                        if (!passed.containsKey(fd)) {
+                            Fd dup = duplicate(s);
+                            owned.add(dup);
+                            passed.put(fd, dup);
+                        }
                     }
-                    if (!passed.contains(fd)) passed.add(fd);
                     replacement = Integer.toString(fd);
                 }
                 if (sb == null) sb = new StringBuilder(arg.length());
@@ -288,20 +299,11 @@ public final class ProcessTable {
         return out;
     }
 
-    private static Child spawn(ProcessSpec spec, SpawnSpec s) throws CommandError {
+    private static Fd duplicate(HostedSocket s) throws CommandError {
         try {
-            return Spawner.spawn(s);
-        } catch (SpawnException e) {
-            switch (e.step()) {
-                case EXEC:
-                    throw new CommandError("Bad command - " + Errors.python(e, spec.args().get(0)));
-                case CHDIR:
-                    throw new CommandError("Bad working_dir - " + Errors.python(e, spec.workingDir()));
-                default:
-                    throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
-            }
+            return Io.dupCloseOnExec(s.fileno());
         } catch (PosixException e) {
-            throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
+            throw new CommandError("Could not pass socket " + s.name() + " - " + e.getMessage());
         }
     }
 
@@ -502,7 +504,7 @@ public final class ProcessTable {
     }
 
     public boolean isEmpty() {
-        return byName.isEmpty();
+        return byName.isEmpty() && spawning.isEmpty();
     }
 
     public int size() {

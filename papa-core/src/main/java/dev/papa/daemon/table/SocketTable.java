@@ -1,6 +1,7 @@
 package dev.papa.daemon.table;
 
 import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Fd;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Sockets;
@@ -30,8 +31,18 @@ public final class SocketTable {
     private final NavigableMap<String, HostedSocket> byName = new TreeMap<>();
     private final Map<String, HostedSocket> byPath = new HashMap<>();
 
-    /** {@code make socket NAME [OPTION=VALUE...]}: the new or identical existing socket. */
-    public HostedSocket make(List<String> words) throws CommandError {
+    private final Worker work;
+
+    public SocketTable(Worker work) {
+        this.work = work;
+    }
+
+    /**
+     * {@code make socket NAME [OPTION=VALUE...]}: the new or identical existing socket, answered
+     * on the loop. What is wrong with the request throws. A {@code host=} is resolved on the
+     * worker (a resolver may take seconds); binding is quick and happens on the loop.
+     */
+    public void make(List<String> words, Worker.Answer<HostedSocket> answer) throws CommandError {
         if (words.isEmpty()) throw new CommandError("Socket requires a name");
         String name = words.remove(0);
         Map<String, String> options = dev.papa.daemon.protocol.Words.takeOptions(words);
@@ -41,16 +52,41 @@ public final class SocketTable {
         }
         Names.check("Socket", name);
         HostedSocket requested = parse(name, options);
-        HostedSocket existing = byName.get(name);
+        HostedSocket existing = existing(requested);
+        if (existing != null) {
+            answer.accept(existing, null);
+        } else if (requested.family == Sockets.Family.UNIX) {
+            answer.accept(add(requested), null);
+        } else {
+            work.run(Worker.Lane.RESOLVE, () -> resolve(requested.host, requested.family), (address, error) -> {
+                try {
+                    if (error != null) throw error;
+                    // Another session may have made the name while this one was resolving.
+                    HostedSocket made = existing(requested);
+                    answer.accept(made != null ? made : add(requested.at(address)), null);
+                } catch (CommandError e) {
+                    answer.accept(null, e);
+                }
+            });
+        }
+    }
+
+    /** The socket of that name if it has the same options; null if there is none; else the error. */
+    private HostedSocket existing(HostedSocket requested) throws CommandError {
+        HostedSocket existing = byName.get(requested.name);
         if (existing != null) {
             if (existing.sameOptions(requested)) return existing;
-            throw new CommandError("Socket for " + name + " has already been created - " + existing.line());
+            throw new CommandError("Socket for " + requested.name + " has already been created - " + existing.line());
         }
         if (requested.path != null && byPath.containsKey(requested.path)) {
             throw new CommandError("Socket for " + requested.path + " has already been created");
         }
+        return null;
+    }
+
+    private HostedSocket add(HostedSocket requested) throws CommandError {
         open(requested);
-        byName.put(name, requested);
+        byName.put(requested.name, requested);
         if (requested.path != null) byPath.put(requested.path, requested);
         LOG.info(() -> "Created socket " + requested.line());
         return requested;
@@ -76,7 +112,7 @@ public final class SocketTable {
             host = iface != null ? (v6 ? "::" : "0.0.0.0") : (v6 ? "::1" : "127.0.0.1");
         }
         boolean reusePort = flag("reuseport", o.get("reuseport"));
-        return new HostedSocket(name, family, type, backlog, null, null, host, resolve(host, family), port, iface, reusePort);
+        return new HostedSocket(name, family, type, backlog, null, null, host, null, port, iface, reusePort);
     }
 
     private void open(HostedSocket s) throws CommandError {
@@ -224,6 +260,7 @@ public final class SocketTable {
         return s == null || s.isEmpty() ? null : s;
     }
 
+    /** Runs on the worker: InetAddress lookups go through NSS and DNS. */
     private static InetAddress resolve(String host, Sockets.Family family) throws CommandError {
         try {
             for (InetAddress a : InetAddress.getAllByName(host)) {
