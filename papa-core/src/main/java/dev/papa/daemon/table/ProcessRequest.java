@@ -16,6 +16,11 @@ import java.util.OptionalInt;
 record ProcessRequest(String name, List<String> args, Map<String, String> env, Map<Rlimit, Long> rlimits,
                       String workingDir, String uidText, String gidText, int stdout, String stderr, long bufsize) {
 
+    /** Whether {@link #prepare()} consults the user database (else it is quick, and runs on the loop). */
+    boolean needsLookup() {
+        return uidText != null || gidText != null;
+    }
+
     /**
      * Every user and group database lookup a process needs, in one place: they go through NSS
      * (LDAP, SSSD on real hosts) and may take seconds, so this runs on the worker, never on the loop.

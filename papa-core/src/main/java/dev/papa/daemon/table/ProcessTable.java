@@ -73,7 +73,7 @@ public final class ProcessTable {
     /**
      * {@code make process NAME [OPTION=VALUE...] EXECUTABLE [ARG...]}. What is wrong with the
      * request itself throws; the rest is answered on the loop, maybe before this returns: user
-     * and group lookups, then the spawn, run on the worker. A name whose spawn is in flight is
+     * and group lookups (if any), then the spawn, run on the worker. A name whose spawn is in flight is
      * reserved: a second request for it waits, then gets that process or the "already created"
      * error, as if the two had come one after the other.
      */
@@ -84,7 +84,11 @@ public final class ProcessTable {
         Names.check("Process", name);
         boolean watch = SocketTable.flag("watch", options.remove("watch"));
         ProcessRequest request = parse(name, options, words);
-        work.run(Worker.Lane.SPAWN, request::prepare, (spec, error) -> {
+        if (!request.needsLookup()) {
+            admit(request.prepare(), watch, answer);
+            return;
+        }
+        work.run(Worker.Lane.LOOKUP, request::prepare, (spec, error) -> {
             if (error != null) answer.accept(null, error);
             else admit(spec, watch, answer);
         });

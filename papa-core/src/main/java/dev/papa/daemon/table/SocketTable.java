@@ -57,8 +57,10 @@ public final class SocketTable {
             answer.accept(existing, null);
         } else if (requested.family == Sockets.Family.UNIX) {
             answer.accept(add(requested), null);
+        } else if (isAddressLiteral(requested.host)) {
+            answer.accept(add(requested.at(resolve(requested.host, requested.family))), null); // parsed, not looked up
         } else {
-            work.run(Worker.Lane.RESOLVE, () -> resolve(requested.host, requested.family), (address, error) -> {
+            work.run(Worker.Lane.LOOKUP, () -> resolve(requested.host, requested.family), (address, error) -> {
                 try {
                     if (error != null) throw error;
                     // Another session may have made the name while this one was resolving.
@@ -260,7 +262,15 @@ public final class SocketTable {
         return s == null || s.isEmpty() ? null : s;
     }
 
-    /** Runs on the worker: InetAddress lookups go through NSS and DNS. */
+    private static final java.util.regex.Pattern IPV4 =
+            java.util.regex.Pattern.compile("(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}");
+
+    /** A dotted quad, or (with a colon, which no host name has) an IPv6 literal: InetAddress parses these without a lookup. */
+    static boolean isAddressLiteral(String host) {
+        return host.indexOf(':') >= 0 || IPV4.matcher(host).matches();
+    }
+
+    /** On the worker unless {@link #isAddressLiteral}: InetAddress lookups go through NSS and DNS. */
     private static InetAddress resolve(String host, Sockets.Family family) throws CommandError {
         try {
             for (InetAddress a : InetAddress.getAllByName(host)) {

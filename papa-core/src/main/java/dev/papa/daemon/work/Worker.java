@@ -16,9 +16,9 @@ import java.util.logging.Logger;
  * values it owns and returns a value or an error; it never touches tables, sessions or the
  * loop's state, so "one thread owns the tables" still holds.
  *
- * <p>Two lanes of one thread each: a resolver that never answers holds up only other
- * {@code host=} lookups, never a spawn; spawns run one at a time, so no spawn can inherit
- * another's half-made pipes.
+ * <p>Two lanes of one thread each: a user database or resolver that never answers holds up
+ * only other lookups, never a spawn that needs none; spawns run one at a time, so no spawn can
+ * inherit another's half-made pipes.
  */
 public final class Worker implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Worker.class.getName());
@@ -27,10 +27,10 @@ public final class Worker implements AutoCloseable {
     public static final int QUEUE_LIMIT = 4096;
 
     public enum Lane {
-        /** NSS lookups (uid=, gid=, group lists) and the spawn itself. */
-        SPAWN("papa-spawn"),
-        /** {@code host=} name resolution. */
-        RESOLVE("papa-resolve");
+        /** User and group lookups ({@code uid=}, {@code gid=}, group lists) and {@code host=} resolution. */
+        LOOKUP("papa-lookup"),
+        /** clone+exec. */
+        SPAWN("papa-spawn");
 
         final String threadName;
 
