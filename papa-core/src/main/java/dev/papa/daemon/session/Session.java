@@ -2,9 +2,11 @@ package dev.papa.daemon.session;
 
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.Handler;
+import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.Command;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.Help;
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.protocol.Words;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.ProcessTable;
@@ -50,21 +52,24 @@ public final class Session implements Handler, ProcessWatcher {
     private final Server server;
     private final Fd fd;
     private final String peer;
+    /** Whom this session acts for: its own entries only, unless an administrator. */
+    private final Principal principal;
     /** Grows on demand up to MAX_LINE: an idle session costs a few hundred bytes, not 64 KiB. */
     private byte[] line = new byte[SMALL_LINE];
     private int lineLength;
     private boolean discardingLongLine;
+    /** Request bytes read but not parsed yet because the session paused or awaits an answer (at most one read). */
+    private ByteBuffer unparsed;
+    /**
+     * A request is being carried out off the loop (the tables' worker): nothing more is parsed
+     * until it is answered, so pipelined requests are answered in order.
+     */
+    private boolean awaitingAnswer;
     private final Outbox pending = new Outbox();
     private boolean closeWhenFlushed;
     private boolean wantWrite;
     private boolean wantRead = true;
     private boolean readPaused;
-    /**
-     * A request is being carried out off the loop: parse nothing more until it is answered, so
-     * pipelined requests are answered in order. What was read but not parsed waits in {@link #held}.
-     */
-    private boolean awaitingAnswer;
-    private ByteBuffer held;
     /** Bytes the client has taken, ever: progress, for the slow-consumer rule. */
     private long written;
     private State state = State.COMMAND;
@@ -81,10 +86,11 @@ public final class Session implements Handler, ProcessWatcher {
     private byte[][] batchNames = new byte[4][];
     private boolean flushScheduled;
 
-    Session(Server server, Fd fd, String peer) {
+    Session(Server server, Fd fd, String peer, Principal principal) {
         this.server = server;
         this.fd = fd;
         this.peer = peer;
+        this.principal = principal;
     }
 
     String peer() {
@@ -110,20 +116,13 @@ public final class Session implements Handler, ProcessWatcher {
         if ((events & (Epoll.IN | Epoll.HUP | Epoll.ERR | Epoll.RDHUP)) != 0 && !readPaused) readRequests();
     }
 
-    /** Parses what was held back, then reads on; after an answer, and when a paused session drains. */
-    private void resumeRequests() {
-        if (state == State.CLOSED || awaitingAnswer || readPaused) return;
-        if (held != null) {
-            ByteBuffer rest = held;
-            held = null;
-            parse(rest);
-            if (held != null || state == State.CLOSED || awaitingAnswer) return;
-        }
-        readRequests();
-    }
-
     private void readRequests() {
-        if (awaitingAnswer || held != null) return;
+        if (state == State.CLOSED || awaitingAnswer || readPaused) return;
+        if (unparsed != null) {
+            parse(unparsed);
+            if (unparsed.hasRemaining()) return; // paused again, or closed
+            unparsed = null;
+        }
         ByteBuffer buf = server.readBuffer();
         for (int round = 0; round < 4 && state != State.CLOSED && !readPaused && !awaitingAnswer; round++) {
             buf.clear();
@@ -141,17 +140,17 @@ public final class Session implements Handler, ProcessWatcher {
             }
             buf.flip();
             parse(buf);
-            if (held != null) return;
+            if (buf.hasRemaining() && state != State.CLOSED) {
+                // Paused or awaiting mid-buffer: the rest waits here (at most one read).
+                unparsed = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
+                return;
+            }
         }
     }
 
-    /** Feeds bytes to the line reader; stops when a request must be answered first, keeping the rest. */
+    /** Runs the request lines in {@code buf} until it is empty, or the session pauses or closes. */
     private void parse(ByteBuffer buf) {
-        while (buf.hasRemaining() && state != State.CLOSED) {
-            if (awaitingAnswer) {
-                held = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
-                return;
-            }
+        while (buf.hasRemaining() && state != State.CLOSED && !readPaused && !awaitingAnswer) {
             byte b = buf.get();
             if (b == '\n') {
                 if (discardingLongLine) {
@@ -228,7 +227,7 @@ public final class Session implements Handler, ProcessWatcher {
             close();
             return;
         }
-        if (resumed) server.loop().afterRound(this::resumeRequests);
+        if (resumed) server.loop().afterRound(this::readRequests);
         if (pause) watchForStall(written);
     }
 
@@ -300,8 +299,8 @@ public final class Session implements Handler, ProcessWatcher {
             reply(null, e.getMessage());
             return;
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
-            LOG.log(Level.SEVERE, "command failed: " + text, e);
             stopAwaiting();
+            LOG.log(Level.SEVERE, "command failed: " + Printable.of(text), e);
             reply(null, "Internal error: " + e);
             return;
         }
@@ -318,43 +317,44 @@ public final class Session implements Handler, ProcessWatcher {
                 closeAfterFlush();
                 return null;
             case EXIT_IF_IDLE:
+                principal.requireAdmin("exit-if-idle is for administrators");
                 if (!server.isIdle()) return "not idle";
                 send("Exiting papa!\n> ");
                 server.exitWhenIdle();
                 closeAfterFlush();
                 return null;
             case SET:
-                server.values().set(args);
+                server.values().set(principal, args);
                 return "";
             case GET: {
-                String v = server.values().get(args);
+                String v = server.values().get(principal, args);
                 return v == null ? "" : v;
             }
             case LIST_VALUES:
-                return server.values().list(args);
+                return server.values().list(principal, args);
             case REMOVE_VALUES:
-                server.values().remove(args);
+                server.values().remove(principal, args);
                 return "";
             case MAKE_SOCKET:
                 awaitAnswer();
-                server.sockets().make(args, (socket, error) -> answered(error, () -> reply(socket.line(), null)));
+                server.sockets().make(principal, args, (socket, error) -> answered(error, () -> reply(socket.line(), null)));
                 return null;
             case LIST_SOCKETS:
-                return server.sockets().list(args);
+                return server.sockets().list(principal, args);
             case REMOVE_SOCKETS:
-                server.sockets().remove(args);
+                server.sockets().remove(principal, args);
                 return "";
             case MAKE_PROCESS:
                 awaitAnswer();
-                server.processes().make(args, (made, error) -> answered(error, () -> processMade(made)));
+                server.processes().make(principal, args, (made, error) -> answered(error, () -> processMade(made)));
                 return null;
             case LIST_PROCESSES:
-                return server.processes().list(args);
+                return server.processes().list(principal, args);
             case REMOVE_PROCESSES:
-                server.processes().remove(args);
+                server.processes().remove(principal, args);
                 return "";
             case WATCH_PROCESSES: {
-                NavigableMap<String, HostedProcess> procs = server.processes().select(args, true);
+                NavigableMap<String, HostedProcess> procs = server.processes().select(principal, args, true);
                 if (procs.isEmpty()) throw new CommandError("Nothing to watch");
                 send("Watching " + procs.size() + "\n");
                 startWatching(procs);
@@ -363,13 +363,6 @@ public final class Session implements Handler, ProcessWatcher {
             default:
                 throw new AssertionError(command);
         }
-    }
-
-    /** The request failed before it was taken: nothing is in flight. */
-    private void stopAwaiting() {
-        if (!awaitingAnswer) return;
-        awaitingAnswer = false;
-        updateInterest();
     }
 
     private void processMade(ProcessTable.Made made) {
@@ -384,12 +377,19 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     /**
-     * Before a request that is answered on the loop later (the tables' work off the loop): no
+     * Before a request that the table answers later (its slow part runs on the worker): no
      * further request is parsed until {@link #answered}. A CommandError thrown before the table
-     * took the request ends the wait at once (see {@link #execute}).
+     * took the request ends the wait at once ({@link #stopAwaiting}).
      */
     private void awaitAnswer() {
         awaitingAnswer = true;
+        updateInterest();
+    }
+
+    /** The request failed before it was taken: nothing is in flight. */
+    private void stopAwaiting() {
+        if (!awaitingAnswer) return;
+        awaitingAnswer = false;
         updateInterest();
     }
 
@@ -400,7 +400,7 @@ public final class Session implements Handler, ProcessWatcher {
         if (error != null) reply(null, error.getMessage());
         else onSuccess.run();
         updateInterest();
-        server.loop().afterRound(this::resumeRequests);
+        server.loop().afterRound(this::readRequests);
     }
 
     /** Success: the text, a newline unless it ends in one, the prompt. Failure: {@code Error: MESSAGE}. */

@@ -1,8 +1,13 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.principal.Audit;
+import dev.papa.daemon.principal.Principal;
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.protocol.Sizes;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.protocol.Words;
 import dev.papa.daemon.work.Worker;
@@ -12,6 +17,7 @@ import dev.papa.posix.Io;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Processes;
 import dev.papa.posix.Rlimit;
+import dev.papa.posix.SpawnSpec;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -49,99 +55,115 @@ public final class ProcessTable {
     private final Worker work;
     private final WallClock clock;
     private final SocketTable sockets;
+    private final OutputBudget budget;
     private final NavigableMap<String, HostedProcess> byName = new TreeMap<>();
     private final Map<Integer, HostedProcess> byPid = new HashMap<>();
     /** Names whose spawn is in flight, with the requests for the same name waiting for it. */
     private final Map<String, List<Runnable>> spawning = new HashMap<>();
     /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_SIZE);
-    /** After this much captured output, one collection once capture is quiet (see queued()). */
+    /** After this much captured output, one collection once capture is quiet (see captured()). */
     static final long TRIM_AFTER_BYTES = 32L << 20;
-    private long queuedBytes;
     private long capturedSinceTrim;
     private boolean trimScheduled;
+    /** {soft, hard} open-files limit for children that do not ask (the daemon raised its own), or null. */
+    private long[] childOpenFiles;
 
-    public ProcessTable(EventLoop loop, Worker work, WallClock clock, SocketTable sockets) {
+    public ProcessTable(EventLoop loop, Worker work, WallClock clock, SocketTable sockets, OutputBudget budget) {
         this.loop = loop;
         this.work = work;
         this.clock = clock;
         this.sockets = sockets;
+        this.budget = budget;
+    }
+
+    /**
+     * Children get this open-files limit unless they give {@code rlimit.nofile}: the daemon
+     * raises its own soft limit, but programs that use select() or close every descriptor
+     * expect the one they were started under.
+     */
+    public void childOpenFilesLimit(long soft, long hard) {
+        childOpenFiles = new long[] {soft, hard};
     }
 
     // ---------------------------------------------------------------- make process
 
     /**
      * {@code make process NAME [OPTION=VALUE...] EXECUTABLE [ARG...]}. What is wrong with the
-     * request itself throws; the rest is answered on the loop, maybe before this returns: user
-     * and group lookups (if any), then the spawn, run on the worker. A name whose spawn is in flight is
-     * reserved: a second request for it waits, then gets that process or the "already created"
-     * error, as if the two had come one after the other.
+     * request itself throws; the rest is answered on the loop, maybe before this returns: the
+     * user and group lookups (if any), then the spawn, run on the worker. A name whose spawn is in
+     * flight is reserved: a second request for it waits, then gets that process or the "already
+     * created" error, as if the two had come one after the other.
      */
-    public void make(List<String> words, Worker.Answer<Made> answer) throws CommandError {
+    public void make(Principal by, List<String> words, Worker.Answer<Made> answer) throws CommandError {
         if (words.isEmpty()) throw new CommandError("Process requires a name");
         String name = words.remove(0);
         Map<String, String> options = Words.takeOptions(words);
         Names.check("Process", name);
         boolean watch = SocketTable.flag("watch", options.remove("watch"));
-        ProcessRequest request = parse(name, options, words);
+        ProcessRequest request = parse(by, name, options, words);
         if (!request.needsLookup()) {
-            admit(request.prepare(), watch, answer);
+            admit(by, request.prepare(), watch, answer);
             return;
         }
         work.run(Worker.Lane.LOOKUP, request::prepare, (spec, error) -> {
             if (error != null) answer.accept(null, error);
-            else admit(spec, watch, answer);
+            else admit(by, spec, watch, answer);
         });
     }
 
     public record Made(HostedProcess process, boolean watch) {}
 
     /** On the loop, with the prepared spec: the existing process, or a new one once spawned. */
-    private void admit(ProcessSpec spec, boolean watch, Worker.Answer<Made> answer) {
-        List<Runnable> waiting = spawning.get(spec.name());
+    private void admit(Principal by, ProcessSpec spec, boolean watch, Worker.Answer<Made> answer) {
+        String name = spec.name();
+        List<Runnable> waiting = spawning.get(name);
         if (waiting != null) {
-            waiting.add(() -> admit(spec, watch, answer));
-            return;
-        }
-        HostedProcess existing = byName.get(spec.name());
-        if (existing != null) {
-            if (existing.spec.equals(spec)) answer.accept(new Made(existing, watch), null);
-            else answer.accept(null, new CommandError("Process for " + spec.name() + " has already been created - " + existing.line()));
+            waiting.add(() -> admit(by, spec, watch, answer));
             return;
         }
         Launch launch;
         try {
+            HostedProcess existing = byName.get(name);
+            by.claim(name, existing);
+            if (existing != null) {
+                if (!existing.spec.equals(spec)) {
+                    throw new CommandError("Process for " + name + " has already been created - " + existing.line());
+                }
+                answer.accept(new Made(existing, watch), null);
+                return;
+            }
             if (spec.args().isEmpty()) throw new CommandError("No command");
-            launch = launch(spec);
+            launch = launch(by, spec);
         } catch (CommandError e) {
             answer.accept(null, e);
             return;
         } catch (RuntimeException | LinkageError e) {
-            LOG.log(Level.SEVERE, "make process " + spec.name() + " failed", e);
+            LOG.log(Level.SEVERE, "make process " + name + " failed", e);
             answer.accept(null, new CommandError("Internal error: " + e));
             return;
         }
-        spawning.put(spec.name(), new ArrayList<>());
-        work.run(Worker.Lane.SPAWN, launch::spawn, (child, error) -> {
+        spawning.put(name, new ArrayList<>());
+        work.run(Worker.Lane.SPAWN, launch::start, (child, error) -> {
             launch.close();
-            List<Runnable> next = spawning.remove(spec.name());
+            List<Runnable> next = spawning.remove(name);
             if (error != null) {
                 answer.accept(null, error);
             } else {
                 // Tracked even when the requesting session has gone meanwhile: the process exists.
-                HostedProcess p = new HostedProcess(spec, child.pid(), clock.nowMicros());
+                HostedProcess p = new HostedProcess(spec, by.uid(), child.pid(), clock.nowMicros(), budget);
                 p.pidfd = child.pidfd();
                 p.stdout = child.stdout();
                 p.stderr = child.stderr();
                 track(p);
-                LOG.info(() -> "Created process " + p.line());
+                Audit.changed(by, "created process " + p.line());
                 answer.accept(new Made(p, watch), null);
             }
             for (Runnable r : next) r.run();
         });
     }
 
-    private ProcessRequest parse(String name, Map<String, String> options, List<String> args) throws CommandError {
+    private ProcessRequest parse(Principal by, String name, Map<String, String> options, List<String> args) throws CommandError {
         Map<String, String> env = new LinkedHashMap<>();
         Map<Rlimit, Long> rlimits = new LinkedHashMap<>();
         String workingDir = null;
@@ -150,6 +172,7 @@ public final class ProcessTable {
         long bufsize = 1 << 20;
         int stdout = 1;
         String stderr = "1";
+        Activation activation = Activation.parse(options.remove("sockets"), options.remove("stdin_socket"));
         for (Map.Entry<String, String> o : options.entrySet()) {
             String key = o.getKey();
             String value = o.getValue();
@@ -167,6 +190,7 @@ public final class ProcessTable {
                 switch (key) {
                     case "working_dir":
                         if (!value.startsWith("/")) throw new CommandError("working_dir must be an absolute path");
+                        noNul("working_dir", value);
                         workingDir = value;
                         break;
                     case "uid": uidText = value.isEmpty() ? null : value; break;
@@ -191,8 +215,15 @@ public final class ProcessTable {
             stdout = 0;
             stderr = "0";
         }
-        return new ProcessRequest(name, List.copyOf(args), Collections.unmodifiableMap(env),
-                Collections.unmodifiableMap(rlimits), workingDir, uidText, gidText, stdout, stderr, bufsize);
+        for (String arg : args) noNul("argument", arg);
+        for (String v : env.values()) noNul("environment value", v);
+        return new ProcessRequest(by, name, List.copyOf(args), Collections.unmodifiableMap(env), Collections.unmodifiableMap(rlimits),
+                workingDir, uidText, gidText, stdout, stderr, bufsize, activation);
+    }
+
+    /** Arguments, environment and paths become C strings: a NUL would silently cut them. */
+    private static void noNul(String what, String value) throws CommandError {
+        if (value.indexOf('\0') >= 0) throw new CommandError("Invalid " + what + " \"" + Printable.of(value) + "\" - contains a NUL character");
     }
 
     private static long rlimitValue(String name, String value) throws CommandError {
@@ -209,105 +240,37 @@ public final class ProcessTable {
 
     /** {@code 1048576}, {@code 64k}, {@code 1m}, {@code 1g}. */
     static long bufsize(String text) throws CommandError {
-        String t = text.trim();
-        long unit = 1;
-        if (!t.isEmpty()) {
-            switch (Character.toLowerCase(t.charAt(t.length() - 1))) {
-                case 'k': unit = 1L << 10; break;
-                case 'm': unit = 1L << 20; break;
-                case 'g': unit = 1L << 30; break;
-                default: break;
-            }
-        }
-        String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
-        long n;
-        try {
-            n = Long.parseLong(digits);
-            if (n < 0) throw new NumberFormatException();
-        } catch (NumberFormatException e) {
-            throw new CommandError("Invalid bufsize \"" + text + "\" - must be a number of bytes, optionally with suffix k, m or g");
-        }
-        if (n > MAX_BUFSIZE / unit) throw new CommandError("bufsize \"" + text + "\" is over the maximum of 1g");
-        return n * unit;
-    }
-
-    /** Substitutes the socket references and takes duplicates of the sockets the child gets. */
-    private Launch launch(ProcessSpec spec) throws CommandError {
-        Map<Integer, Fd> passed = new LinkedHashMap<>();
-        List<Fd> owned = new ArrayList<>();
-        try {
-            List<String> argv = substituteSockets(spec, passed, owned);
-            return new Launch(spec, List.copyOf(argv), Collections.unmodifiableMap(passed), List.copyOf(owned));
-        } catch (CommandError | RuntimeException e) {
-            for (Fd fd : owned) fd.close();
-            throw e;
-        }
+        long n = Sizes.parse(text);
+        if (n < 0) throw new CommandError("Invalid bufsize \"" + text + "\" - must be a number of bytes, optionally with suffix k, m or g");
+        if (n > MAX_BUFSIZE) throw new CommandError("bufsize \"" + text + "\" is over the maximum of 1g");
+        return n;
     }
 
     /**
-     * Replaces {@code $(socket.NAME.port)} and {@code $(socket.NAME.fileno)}; collects the fds to
-     * pass (child's number to an owned descriptor) and everything opened here in {@code owned}.
+     * The spawn, built on the loop: socket substitution and passing look at the sockets table.
+     * The socket descriptors it passes are duplicates the launch owns until it is closed.
      */
-    private List<String> substituteSockets(ProcessSpec spec, Map<Integer, Fd> passed, List<Fd> owned) throws CommandError {
-        List<String> out = new ArrayList<>(spec.args().size());
-        for (String arg : spec.args()) {
-            int from = 0;
-            StringBuilder sb = null;
-            int start;
-            while ((start = arg.indexOf("$(socket.", from)) >= 0) {
-                int nameStart = start + 9;
-                int end = arg.indexOf(')', nameStart);
-                if (end < 0) {
-                    throw new CommandError("Process for " + spec.name() + " argument starts with \"$(socket.\" but has no closing parenthesis");
-                }
-                String ref = arg.substring(nameStart, end);
-                int dot = ref.lastIndexOf('.');
-                String part = dot < 0 ? "" : ref.substring(dot + 1);
-                if (!part.equals("port") && !part.equals("fileno")) {
-                    throw new CommandError("You forgot to specify either \".port\" or \".fileno\" after the name");
-                }
-                String socketName = ref.substring(0, dot);
-                HostedSocket s = sockets.find(socketName);
-                if (s == null) throw new CommandError("Socket " + socketName + " not found");
-                String replacement;
-                if (part.equals("port")) {
-                    replacement = Integer.toString(s.port());
-                } else {
-                    int fd;
-                    if (s.reusePort()) {
-                        Fd copy = sockets.reusePortCopy(s);
-                        owned.add(copy);
-                        fd = copy.get();
-                        passed.put(fd, copy);
-                    } else {
-                        fd = s.fileno();
-                        if (!passed.containsKey(fd)) {
-                            Fd dup = duplicate(s);
-                            owned.add(dup);
-                            passed.put(fd, dup);
-                        }
-                    }
-                    replacement = Integer.toString(fd);
-                }
-                if (sb == null) sb = new StringBuilder(arg.length());
-                sb.append(arg, from, start).append(replacement);
-                from = end + 1;
-            }
-            if (sb == null) {
-                out.add(arg);
-            } else {
-                sb.append(arg, from, arg.length());
-                out.add(sb.toString());
-            }
-        }
-        return out;
-    }
-
-    private static Fd duplicate(HostedSocket s) throws CommandError {
+    private Launch launch(Principal by, ProcessSpec spec) throws CommandError {
+        SpawnSockets passed = new SpawnSockets(by, sockets, spec.activation());
         try {
-            return Io.dupCloseOnExec(s.fileno());
-        } catch (PosixException e) {
-            throw new CommandError("Could not pass socket " + s.name() + " - " + e.getMessage());
+            SpawnSpec s = new SpawnSpec(passed.substitute(spec.name(), spec.args()));
+            passed.resolveActivation();
+            passed.applyTo(s, spec.env());
+            if (spec.workingDir() != null) s.workingDir(spec.workingDir());
+            if (spec.groups() != null) s.groups(spec.groups());
+            if (spec.gid() != null) s.gid(spec.gid());
+            if (spec.uid() != null) s.uid(spec.uid());
+            for (Map.Entry<Rlimit, Long> r : spec.rlimits().entrySet()) s.rlimit(r.getKey(), r.getValue());
+            if (childOpenFiles != null && !spec.rlimits().containsKey(Rlimit.NOFILE)) {
+                s.rlimit(Rlimit.NOFILE, childOpenFiles[0], childOpenFiles[1]);
+            }
+            s.stdout(spec.stdout() == 1 ? SpawnSpec.Output.PIPE : SpawnSpec.Output.NULL);
+            s.stderr(spec.stderr().equals("1") ? SpawnSpec.Output.PIPE
+                    : spec.stderr().equals("stdout") ? SpawnSpec.Output.STDOUT : SpawnSpec.Output.NULL);
+            return new Launch(spec, s, passed);
+        } catch (CommandError | RuntimeException e) {
+            passed.close();
+            throw e;
         }
     }
 
@@ -349,9 +312,8 @@ public final class ProcessTable {
                 byte[] chunk = new byte[n];
                 readBuffer.flip();
                 readBuffer.get(chunk);
-                long before = p.output.bytes();
                 p.output.append(kind, clock.nowMicros(), chunk);
-                queued(p.output.bytes() - before);
+                captured(n);
                 queued = true;
             }
         }
@@ -422,9 +384,7 @@ public final class ProcessTable {
     /** A watcher acknowledged items up to {@code endSeq}; forgets the process once its exit is delivered. */
     public void acknowledge(HostedProcess p, long endSeq) {
         if (p.gone) return;
-        long before = p.output.bytes();
         p.output.acknowledge(endSeq);
-        queued(p.output.bytes() - before);
         if (p.output.closedAndDelivered()) forget(p);
     }
 
@@ -432,7 +392,7 @@ public final class ProcessTable {
     private void forget(HostedProcess p) {
         if (p.gone) return;
         p.gone = true;
-        queued(-p.output.bytes());
+        p.output.release();
         byName.remove(p.name(), p);
         byPid.remove(p.pid, p);
         if (p.pipeDeadline != null) p.pipeDeadline.cancel();
@@ -444,7 +404,7 @@ public final class ProcessTable {
         }
         for (ProcessWatcher w : new ArrayList<>(p.watchers)) w.processGone(p);
         p.watchers.clear();
-        LOG.info(() -> "Removed process " + p.name());
+        LOG.fine(() -> "Forgot process " + p.name());
     }
 
     /**
@@ -453,16 +413,15 @@ public final class ProcessTable {
      * after {@link #TRIM_AFTER_BYTES} captured, collect once when capture has been quiet for a
      * second and little is queued.
      */
-    private void queued(long delta) {
-        queuedBytes += delta;
-        if (delta > 0) capturedSinceTrim += delta;
+    private void captured(long n) {
+        capturedSinceTrim += n;
         if (capturedSinceTrim >= TRIM_AFTER_BYTES && !trimScheduled) scheduleTrim(capturedSinceTrim);
     }
 
     private void scheduleTrim(long mark) {
         trimScheduled = true;
         loop.schedule(1000, () -> {
-            if (capturedSinceTrim - mark > TRIM_AFTER_BYTES / 32 || queuedBytes > TRIM_AFTER_BYTES / 32) {
+            if (capturedSinceTrim - mark > TRIM_AFTER_BYTES / 32 || budget.used() > TRIM_AFTER_BYTES / 32) {
                 scheduleTrim(capturedSinceTrim); // still busy: look again later
                 return;
             }
@@ -472,20 +431,20 @@ public final class ProcessTable {
         });
     }
 
-    /** Bytes queued in every process's output buffer. */
-    public long queuedBytes() {
-        return queuedBytes;
+    /** What every process's queued output costs on the heap, and its bound. */
+    public OutputBudget budget() {
+        return budget;
     }
 
     // ---------------------------------------------------------------- list, remove, watch
 
-    public NavigableMap<String, HostedProcess> select(List<String> patterns, boolean required) throws CommandError {
-        return Patterns.select(byName, patterns, required, byPid::get, HostedProcess::name);
+    public NavigableMap<String, HostedProcess> select(Principal by, List<String> patterns, boolean required) throws CommandError {
+        return Patterns.select(by, byName, patterns, required, byPid::get, HostedProcess::name);
     }
 
-    public String list(List<String> patterns) throws CommandError {
+    public String list(Principal by, List<String> patterns) throws CommandError {
         StringBuilder sb = new StringBuilder();
-        for (HostedProcess p : select(patterns, false).values()) {
+        for (HostedProcess p : select(by, patterns, false).values()) {
             if (sb.length() > 0) sb.append('\n');
             sb.append(p.line());
         }
@@ -493,10 +452,10 @@ public final class ProcessTable {
     }
 
     /** Stop keeping output; forget each process at exit (at once if it has exited). */
-    public void remove(List<String> patterns) throws CommandError {
-        for (HostedProcess p : new ArrayList<>(select(patterns, true).values())) {
+    public void remove(Principal by, List<String> patterns) throws CommandError {
+        for (HostedProcess p : new ArrayList<>(select(by, patterns, true).values())) {
+            Audit.changed(by, "removed process " + p.name() + " (pid " + p.pid + ")");
             p.removed = true;
-            queued(-p.output.bytes());
             p.output.discardAll();
             if (!p.running) {
                 forget(p);
