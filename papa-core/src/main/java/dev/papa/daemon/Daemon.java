@@ -36,6 +36,9 @@ public final class Daemon implements AutoCloseable {
     private final ProcessTable processes;
     private final Thread thread;
     private final CountDownLatch exited = new CountDownLatch(1);
+    /** Why the daemon stopped: the first reason given wins. */
+    private final java.util.concurrent.atomic.AtomicReference<String> stopReason = new java.util.concurrent.atomic.AtomicReference<>();
+    private volatile boolean failed;
 
     private Daemon(DaemonConfig config) throws IOException {
         this.config = config;
@@ -49,7 +52,7 @@ public final class Daemon implements AutoCloseable {
             ValueTable values = new ValueTable();
             this.sockets = new SocketTable();
             this.processes = new ProcessTable(loop, clock, sockets);
-            this.server = new Server(loop, values, sockets, processes, listener, config, loop::stop);
+            this.server = new Server(loop, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
         } catch (IOException | RuntimeException e) {
             listener.close();
@@ -62,7 +65,6 @@ public final class Daemon implements AutoCloseable {
     public static Daemon start(DaemonConfig config) throws IOException {
         Daemon d = new Daemon(config);
         d.thread.start();
-        LOG.info(() -> "Listening on " + d.where());
         return d;
     }
 
@@ -104,6 +106,8 @@ public final class Daemon implements AutoCloseable {
         try {
             loop.run();
         } catch (RuntimeException | Error e) {
+            failed = true;
+            stopReason.compareAndSet(null, "the event loop died: " + e);
             LOG.log(Level.SEVERE, "event loop died", e);
         } finally {
             shutdown();
@@ -121,7 +125,6 @@ public final class Daemon implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "shutdown", e);
         }
-        LOG.info("Daemon stopped");
     }
 
     /** The TCP port serving the control protocol (-1 on a unix socket). */
@@ -142,10 +145,26 @@ public final class Daemon implements AutoCloseable {
         return exited.await(timeout, unit);
     }
 
-    /** Stops serving; started processes keep running. Safe from any thread, idempotent. */
+    /** Why the daemon stopped (null while it runs). */
+    public String stopReason() {
+        return stopReason.get();
+    }
+
+    /** True when the daemon stopped because its event loop died, not because it was asked to. */
+    public boolean failed() {
+        return failed;
+    }
+
+    /** Stops serving, giving the reason; started processes keep running. Safe from any thread. */
+    public void stop(String reason) {
+        stopReason.compareAndSet(null, reason);
+        loop.stop();
+    }
+
+    /** Stops serving and waits (up to 10 s) until the loop has shut down; idempotent. */
     @Override
     public void close() {
-        loop.stop();
+        stop("closed");
         if (Thread.currentThread() != thread) {
             try {
                 exited.await(10, TimeUnit.SECONDS);
