@@ -52,6 +52,9 @@ public final class Daemon implements AutoCloseable {
             ValueTable values = new ValueTable();
             this.sockets = new SocketTable();
             this.processes = new ProcessTable(loop, clock, sockets);
+            if (config.childOpenFilesSoft() >= 0) {
+                processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
+            }
             this.server = new Server(loop, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
         } catch (IOException | RuntimeException e) {

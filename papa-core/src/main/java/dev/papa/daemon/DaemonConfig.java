@@ -22,6 +22,7 @@ public final class DaemonConfig {
     private final java.util.List<Integer> allowedUids = new java.util.ArrayList<>();
     private int socketMode = DEFAULT_SOCKET_MODE;
     private Path portFile;
+    private long childOpenFilesSoft = -1;
 
     /** TCP port on 127.0.0.1; 0 lets the system choose (see {@link Daemon#port()}). */
     public DaemonConfig port(int port) { this.port = port; return this; }
@@ -43,7 +44,15 @@ public final class DaemonConfig {
     /** Permission bits of the unix control socket file (default 0600). */
     public DaemonConfig socketMode(int mode) { this.socketMode = mode; return this; }
 
+    /**
+     * The open-files soft limit the daemon was started with, before it raised its own: children
+     * get it unless they give {@code rlimit.nofile}. -1 (the default): children inherit the
+     * daemon's limits as they are.
+     */
+    public DaemonConfig childOpenFilesSoft(long soft) { this.childOpenFilesSoft = soft; return this; }
+
     public int port() { return port; }
+    public long childOpenFilesSoft() { return childOpenFilesSoft; }
     public java.util.List<Integer> allowedUids() { return java.util.List.copyOf(allowedUids); }
     public int socketMode() { return socketMode; }
     public Path unixSocket() { return unixSocket; }

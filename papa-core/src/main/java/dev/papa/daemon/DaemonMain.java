@@ -65,7 +65,7 @@ public final class DaemonMain {
             err.println("papa: cannot open log file " + config.logFile() + ": " + e.getMessage());
             return 1;
         }
-        raiseOpenFilesLimit();
+        raiseOpenFilesLimit(config);
         Daemon daemon;
         try {
             daemon = Daemon.start(config);
@@ -177,9 +177,16 @@ public final class DaemonMain {
         return args[i];
     }
 
-    private static void raiseOpenFilesLimit() {
+    /**
+     * Raises the daemon's open-files soft limit to the hard limit (it holds many descriptors)
+     * and remembers the soft limit it started with for its children. The JVM raises the limit
+     * itself before main unless started with -XX:-MaxFDLimit, as the launchers do; then the
+     * limit it started with is unknown and children get the raised one.
+     */
+    static void raiseOpenFilesLimit(DaemonConfig config) {
         try {
             long[] limit = Rlimit.NOFILE.get();
+            config.childOpenFilesSoft(limit[0]);
             if (limit[0] != limit[1]) Rlimit.NOFILE.set(limit[1], limit[1]);
         } catch (IOException e) {
             Logger.getLogger(DaemonMain.class.getName()).log(Level.WARNING, "cannot raise the open files limit", e);

@@ -2,9 +2,11 @@ package dev.papa.daemon.session;
 
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.Handler;
+import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.Command;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.Help;
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.protocol.Words;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.ProcessTable;
@@ -50,6 +52,8 @@ public final class Session implements Handler, ProcessWatcher {
     private final Server server;
     private final Fd fd;
     private final String peer;
+    /** Whom this session acts for: its own entries only, unless an administrator. */
+    private final Principal principal;
     /** Grows on demand up to MAX_LINE: an idle session costs a few hundred bytes, not 64 KiB. */
     private byte[] line = new byte[SMALL_LINE];
     private int lineLength;
@@ -74,10 +78,11 @@ public final class Session implements Handler, ProcessWatcher {
     private byte[][] batchNames = new byte[4][];
     private boolean flushScheduled;
 
-    Session(Server server, Fd fd, String peer) {
+    Session(Server server, Fd fd, String peer, Principal principal) {
         this.server = server;
         this.fd = fd;
         this.peer = peer;
+        this.principal = principal;
     }
 
     String peer() {
@@ -263,7 +268,7 @@ public final class Session implements Handler, ProcessWatcher {
             reply(null, e.getMessage());
             return;
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
-            LOG.log(Level.SEVERE, "command failed: " + text, e);
+            LOG.log(Level.SEVERE, "command failed: " + Printable.of(text), e);
             reply(null, "Internal error: " + e);
             return;
         }
@@ -280,32 +285,33 @@ public final class Session implements Handler, ProcessWatcher {
                 closeAfterFlush();
                 return null;
             case EXIT_IF_IDLE:
+                principal.requireAdmin("exit-if-idle is for administrators");
                 if (!server.isIdle()) return "not idle";
                 send("Exiting papa!\n> ");
                 server.exitWhenIdle();
                 closeAfterFlush();
                 return null;
             case SET:
-                server.values().set(args);
+                server.values().set(principal, args);
                 return "";
             case GET: {
-                String v = server.values().get(args);
+                String v = server.values().get(principal, args);
                 return v == null ? "" : v;
             }
             case LIST_VALUES:
-                return server.values().list(args);
+                return server.values().list(principal, args);
             case REMOVE_VALUES:
-                server.values().remove(args);
+                server.values().remove(principal, args);
                 return "";
             case MAKE_SOCKET:
-                return server.sockets().make(args).line();
+                return server.sockets().make(principal, args).line();
             case LIST_SOCKETS:
-                return server.sockets().list(args);
+                return server.sockets().list(principal, args);
             case REMOVE_SOCKETS:
-                server.sockets().remove(args);
+                server.sockets().remove(principal, args);
                 return "";
             case MAKE_PROCESS: {
-                ProcessTable.Made made = server.processes().make(args);
+                ProcessTable.Made made = server.processes().make(principal, args);
                 if (!made.watch()) return made.process().line();
                 send(made.process().line() + "\n");
                 NavigableMap<String, HostedProcess> one = new TreeMap<>();
@@ -314,12 +320,12 @@ public final class Session implements Handler, ProcessWatcher {
                 return null;
             }
             case LIST_PROCESSES:
-                return server.processes().list(args);
+                return server.processes().list(principal, args);
             case REMOVE_PROCESSES:
-                server.processes().remove(args);
+                server.processes().remove(principal, args);
                 return "";
             case WATCH_PROCESSES: {
-                NavigableMap<String, HostedProcess> procs = server.processes().select(args, true);
+                NavigableMap<String, HostedProcess> procs = server.processes().select(principal, args, true);
                 if (procs.isEmpty()) throw new CommandError("Nothing to watch");
                 send("Watching " + procs.size() + "\n");
                 startWatching(procs);

@@ -12,9 +12,10 @@ import java.util.List;
  * A process the daemon started: its pid, the descriptors it watches it through (pidfd and the
  * read ends of its stdout/stderr pipes) and its output queue. Lives on the event loop.
  */
-public final class HostedProcess {
+public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     final ProcessSpec spec;
     final byte[] nameBytes;
+    final int owner;
     final int pid;
     final long startedMicros;
     final OutputBuffer output;
@@ -30,8 +31,9 @@ public final class HostedProcess {
     EventLoop.Timer pipeDeadline;
     final List<ProcessWatcher> watchers = new ArrayList<>(2);
 
-    HostedProcess(ProcessSpec spec, int pid, long startedMicros) {
+    HostedProcess(ProcessSpec spec, int owner, int pid, long startedMicros) {
         this.spec = spec;
+        this.owner = owner;
         this.nameBytes = spec.name().getBytes(java.nio.charset.StandardCharsets.UTF_8);
         this.pid = pid;
         this.startedMicros = startedMicros;
@@ -42,6 +44,8 @@ public final class HostedProcess {
     /** The name as UTF-8, for watch headers. */
     public byte[] nameBytes() { return nameBytes; }
     public int pid() { return pid; }
+    /** The uid of the principal that made it. */
+    @Override public int owner() { return owner; }
     public boolean running() { return running; }
     public boolean isGone() { return gone; }
     public OutputBuffer output() { return output; }

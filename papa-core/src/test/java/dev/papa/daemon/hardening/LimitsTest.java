@@ -108,8 +108,8 @@ class LimitsTest {
                     c.result("make process p /nonexistent/x"));
             assertEquals("Error: Bad working_dir - [Errno 2] No such file or directory: '/nonexistent'",
                     c.result("make process p working_dir=/nonexistent /bin/true"));
-            assertEquals("Error: Bad working_dir - [Errno 13] Permission denied: '/root'",
-                    c.result("make process p uid=nobody working_dir=/root /bin/true"));
+            assertEquals("Error: Bad working_dir - [Errno 20] Not a directory: '/etc/passwd'",
+                    c.result("make process p uid=nobody working_dir=/etc/passwd /bin/true"));
             assertTrue(c.result("make socket s port=1 host=203.0.113.1").startsWith("Error: Bind failed on 203.0.113.1:1: "));
             assertEquals("", c.result("list processes"));
             assertEquals("", c.result("list sockets"));
