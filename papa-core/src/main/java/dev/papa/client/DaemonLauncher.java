@@ -173,6 +173,9 @@ public final class DaemonLauncher {
     /** Starts {@code command} detached. */
     public static Launched spawnDetached(List<String> command, Path logFile) throws PapaException {
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
+        // A launcher that was itself socket-activated describes its own descriptors there; the
+        // daemon receives none of them (nor the launcher's notify socket).
+        env.keySet().removeIf(k -> k.startsWith("LISTEN_") || k.equals("NOTIFY_SOCKET"));
         SpawnSpec spec = new SpawnSpec(command).env(env).workingDir("/").umask(0027).newSession(true)
                 .stdout(SpawnSpec.Output.NULL).stderr(SpawnSpec.Output.NULL);
         Child child;

@@ -67,6 +67,7 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
         WallClock.append(sb, startedMicros);
         if (spec.uid() != null) sb.append(" uid=").append(spec.uid());
         if (spec.gid() != null) sb.append(" gid=").append(spec.gid());
+        spec.activation().appendTo(sb);
         sb.append(" args=").append(String.join(" ", spec.args()));
         return sb.toString();
     }

@@ -112,6 +112,7 @@ public final class ProcessTable {
         long bufsize = 1 << 20;
         int stdout = 1;
         String stderr = "1";
+        Activation activation = Activation.parse(options.remove("sockets"), options.remove("stdin_socket"));
         for (Map.Entry<String, String> o : options.entrySet()) {
             String key = o.getKey();
             String value = o.getValue();
@@ -157,7 +158,7 @@ public final class ProcessTable {
         for (String arg : args) noNul("argument", arg);
         for (String v : env.values()) noNul("environment value", v);
         ProcessIdentity id = ProcessIdentity.resolve(by, uidText, gidText);
-        return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, id.uid(), id.gid(), id.groups(), stdout, stderr, bufsize);
+        return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, id.uid(), id.gid(), id.groups(), stdout, stderr, bufsize, activation);
     }
 
     /** Arguments, environment and paths become C strings: a NUL would silently cut them. */
@@ -202,11 +203,10 @@ public final class ProcessTable {
     }
 
     private HostedProcess start(Principal by, ProcessSpec spec) throws CommandError {
-        List<Fd> copies = new ArrayList<>();
-        List<Integer> passed = new ArrayList<>();
-        try {
-            SpawnSpec s = new SpawnSpec(substituteSockets(by, spec, passed, copies));
-            s.env(spec.env());
+        try (SpawnSockets passed = new SpawnSockets(by, sockets, spec.activation())) {
+            SpawnSpec s = new SpawnSpec(passed.substitute(spec.name(), spec.args()));
+            passed.resolveActivation();
+            passed.applyTo(s, spec.env());
             if (spec.workingDir() != null) s.workingDir(spec.workingDir());
             if (spec.groups() != null) s.groups(spec.groups());
             if (spec.gid() != null) s.gid(spec.gid());
@@ -218,7 +218,6 @@ public final class ProcessTable {
             s.stdout(spec.stdout() == 1 ? SpawnSpec.Output.PIPE : SpawnSpec.Output.NULL);
             s.stderr(spec.stderr().equals("1") ? SpawnSpec.Output.PIPE
                     : spec.stderr().equals("stdout") ? SpawnSpec.Output.STDOUT : SpawnSpec.Output.NULL);
-            for (int fd : passed) s.keepFd(fd);
             Child child = spawn(spec, s);
             HostedProcess p = new HostedProcess(spec, by.uid(), child.pid(), clock.nowMicros());
             p.pidfd = child.pidfd();
@@ -227,60 +226,7 @@ public final class ProcessTable {
             track(p);
             Audit.changed(by, "created process " + p.line());
             return p;
-        } finally {
-            for (Fd fd : copies) fd.close();
         }
-    }
-
-    /** Replaces {@code $(socket.NAME.port)} and {@code $(socket.NAME.fileno)}; collects the fds to pass. */
-    private List<String> substituteSockets(Principal by, ProcessSpec spec, List<Integer> passed, List<Fd> copies) throws CommandError {
-        List<String> out = new ArrayList<>(spec.args().size());
-        for (String arg : spec.args()) {
-            int from = 0;
-            StringBuilder sb = null;
-            int start;
-            while ((start = arg.indexOf("$(socket.", from)) >= 0) {
-                int nameStart = start + 9;
-                int end = arg.indexOf(')', nameStart);
-                if (end < 0) {
-                    throw new CommandError("Process for " + spec.name() + " argument starts with \"$(socket.\" but has no closing parenthesis");
-                }
-                String ref = arg.substring(nameStart, end);
-                int dot = ref.lastIndexOf('.');
-                String part = dot < 0 ? "" : ref.substring(dot + 1);
-                if (!part.equals("port") && !part.equals("fileno")) {
-                    throw new CommandError("You forgot to specify either \".port\" or \".fileno\" after the name");
-                }
-                String socketName = ref.substring(0, dot);
-                HostedSocket s = by.visible(sockets.find(socketName));
-                if (s == null) throw new CommandError("Socket " + socketName + " not found");
-                String replacement;
-                if (part.equals("port")) {
-                    replacement = Integer.toString(s.port());
-                } else {
-                    int fd;
-                    if (s.reusePort()) {
-                        Fd copy = sockets.reusePortCopy(s);
-                        copies.add(copy);
-                        fd = copy.get();
-                    } else {
-                        fd = s.fileno();
-                    }
-                    if (!passed.contains(fd)) passed.add(fd);
-                    replacement = Integer.toString(fd);
-                }
-                if (sb == null) sb = new StringBuilder(arg.length());
-                sb.append(arg, from, start).append(replacement);
-                from = end + 1;
-            }
-            if (sb == null) {
-                out.add(arg);
-            } else {
-                sb.append(arg, from, arg.length());
-                out.add(sb.toString());
-            }
-        }
-        return out;
     }
 
     private static Child spawn(ProcessSpec spec, SpawnSpec s) throws CommandError {
