@@ -34,11 +34,16 @@ public final class DaemonMain {
             "  --allow-user NAME       let this user connect too (repeatable; root and the daemon's user always may)",
             "  --allow-uid N           let this uid connect too (repeatable)",
             "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
+            "  --output-budget SIZE    heap all queued output may take (e.g. 512m; default half the max heap)",
             "",
             "Once it serves, the daemon prints \"papa: listening on 127.0.0.1:PORT\" (or the unix socket",
             "path) on stderr, and when it stops \"papa: stopped: REASON\". Exit status: 0 when a",
-            "client made it exit, 143 after SIGTERM, 130 after SIGINT, 1 when it failed.",
+            "client made it exit, 143 after SIGTERM, 130 after SIGINT, 1 when it could not start,",
+            "70 when it died of an error.",
             "");
+
+    /** The exit code after the daemon died of an error (EX_SOFTWARE); the JVM's own OOM exit is 3. */
+    public static final int EXIT_CRASHED = 70;
 
     /** Start and stop lines reach the log file at the default level (strong reference: keeps its level). */
     private static final Logger LIFECYCLE = Logger.getLogger("dev.papa.daemon.lifecycle");
@@ -66,6 +71,7 @@ public final class DaemonMain {
             return 1;
         }
         raiseOpenFilesLimit(config);
+        exitOnUncaughtErrors();
         Daemon daemon;
         try {
             daemon = Daemon.start(config);
@@ -100,9 +106,9 @@ public final class DaemonMain {
             daemon.close();
         }
         if (config.portFile() != null) PortFile.remove(config.portFile(), daemon.port());
-        String reason = daemon.stopReason();
+        String reason = java.util.Objects.requireNonNullElse(daemon.stopReason(), "the event loop died");
         announce(err, config, "stopped: " + reason);
-        if (daemon.failed()) return 1;
+        if (daemon.failure() != null) return EXIT_CRASHED;
         return reason.equals("SIGTERM") ? 128 + 15 : reason.equals("SIGINT") ? 128 + 2 : 0;
     }
 
@@ -111,6 +117,20 @@ public final class DaemonMain {
         err.println("papa: " + what);
         err.flush();
         if (config.logFile() != null) LIFECYCLE.info(what);
+    }
+
+    /**
+     * An error on any other thread of the daemon's JVM is fatal too: logged, then the JVM halts
+     * non-zero at once (its state may be broken; a supervisor starts a fresh daemon).
+     */
+    private static void exitOnUncaughtErrors() {
+        Thread.setDefaultUncaughtExceptionHandler((thread, e) -> {
+            try {
+                Logger.getLogger(DaemonMain.class.getName()).log(Level.SEVERE, "uncaught in " + thread.getName() + ": " + e, e);
+            } finally {
+                if (e instanceof Error) Runtime.getRuntime().halt(EXIT_CRASHED);
+            }
+        });
     }
 
     /** Parses the daemon's options; null means help was asked. */
@@ -159,6 +179,15 @@ public final class DaemonMain {
                 case "--allow-user": case "--allow-uid": case "--socket-mode":
                     dev.papa.daemon.access.AccessOptions.apply(c, a, value != null ? value : next(args, ++i, a));
                     break;
+                case "--output-budget": {
+                    String v = value != null ? value : next(args, ++i, a);
+                    long n = dev.papa.daemon.protocol.Sizes.parse(v);
+                    if (n < dev.papa.daemon.buffer.OutputBudget.MIN_LIMIT) {
+                        throw new IllegalArgumentException("invalid output budget \"" + v + "\" (at least 1m; suffix k, m or g)");
+                    }
+                    c.outputBudget(n);
+                    break;
+                }
                 case "--launcher":
                     c.launcher(value != null ? value : next(args, ++i, a));
                     break;
