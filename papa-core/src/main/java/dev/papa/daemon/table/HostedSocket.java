@@ -50,6 +50,11 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
         return s;
     }
 
+    /** This request with its host resolved to {@code resolved}. */
+    HostedSocket at(InetAddress resolved) {
+        return new HostedSocket(name, owner, family, type, backlog, path, umask, host, resolved, port, iface, reusePort);
+    }
+
     public String name() { return name; }
     public Sockets.Family family() { return family; }
     public Sockets.Type type() { return type; }

@@ -1,6 +1,8 @@
 package dev.papa.daemon.upgrade;
 
 import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Child;
 import dev.papa.posix.Epoll;
 import dev.papa.posix.Fd;
@@ -52,25 +54,43 @@ final class PreCheck {
         this.deadline = loop.schedule(TIMEOUT_MILLIS, this::timeout);
     }
 
-    /** Starts the check; {@code state} may be closed once this returns (the child has its copy). */
-    static PreCheck start(EventLoop loop, List<String> command, Fd state, Outcome outcome) throws PosixException {
+    /**
+     * Starts the check on the worker's spawn lane (clone+exec of a JVM must not hold up the
+     * loop); {@code state} is closed once the child has its copy.
+     */
+    static void start(EventLoop loop, Worker work, List<String> command, Fd state, Outcome outcome) {
         SpawnSpec spec = new SpawnSpec(command).env(System.getenv()).passFd(state.get(), STATE_FD)
                 .stdout(SpawnSpec.Output.PIPE).stderr(SpawnSpec.Output.STDOUT);
-        Child child = Spawner.spawn(spec);
-        PreCheck check = new PreCheck(loop, child, outcome);
-        try {
-            loop.register(child.pidfd().get(), Epoll.IN, ev -> check.exited());
-            loop.register(child.stdout().get(), Epoll.IN, ev -> check.read());
-        } catch (PosixException e) {
-            check.deadline.cancel();
-            check.kill();
-            Processes.waitFor(child.pid()); // killed: no zombie left behind
-            loop.unregister(child.pidfd().get());
-            child.pidfd().close();
-            child.stdout().close();
-            throw e;
-        }
-        return check;
+        work.run(Worker.Lane.SPAWN, () -> {
+            try {
+                return Spawner.spawn(spec);
+            } catch (PosixException e) {
+                throw new CommandError("cannot run it: " + e.getMessage());
+            }
+        }, (child, error) -> {
+            state.close();
+            if (error != null) {
+                outcome.failed(error.getMessage());
+                return;
+            }
+            PreCheck check = new PreCheck(loop, child, outcome);
+            try {
+                loop.register(child.pidfd().get(), Epoll.IN, ev -> check.exited());
+                loop.register(child.stdout().get(), Epoll.IN, ev -> check.read());
+            } catch (PosixException e) {
+                check.deadline.cancel();
+                check.kill();
+                try {
+                    Processes.waitFor(child.pid()); // killed: no zombie left behind
+                } catch (PosixException gone) {
+                    LOG.log(Level.FINE, "reap check", gone);
+                }
+                loop.unregister(child.pidfd().get());
+                child.pidfd().close();
+                child.stdout().close();
+                outcome.failed("cannot watch it: " + e.getMessage());
+            }
+        });
     }
 
     private void read() {

@@ -7,6 +7,7 @@ import dev.papa.daemon.protocol.Words;
 import dev.papa.daemon.session.Server;
 import dev.papa.daemon.session.Session;
 import dev.papa.daemon.state.Snapshot;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Exec;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Memfd;
@@ -36,14 +37,18 @@ public final class Upgrader implements Server.Upgrades {
     public static final String RESTORE_FALLBACK = "--restore-fallback";
 
     private final EventLoop loop;
+    private final Worker work;
     private final Server server;
     private final Snapshot snapshot;
     private final List<String> daemonArgs;
     private boolean inProgress;
+    /** How often to look whether the worker's jobs in flight have been answered. */
+    private static final long QUIET_POLL_MILLIS = 2;
 
     /** @param daemonArgs the daemon's command-line options, given again to the new image */
-    public Upgrader(EventLoop loop, Server server, Snapshot snapshot, List<String> daemonArgs) {
+    public Upgrader(EventLoop loop, Worker work, Server server, Snapshot snapshot, List<String> daemonArgs) {
         this.loop = loop;
+        this.work = work;
         this.server = server;
         this.snapshot = snapshot;
         this.daemonArgs = List.copyOf(daemonArgs);
@@ -74,24 +79,26 @@ public final class Upgrader implements Server.Upgrades {
         List<String> checkCommand = new ArrayList<>(target.command(daemonArgs));
         checkCommand.add(CHECK_STATE);
         checkCommand.add(Integer.toString(PreCheck.STATE_FD));
-        try (Fd copy = writeState(current)) {
-            PreCheck.start(loop, checkCommand, copy, new PreCheck.Outcome() {
-                @Override
-                public void passed(String version) {
-                    upgrade(session, current, chosen, version);
-                }
-
-                @Override
-                public void failed(String reason) {
-                    inProgress = false;
-                    LOG.warning(() -> "Upgrade to " + name + " refused: " + reason);
-                    session.upgradeRefused("cannot upgrade to " + name + " - " + reason);
-                }
-            });
+        Fd copy;
+        try {
+            copy = writeState(current);
         } catch (IOException e) {
             throw new CommandError("cannot upgrade to " + name + " - " + e.getMessage());
         }
         inProgress = true;
+        PreCheck.start(loop, work, checkCommand, copy, new PreCheck.Outcome() {
+            @Override
+            public void passed(String version) {
+                upgrade(session, current, chosen, version);
+            }
+
+            @Override
+            public void failed(String reason) {
+                inProgress = false;
+                LOG.warning(() -> "Upgrade to " + name + " refused: " + reason);
+                session.upgradeRefused("cannot upgrade to " + name + " - " + reason);
+            }
+        });
         LOG.info(() -> "Upgrade to " + name + " requested; checking that it reads the state");
     }
 
@@ -125,6 +132,16 @@ public final class Upgrader implements Server.Upgrades {
         long started = System.nanoTime();
         session.upgrading("Upgrading to " + version);
         server.closeSessionsForUpgrade();
+        whenQuiet(() -> reexec(current, target, version, started));
+    }
+
+    /** Runs {@code then} once nothing is in flight on the worker (a spawn must land in the table first). */
+    private void whenQuiet(Runnable then) {
+        if (work.idle()) then.run();
+        else loop.schedule(QUIET_POLL_MILLIS, () -> whenQuiet(then));
+    }
+
+    private void reexec(Relaunch current, Relaunch target, String version, long started) {
         Fd state = null;
         try {
             state = writeState(current);
