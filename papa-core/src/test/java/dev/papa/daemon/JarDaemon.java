@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Assumptions;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +21,7 @@ final class JarDaemon implements AutoCloseable {
     static final long TIMEOUT_MS = 120_000;
 
     final Process process;
-    final int port;
+    int port;
     final Path log;
     final Path output;
     private final List<Integer> hosted = new ArrayList<>();
@@ -45,19 +44,21 @@ final class JarDaemon implements AutoCloseable {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
-    /** {@code java FLAGS -jar JAR -p PORT --log-file LOG}, waiting until it answers. */
+    /** {@code java FLAGS -jar JAR -p 0 --log-file LOG}; waits for its "listening on" line. */
     static JarDaemon start(String java, Path jar, List<String> jvmFlags) throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
         Path log = Files.createTempFile("papa-upgrade", ".log");
         Path output = Files.createTempFile("papa-upgrade", ".out");
         List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"));
         cmd.addAll(jvmFlags);
-        cmd.addAll(List.of("-jar", jar.toString(), "-p", Integer.toString(port), "--log-file", log.toString()));
+        cmd.addAll(List.of("-jar", jar.toString(), "-p", "0", "--log-file", log.toString()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
-        JarDaemon d = new JarDaemon(p, port, log, output);
+        JarDaemon d = new JarDaemon(p, -1, log, output);
+        try {
+            d.port = d.awaitPort();
+        } catch (Exception | AssertionError e) {
+            d.close();
+            throw e;
+        }
         try (ProtocolClient c = d.connect()) {
             c.ok("version");
         } catch (Exception | AssertionError e) {
@@ -65,6 +66,18 @@ final class JarDaemon implements AutoCloseable {
             throw new IllegalStateException("daemon did not start: " + Files.readString(output), e);
         }
         return d;
+    }
+
+    private int awaitPort() throws Exception {
+        java.util.regex.Pattern listening = java.util.regex.Pattern.compile("papa: listening on 127\\.0\\.0\\.1:(\\d+)");
+        long deadline = System.currentTimeMillis() + TIMEOUT_MS;
+        while (System.currentTimeMillis() < deadline) {
+            java.util.regex.Matcher m = listening.matcher(Files.readString(output));
+            if (m.find()) return Integer.parseInt(m.group(1));
+            if (!process.isAlive()) throw new IllegalStateException("daemon died at start: " + Files.readString(output));
+            Thread.sleep(20); // polling the file the daemon writes its line to
+        }
+        throw new IllegalStateException("no \"listening on\" line: " + Files.readString(output));
     }
 
     /** A session, retrying while the daemon starts (a connection made during an upgrade waits instead). */
