@@ -208,6 +208,8 @@ public final class ProcessTable {
             SpawnSpec s = new SpawnSpec(substituteSockets(by, spec, passed, copies));
             s.env(spec.env());
             if (spec.workingDir() != null) s.workingDir(spec.workingDir());
+            // A principal's directory and limits are entered and set with its own rights only.
+            s.workingDirAfterIdentity(!by.isAdmin()).limitsAfterIdentity(!by.isAdmin());
             if (spec.groups() != null) s.groups(spec.groups());
             if (spec.gid() != null) s.gid(spec.gid());
             if (spec.uid() != null) s.uid(spec.uid());

@@ -63,10 +63,15 @@ final class Conn implements AutoCloseable {
      */
     static Conn asUser(String user, String target) throws IOException {
         Process p = new ProcessBuilder("setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups",
-                "/usr/bin/python3", "-c", RELAY, target).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                "/usr/bin/python3", "-c", RELAY, target).start();
         Conn c = new Conn(null, null, p.getInputStream(), p.getOutputStream(), 20_000);
         c.relay = p;
-        c.expectGreeting();
+        try {
+            c.expectGreeting();
+        } catch (IOException e) {
+            c.close();
+            throw new IOException("client as " + user + ": " + new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8), e);
+        }
         return c;
     }
 
