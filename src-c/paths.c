@@ -156,3 +156,43 @@ PAPA_EXPORT int papa_chmod_if(int dirfd, const char *name, long long dev, long l
   close(fd);
   return r;
 }
+
+/* Whether no one but root and UID can change which directory PATH leads to: every directory
+ * that holds a component of it is writable by no one else, or is sticky and the component
+ * belongs to root or UID. Then binding by the path itself resolves to the directory DEV/INO
+ * that papa_open_dir_nofollow opened, and the socket keeps its real path as its address
+ * (getsockname, ss, /proc/net/unix). 1 yes, 0 no (".." on the way counts as no), -errno. */
+PAPA_EXPORT int papa_dir_trusted(const char *path, int uid, long long dev, long long ino) {
+  int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct stat parent, st;
+  if (fstat(fd, &parent) < 0) { int e = errno; close(fd); return -e; }
+  char comp[256];
+  const char *p = path;
+  int trusted = 1;
+  while (*p && trusted) {
+    while (*p == '/') p++;
+    if (!*p) break;
+    size_t n = strcspn(p, "/");
+    if (n >= sizeof comp) { close(fd); return -ENAMETOOLONG; }
+    memcpy(comp, p, n);
+    comp[n] = '\0';
+    p += n;
+    if (strcmp(comp, ".") == 0) continue;
+    if (strcmp(comp, "..") == 0) { trusted = 0; break; }
+    int next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int e = errno;
+    close(fd);
+    if (next < 0) return -e;
+    fd = next;
+    if (fstat(fd, &st) < 0) { e = errno; close(fd); return -e; }
+    int others_write = (parent.st_uid != 0 && parent.st_uid != (uid_t) uid) || (parent.st_mode & (S_IWGRP | S_IWOTH));
+    int kept = (parent.st_mode & S_ISVTX) && (parent.st_uid == 0 || parent.st_uid == (uid_t) uid)
+               && (st.st_uid == 0 || st.st_uid == (uid_t) uid);
+    if (others_write && !kept) trusted = 0;
+    parent = st;
+  }
+  if (trusted && ((long long) parent.st_dev != dev || (long long) parent.st_ino != ino)) trusted = 0;
+  close(fd);
+  return trusted;
+}

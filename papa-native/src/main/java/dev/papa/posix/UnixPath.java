@@ -6,10 +6,14 @@ import dev.papa.posix.internal.LibPapa;
 /**
  * The place of a unix socket file: its directory, opened without following any symbolic link
  * (openat2 RESOLVE_NO_SYMLINKS, or an O_NOFOLLOW walk), and the entry name in it. Everything is
- * done relative to that directory descriptor (bind and connect through
- * {@code /proc/self/fd/DIRFD/NAME}, see src-c/paths.c), so a symbolic link swapped into the
- * path cannot redirect it. What is there already is replaced only when it is a stale socket,
- * and a file is unlinked only while it is still the one bound (same device and inode).
+ * done relative to that directory descriptor, so a symbolic link swapped into the path cannot
+ * redirect it: stat and unlink with the *at calls, connect through
+ * {@code /proc/self/fd/DIRFD/NAME} (see src-c/paths.c). bind takes the path itself when no one
+ * but root and the acting user can change the directories on it (then it reaches the same
+ * directory, and the socket's address stays its real path, as programs that inherit it expect);
+ * otherwise it binds through the descriptor too, and the address reads
+ * {@code /proc/self/fd/N/NAME}. What is there already is replaced only when it is a stale
+ * socket, and a file is unlinked only while it is still the one bound (same device and inode).
  */
 public final class UnixPath implements AutoCloseable {
   private final String path;
@@ -17,6 +21,7 @@ public final class UnixPath implements AutoCloseable {
   private final String name;
   private final long dirDev;
   private final long dirIno;
+  private final boolean trusted;
 
   /** An entry's device, inode and whether it is a socket. */
   public record Entry(long dev, long ino, boolean socket) {}
@@ -24,7 +29,23 @@ public final class UnixPath implements AutoCloseable {
   /** A socket bound at the path, and the file it made. */
   public record Bound(Fd fd, long dev, long ino) {}
 
-  private UnixPath(String path, Fd dir, String name, long dirDev, long dirIno) {
+  /** {@link #bind}: something other than a stale socket is at the path. */
+  public static boolean inUse(PosixException e) {
+    return e.errno() == Errno.EEXIST && e.call().equals("bind");
+  }
+
+  /** {@link #open}: a directory on the path is a symbolic link. */
+  public static boolean symlinkOnPath(PosixException e) {
+    return e.errno() == Errno.ELOOP && e.call().equals("open");
+  }
+
+  /** {@link #open}: the path names no entry (it ends in {@code /}, {@code .} or {@code ..}). */
+  public static boolean namesNoEntry(PosixException e) {
+    return e.errno() == Errno.EINVAL && e.call().equals("open");
+  }
+
+  private UnixPath(String path, Fd dir, String name, long dirDev, long dirIno, boolean trusted) {
+    this.trusted = trusted;
     this.path = path;
     this.dir = dir;
     this.name = name;
@@ -35,8 +56,9 @@ public final class UnixPath implements AutoCloseable {
   /**
    * Opens the directory of the absolute {@code path}. ELOOP when a directory on it is a
    * symbolic link, EINVAL when it names no entry ({@code /}, {@code /a/}, {@code /a/..}).
+   * {@code actingUid} is who else, besides root, may be trusted with the directories on it.
    */
-  public static UnixPath open(String path) throws PosixException {
+  public static UnixPath open(String path, int actingUid) throws PosixException {
     if (!path.startsWith("/") || path.indexOf('\0') >= 0) throw new PosixException("open", Errno.EINVAL);
     int slash = path.lastIndexOf('/');
     String name = path.substring(slash + 1);
@@ -51,7 +73,12 @@ public final class UnixPath implements AutoCloseable {
       dir.close();
       throw new PosixException("fstat", -r);
     }
-    return new UnixPath(path, dir, name, st[0], st[1]);
+    int t = LibPapa.papa_dir_trusted(Errno.cString(dirPath), actingUid, st[0], st[1]);
+    if (t < 0) {
+      dir.close();
+      throw new PosixException("open", -t);
+    }
+    return new UnixPath(path, dir, name, st[0], st[1], t == 1);
   }
 
   /** The O_NOFOLLOW walk that {@link #open} falls back to on kernels without openat2 (for tests). */
@@ -100,7 +127,7 @@ public final class UnixPath implements AutoCloseable {
       if (r == -Errno.ESTALE) throw new PosixException("bind", Errno.EEXIST);
       if (r < 0 && r != -Errno.ENOENT) throw new PosixException("unlink", -r);
     }
-    Fd fd = Sockets.bindUnix(type, viaDescriptor(), backlog, umask);
+    Fd fd = Sockets.bindUnix(type, trusted ? path : viaDescriptor(), backlog, umask);
     try {
       Entry made = entry();
       if (made == null || !made.socket()) throw new PosixException("bind", Errno.ESTALE); // replaced at once: not ours to keep
@@ -125,7 +152,12 @@ public final class UnixPath implements AutoCloseable {
     if (r < 0) throw new PosixException("chmod", -r);
   }
 
-  /** The path bind/connect use: the kernel resolves the descriptor's magic link, then the name inside. */
+  /** Whether bind uses the path itself (see the class comment). */
+  public boolean bindsByPath() {
+    return trusted;
+  }
+
+  /** The path connect uses: the kernel resolves the descriptor's magic link, then the name inside. */
   private String viaDescriptor() {
     return "/proc/self/fd/" + dir.get() + "/" + name;
   }

@@ -16,8 +16,12 @@ import org.junit.jupiter.api.io.TempDir;
 class UnixPathTest {
   @TempDir Path tmp;
 
+  static UnixPath open(String path) throws PosixException {
+    return UnixPath.open(path, Processes.effectiveUid());
+  }
+
   static UnixPath.Bound bind(String path) throws PosixException {
-    try (UnixPath p = UnixPath.open(path)) {
+    try (UnixPath p = open(path)) {
       return p.bind(Type.STREAM, 5, null);
     }
   }
@@ -27,19 +31,19 @@ class UnixPathTest {
     Files.createDirectory(tmp.resolve("d"));
     String[] spellings = {tmp + "/d/s.sock", tmp + "/d/./s.sock", tmp + "//d///s.sock", tmp + "/d/../d/s.sock"};
     String key;
-    try (UnixPath p = UnixPath.open(spellings[0])) {
+    try (UnixPath p = open(spellings[0])) {
       key = p.entryKey();
     }
     for (String s : spellings) {
-      try (UnixPath p = UnixPath.open(s)) {
+      try (UnixPath p = open(s)) {
         assertEquals(key, p.entryKey(), s);
       }
     }
-    try (UnixPath p = UnixPath.open(tmp + "/d/t.sock")) {
+    try (UnixPath p = open(tmp + "/d/t.sock")) {
       assertNotEquals(key, p.entryKey());
     }
     for (String bad : new String[] {"/", tmp + "/d/", tmp + "/d/.", tmp + "/d/..", "relative/x"}) {
-      PosixException e = assertThrows(PosixException.class, () -> UnixPath.open(bad), bad);
+      PosixException e = assertThrows(PosixException.class, () -> open(bad), bad);
       assertEquals(22, e.errno(), bad);
     }
   }
@@ -48,10 +52,10 @@ class UnixPathTest {
   void aSymbolicLinkOnTheWayIsRefused() throws Exception {
     Path real = Files.createDirectory(tmp.resolve("real"));
     Files.createSymbolicLink(tmp.resolve("link"), real);
-    PosixException e = assertThrows(PosixException.class, () -> UnixPath.open(tmp + "/link/s.sock"));
+    PosixException e = assertThrows(PosixException.class, () -> open(tmp + "/link/s.sock"));
     assertEquals(40, e.errno()); // ELOOP
     Files.createDirectory(real.resolve("sub"));
-    e = assertThrows(PosixException.class, () -> UnixPath.open(tmp + "/link/sub/s.sock"));
+    e = assertThrows(PosixException.class, () -> open(tmp + "/link/sub/s.sock"));
     assertEquals(40, e.errno());
     // the fallback walk refuses the same paths and opens the same directories
     e = assertThrows(PosixException.class, () -> UnixPath.openDirByWalk(tmp + "/link"));
@@ -64,6 +68,47 @@ class UnixPathTest {
           Files.readAttributes(Path.of("/proc/self/fd/" + walked.get()), "unix:ino").get("ino").toString());
     }
     assertFalse(Files.exists(real.resolve("s.sock")));
+  }
+
+  /** bind takes the path itself only where no one but root and the acting user can swap a directory on it. */
+  @Test
+  void bindsByPathOnlyThroughDirectoriesNobodyElseCanChange() throws Exception {
+    Path mine = Files.createDirectory(tmp.resolve("mine"));
+    Path shared = Files.createDirectory(tmp.resolve("shared"));
+    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+    Path sticky = Files.createDirectory(tmp.resolve("sticky"));
+    Files.setPosixFilePermissions(sticky, PosixFilePermissions.fromString("rwxrwxrwx"));
+    Files.setAttribute(sticky, "unix:mode", 01777);
+    Path theirs = Files.createDirectory(sticky.resolve("theirs"));
+    Files.setAttribute(theirs, "unix:uid", 65534);
+    Path inShared = Files.createDirectory(shared.resolve("sub"));
+    try (UnixPath p = open(mine + "/s.sock")) {
+      assertTrue(p.bindsByPath());
+    }
+    try (UnixPath p = open(shared + "/s.sock")) {
+      assertTrue(p.bindsByPath(), "the socket's own entry is never followed: only directories count");
+    }
+    try (UnixPath p = open(inShared + "/s.sock")) {
+      assertFalse(p.bindsByPath(), "sub could be renamed away and replaced by anyone");
+    }
+    try (UnixPath p = open(theirs + "/s.sock")) {
+      assertFalse(p.bindsByPath(), "nobody owns theirs and may replace it");
+    }
+    try (UnixPath p = UnixPath.open(theirs + "/s.sock", 65534)) {
+      assertTrue(p.bindsByPath(), "for nobody itself it is its own directory");
+    }
+    try (UnixPath p = open(mine + "/../mine/s.sock")) {
+      assertFalse(p.bindsByPath());
+    }
+    // either way the socket is made in the directory that was opened, and works
+    for (Path dir : new Path[] {mine, inShared}) {
+      UnixPath.Bound b = bind(dir + "/s.sock");
+      try (Fd c = Sockets.connectUnix(dir + "/s.sock")) {
+        assertTrue(c.isOpen());
+      } finally {
+        b.fd().close();
+      }
+    }
   }
 
   @Test
@@ -93,7 +138,7 @@ class UnixPathTest {
       live.fd().close();
     }
     // closed, its file left behind: stale
-    try (UnixPath p = UnixPath.open(path)) {
+    try (UnixPath p = open(path)) {
       assertTrue(p.isStaleSocket());
     }
     UnixPath.Bound again = bind(path);
@@ -111,14 +156,14 @@ class UnixPathTest {
     b.fd().close();
     Files.delete(Path.of(path));
     Files.writeString(Path.of(path), "someone else's");
-    try (UnixPath p = UnixPath.open(path)) {
+    try (UnixPath p = open(path)) {
       assertFalse(p.unlinkIf(b.dev(), b.ino()));
     }
     assertEquals("someone else's", Files.readString(Path.of(path)));
     Files.delete(Path.of(path));
     UnixPath.Bound c = bind(path);
     c.fd().close();
-    try (UnixPath p = UnixPath.open(path)) {
+    try (UnixPath p = open(path)) {
       assertTrue(p.unlinkIf(c.dev(), c.ino()));
       assertFalse(p.unlinkIf(c.dev(), c.ino()));
     }
@@ -129,7 +174,7 @@ class UnixPathTest {
   void chmodNeverFollowsALink() throws Exception {
     String path = tmp + "/s.sock";
     UnixPath.Bound b = bind(path);
-    try (UnixPath p = UnixPath.open(path)) {
+    try (UnixPath p = open(path)) {
       p.chmod(b.dev(), b.ino(), 0640);
       assertEquals("rw-r-----", PosixFilePermissions.toString(Files.getPosixFilePermissions(Path.of(path), LinkOption.NOFOLLOW_LINKS)));
       Path target = tmp.resolve("target");

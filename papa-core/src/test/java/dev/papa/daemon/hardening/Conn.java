@@ -69,8 +69,14 @@ final class Conn implements AutoCloseable {
         try {
             c.expectGreeting();
         } catch (IOException e) {
+            try {
+                p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            byte[] err = p.getErrorStream().readNBytes(p.getErrorStream().available()); // destroy() closes the streams
             c.close();
-            throw new IOException("client as " + user + ": " + new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8), e);
+            throw new IOException("client as " + user + ": " + new String(err, StandardCharsets.UTF_8), e);
         }
         return c;
     }

@@ -36,6 +36,7 @@ public final class LibPapa {
   // src-c/paths.c
   public static native int papa_open_dir_nofollow(byte[] path);
   public static native int papa_open_dir_walk(byte[] path);
+  public static native int papa_dir_trusted(byte[] path, int uid, long dev, long ino);
   public static native int papa_stat_at(int dirfd, byte[] name, long[] out);
   public static native int papa_unlink_if(int dirfd, byte[] name, long dev, long ino);
   public static native int papa_unix_refused(byte[] path);
