@@ -196,3 +196,17 @@ PAPA_EXPORT int papa_dir_trusted(const char *path, int uid, long long dev, long 
   close(fd);
   return trusted;
 }
+
+/* Opens the log file for appending: never through a symbolic link at PATH (O_NOFOLLOW: ELOOP),
+ * and only a regular file (-EINVAL otherwise; O_NONBLOCK while checking, so a FIFO placed
+ * there cannot hang the open). Created 0640 when missing. fd or -errno. */
+PAPA_EXPORT int papa_open_log(const char *path) {
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0640);
+  if (fd < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) < 0) { int e = errno; close(fd); return -e; }
+  if (!S_ISREG(st.st_mode)) { close(fd); return -EINVAL; }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) { int e = errno; close(fd); return -e; }
+  return fd;
+}

@@ -40,6 +40,7 @@ public final class LibPapa {
   public static native int papa_stat_at(int dirfd, byte[] name, long[] out);
   public static native int papa_unlink_if(int dirfd, byte[] name, long dev, long ino);
   public static native int papa_unix_refused(byte[] path);
+  public static native int papa_open_log(byte[] path);
   public static native int papa_chmod_if(int dirfd, byte[] name, long dev, long ino, int mode);
   public static native int papa_thread_groups(int[] saved, int max);
   public static native int papa_set_fs_identity(int uid, int gid, int[] groups, int ngroups);
