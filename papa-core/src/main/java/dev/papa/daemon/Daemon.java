@@ -1,11 +1,13 @@
 package dev.papa.daemon;
 
+import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.session.Server;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
 import dev.papa.daemon.table.ValueTable;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Fd;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Processes;
@@ -30,6 +32,7 @@ public final class Daemon implements AutoCloseable {
 
     private final DaemonConfig config;
     private final EventLoop loop;
+    private final Worker work;
     private final Fd listener;
     /** The control socket as bound; for a unix socket, the file to unlink at exit while it is still ours. */
     private final UnixPath.Bound control;
@@ -39,6 +42,12 @@ public final class Daemon implements AutoCloseable {
     private final ProcessTable processes;
     private final Thread thread;
     private final CountDownLatch exited = new CountDownLatch(1);
+    /** Why the daemon stopped: the first reason given wins. */
+    private final java.util.concurrent.atomic.AtomicReference<String> stopReason = new java.util.concurrent.atomic.AtomicReference<>();
+    /** Set when the loop thread died of an error: the daemon stopped abnormally. */
+    private volatile Throwable failure;
+    /** Freed when the loop dies of an error, so that saying why does not run out of heap too. */
+    private byte[] reserve = new byte[256 << 10];
 
     private Daemon(DaemonConfig config) throws IOException {
         this.config = config;
@@ -50,13 +59,14 @@ public final class Daemon implements AutoCloseable {
             this.port = config.unixSocket() == null ? Sockets.localPort(listener.get()) : -1;
             this.loop = new EventLoop();
             WallClock clock = new WallClock();
-            ValueTable values = new ValueTable();
-            this.sockets = new SocketTable();
-            this.processes = new ProcessTable(loop, clock, sockets);
+            ValueTable values = new ValueTable(config.valuesLimit());
+            this.work = new Worker(loop);
+            this.sockets = new SocketTable(work);
+            this.processes = new ProcessTable(loop, work, clock, sockets, new OutputBudget(config.outputBudget()));
             if (config.childOpenFilesSoft() >= 0) {
                 processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
             }
-            this.server = new Server(loop, values, sockets, processes, listener, config, loop::stop);
+            this.server = new Server(loop, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
         } catch (IOException | RuntimeException e) {
             listener.close();
@@ -69,7 +79,6 @@ public final class Daemon implements AutoCloseable {
     public static Daemon start(DaemonConfig config) throws IOException {
         Daemon d = new Daemon(config);
         d.thread.start();
-        LOG.info(() -> "Listening on " + d.where());
         return d;
     }
 
@@ -105,13 +114,29 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
+    /**
+     * The loop thread. An error that escapes the loop (OutOfMemoryError, an internal bug) ends
+     * this daemon: it is logged, the daemon shuts down and {@link #failure()} tells the caller,
+     * which exits non-zero (DaemonMain) so that a supervisor restarts it.
+     */
     private void run() {
         try {
             loop.run();
         } catch (RuntimeException | Error e) {
-            LOG.log(Level.SEVERE, "event loop died", e);
+            reserve = null;
+            failure = e;
+            try {
+                stopReason.compareAndSet(null, "the event loop died: " + e);
+                LOG.log(Level.SEVERE, "event loop died: " + e + "; the daemon stops", e);
+            } catch (Throwable logFailed) {
+                // nothing left to say it with; failure() still reports it
+            }
         } finally {
-            shutdown();
+            try {
+                shutdown();
+            } catch (Throwable t) {
+                if (failure == null) failure = t;
+            }
             exited.countDown();
         }
     }
@@ -121,12 +146,17 @@ public final class Daemon implements AutoCloseable {
             server.closeAll();
             sockets.closeAll();
             processes.closeAll();
+            work.close();
             loop.close();
             if (config.unixSocket() != null) unlinkControlSocket();
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "shutdown", e);
         }
-        LOG.info("Daemon stopped");
+    }
+
+    /** The error the loop thread died of, or null while it runs or after a normal stop. */
+    public Throwable failure() {
+        return failure;
     }
 
     private void unlinkControlSocket() {
@@ -157,10 +187,21 @@ public final class Daemon implements AutoCloseable {
         return exited.await(timeout, unit);
     }
 
-    /** Stops serving; started processes keep running. Safe from any thread, idempotent. */
+    /** Why the daemon stopped (null while it runs). */
+    public String stopReason() {
+        return stopReason.get();
+    }
+
+    /** Stops serving, giving the reason; started processes keep running. Safe from any thread. */
+    public void stop(String reason) {
+        stopReason.compareAndSet(null, reason);
+        loop.stop();
+    }
+
+    /** Stops serving and waits (up to 10 s) until the loop has shut down; idempotent. */
     @Override
     public void close() {
-        loop.stop();
+        stop("closed");
         if (Thread.currentThread() != thread) {
             try {
                 exited.await(10, TimeUnit.SECONDS);

@@ -21,10 +21,15 @@ public final class DaemonConfig {
     private java.time.Duration slowClientTimeout = DEFAULT_SLOW_CLIENT_TIMEOUT;
     private final java.util.List<Integer> allowedUids = new java.util.ArrayList<>();
     private int socketMode = DEFAULT_SOCKET_MODE;
+    private Path portFile;
+    private long outputBudget;
+    private long valuesLimit;
     private long childOpenFilesSoft = -1;
 
     /** TCP port on 127.0.0.1; 0 lets the system choose (see {@link Daemon#port()}). */
     public DaemonConfig port(int port) { this.port = port; return this; }
+    /** Write the TCP port the daemon listens on to this file ({@code --port-file}). */
+    public DaemonConfig portFile(Path path) { this.portFile = path; return this; }
     /** Serve on this unix socket path instead of TCP. */
     public DaemonConfig unixSocket(Path path) { this.unixSocket = path; return this; }
     /** Exit once the last session closes (after at least one). */
@@ -41,6 +46,19 @@ public final class DaemonConfig {
     /** Permission bits of the unix control socket file (default 0600). */
     public DaemonConfig socketMode(int mode) { this.socketMode = mode; return this; }
 
+    /** Heap bytes every process's queued output may take together (0: half the JVM's maximum heap). */
+    public DaemonConfig outputBudget(long bytes) { this.outputBudget = bytes; return this; }
+    /** Heap bytes all values may take together (0: an eighth of the maximum heap, at most 64 MiB). */
+    public DaemonConfig valuesLimit(long bytes) { this.valuesLimit = bytes; return this; }
+
+    public long outputBudget() {
+        return outputBudget > 0 ? outputBudget : dev.papa.daemon.buffer.OutputBudget.defaultLimit();
+    }
+
+    public long valuesLimit() {
+        return valuesLimit > 0 ? valuesLimit : dev.papa.daemon.table.ValueTable.defaultLimit();
+    }
+
     /**
      * The open-files soft limit the daemon was started with, before it raised its own: children
      * get it unless they give {@code rlimit.nofile}. -1 (the default): children inherit the
@@ -53,6 +71,7 @@ public final class DaemonConfig {
     public java.util.List<Integer> allowedUids() { return java.util.List.copyOf(allowedUids); }
     public int socketMode() { return socketMode; }
     public Path unixSocket() { return unixSocket; }
+    public Path portFile() { return portFile; }
     public boolean singleSession() { return singleSession; }
     public boolean debug() { return debug; }
     public Path logFile() { return logFile; }

@@ -1,5 +1,6 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.WallClock;
@@ -31,13 +32,13 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     EventLoop.Timer pipeDeadline;
     final List<ProcessWatcher> watchers = new ArrayList<>(2);
 
-    HostedProcess(ProcessSpec spec, int owner, int pid, long startedMicros) {
+    HostedProcess(ProcessSpec spec, int owner, int pid, long startedMicros, OutputBudget budget) {
         this.spec = spec;
         this.owner = owner;
         this.nameBytes = spec.name().getBytes(java.nio.charset.StandardCharsets.UTF_8);
         this.pid = pid;
         this.startedMicros = startedMicros;
-        this.output = new OutputBuffer(spec.bufsize());
+        this.output = new OutputBuffer(spec.bufsize(), budget);
     }
 
     public String name() { return spec.name(); }
@@ -67,6 +68,7 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
         WallClock.append(sb, startedMicros);
         if (spec.uid() != null) sb.append(" uid=").append(spec.uid());
         if (spec.gid() != null) sb.append(" gid=").append(spec.gid());
+        spec.activation().appendTo(sb);
         sb.append(" args=").append(String.join(" ", spec.args()));
         return sb.toString();
     }

@@ -1,27 +1,27 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.principal.Audit;
 import dev.papa.daemon.principal.Principal;
-import dev.papa.daemon.principal.ProcessIdentity;
 import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.protocol.Sizes;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.protocol.Words;
-import dev.papa.posix.Child;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Epoll;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Processes;
 import dev.papa.posix.Rlimit;
-import dev.papa.posix.SpawnException;
 import dev.papa.posix.SpawnSpec;
-import dev.papa.posix.Spawner;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -52,24 +52,29 @@ public final class ProcessTable {
     static final int UNKNOWN_STATUS = 255;
 
     private final EventLoop loop;
+    private final Worker work;
     private final WallClock clock;
     private final SocketTable sockets;
+    private final OutputBudget budget;
     private final NavigableMap<String, HostedProcess> byName = new TreeMap<>();
     private final Map<Integer, HostedProcess> byPid = new HashMap<>();
+    /** Names whose spawn is in flight, with the requests for the same name waiting for it. */
+    private final Map<String, List<Runnable>> spawning = new HashMap<>();
     /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_SIZE);
-    /** After this much captured output, one collection once capture is quiet (see queued()). */
+    /** After this much captured output, one collection once capture is quiet (see captured()). */
     static final long TRIM_AFTER_BYTES = 32L << 20;
-    private long queuedBytes;
     private long capturedSinceTrim;
     private boolean trimScheduled;
     /** {soft, hard} open-files limit for children that do not ask (the daemon raised its own), or null. */
     private long[] childOpenFiles;
 
-    public ProcessTable(EventLoop loop, WallClock clock, SocketTable sockets) {
+    public ProcessTable(EventLoop loop, Worker work, WallClock clock, SocketTable sockets, OutputBudget budget) {
         this.loop = loop;
+        this.work = work;
         this.clock = clock;
         this.sockets = sockets;
+        this.budget = budget;
     }
 
     /**
@@ -83,27 +88,82 @@ public final class ProcessTable {
 
     // ---------------------------------------------------------------- make process
 
-    /** {@code make process NAME [OPTION=VALUE...] EXECUTABLE [ARG...]}; result has the watch flag. */
-    public Made make(Principal by, List<String> words) throws CommandError {
+    /**
+     * {@code make process NAME [OPTION=VALUE...] EXECUTABLE [ARG...]}. What is wrong with the
+     * request itself throws; the rest is answered on the loop, maybe before this returns: the
+     * user and group lookups (if any), then the spawn, run on the worker. A name whose spawn is in
+     * flight is reserved: a second request for it waits, then gets that process or the "already
+     * created" error, as if the two had come one after the other.
+     */
+    public void make(Principal by, List<String> words, Worker.Answer<Made> answer) throws CommandError {
         if (words.isEmpty()) throw new CommandError("Process requires a name");
         String name = words.remove(0);
         Map<String, String> options = Words.takeOptions(words);
         Names.check("Process", name);
         boolean watch = SocketTable.flag("watch", options.remove("watch"));
-        ProcessSpec spec = parse(by, name, options, words);
-        HostedProcess existing = byName.get(name);
-        by.claim(name, existing);
-        if (existing != null) {
-            if (existing.spec.equals(spec)) return new Made(existing, watch);
-            throw new CommandError("Process for " + name + " has already been created - " + existing.line());
+        ProcessRequest request = parse(by, name, options, words);
+        if (!request.needsLookup()) {
+            admit(by, request.prepare(), watch, answer);
+            return;
         }
-        if (spec.args().isEmpty()) throw new CommandError("No command");
-        return new Made(start(by, spec), watch);
+        work.run(Worker.Lane.LOOKUP, request::prepare, (spec, error) -> {
+            if (error != null) answer.accept(null, error);
+            else admit(by, spec, watch, answer);
+        });
     }
 
     public record Made(HostedProcess process, boolean watch) {}
 
-    private ProcessSpec parse(Principal by, String name, Map<String, String> options, List<String> args) throws CommandError {
+    /** On the loop, with the prepared spec: the existing process, or a new one once spawned. */
+    private void admit(Principal by, ProcessSpec spec, boolean watch, Worker.Answer<Made> answer) {
+        String name = spec.name();
+        List<Runnable> waiting = spawning.get(name);
+        if (waiting != null) {
+            waiting.add(() -> admit(by, spec, watch, answer));
+            return;
+        }
+        Launch launch;
+        try {
+            HostedProcess existing = byName.get(name);
+            by.claim(name, existing);
+            if (existing != null) {
+                if (!existing.spec.equals(spec)) {
+                    throw new CommandError("Process for " + name + " has already been created - " + existing.line());
+                }
+                answer.accept(new Made(existing, watch), null);
+                return;
+            }
+            if (spec.args().isEmpty()) throw new CommandError("No command");
+            launch = launch(by, spec);
+        } catch (CommandError e) {
+            answer.accept(null, e);
+            return;
+        } catch (RuntimeException | LinkageError e) {
+            LOG.log(Level.SEVERE, "make process " + name + " failed", e);
+            answer.accept(null, new CommandError("Internal error: " + e));
+            return;
+        }
+        spawning.put(name, new ArrayList<>());
+        work.run(Worker.Lane.SPAWN, launch::start, (child, error) -> {
+            launch.close();
+            List<Runnable> next = spawning.remove(name);
+            if (error != null) {
+                answer.accept(null, error);
+            } else {
+                // Tracked even when the requesting session has gone meanwhile: the process exists.
+                HostedProcess p = new HostedProcess(spec, by.uid(), child.pid(), clock.nowMicros(), budget);
+                p.pidfd = child.pidfd();
+                p.stdout = child.stdout();
+                p.stderr = child.stderr();
+                track(p);
+                Audit.changed(by, "created process " + p.line());
+                answer.accept(new Made(p, watch), null);
+            }
+            for (Runnable r : next) r.run();
+        });
+    }
+
+    private ProcessRequest parse(Principal by, String name, Map<String, String> options, List<String> args) throws CommandError {
         Map<String, String> env = new LinkedHashMap<>();
         Map<Rlimit, Long> rlimits = new LinkedHashMap<>();
         String workingDir = null;
@@ -112,6 +172,7 @@ public final class ProcessTable {
         long bufsize = 1 << 20;
         int stdout = 1;
         String stderr = "1";
+        Activation activation = Activation.parse(options.remove("sockets"), options.remove("stdin_socket"));
         for (Map.Entry<String, String> o : options.entrySet()) {
             String key = o.getKey();
             String value = o.getValue();
@@ -156,8 +217,8 @@ public final class ProcessTable {
         }
         for (String arg : args) noNul("argument", arg);
         for (String v : env.values()) noNul("environment value", v);
-        ProcessIdentity id = ProcessIdentity.resolve(by, uidText, gidText);
-        return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, id.uid(), id.gid(), id.groups(), stdout, stderr, bufsize);
+        return new ProcessRequest(by, name, List.copyOf(args), Collections.unmodifiableMap(env), Collections.unmodifiableMap(rlimits),
+                workingDir, uidText, gidText, stdout, stderr, bufsize, activation);
     }
 
     /** Arguments, environment and paths become C strings: a NUL would silently cut them. */
@@ -179,34 +240,22 @@ public final class ProcessTable {
 
     /** {@code 1048576}, {@code 64k}, {@code 1m}, {@code 1g}. */
     static long bufsize(String text) throws CommandError {
-        String t = text.trim();
-        long unit = 1;
-        if (!t.isEmpty()) {
-            switch (Character.toLowerCase(t.charAt(t.length() - 1))) {
-                case 'k': unit = 1L << 10; break;
-                case 'm': unit = 1L << 20; break;
-                case 'g': unit = 1L << 30; break;
-                default: break;
-            }
-        }
-        String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
-        long n;
-        try {
-            n = Long.parseLong(digits);
-            if (n < 0) throw new NumberFormatException();
-        } catch (NumberFormatException e) {
-            throw new CommandError("Invalid bufsize \"" + text + "\" - must be a number of bytes, optionally with suffix k, m or g");
-        }
-        if (n > MAX_BUFSIZE / unit) throw new CommandError("bufsize \"" + text + "\" is over the maximum of 1g");
-        return n * unit;
+        long n = Sizes.parse(text);
+        if (n < 0) throw new CommandError("Invalid bufsize \"" + text + "\" - must be a number of bytes, optionally with suffix k, m or g");
+        if (n > MAX_BUFSIZE) throw new CommandError("bufsize \"" + text + "\" is over the maximum of 1g");
+        return n;
     }
 
-    private HostedProcess start(Principal by, ProcessSpec spec) throws CommandError {
-        List<Fd> copies = new ArrayList<>();
-        List<Integer> passed = new ArrayList<>();
+    /**
+     * The spawn, built on the loop: socket substitution and passing look at the sockets table.
+     * The socket descriptors it passes are duplicates the launch owns until it is closed.
+     */
+    private Launch launch(Principal by, ProcessSpec spec) throws CommandError {
+        SpawnSockets passed = new SpawnSockets(by, sockets, spec.activation());
         try {
-            SpawnSpec s = new SpawnSpec(substituteSockets(by, spec, passed, copies));
-            s.env(spec.env());
+            SpawnSpec s = new SpawnSpec(passed.substitute(spec.name(), spec.args()));
+            passed.resolveActivation();
+            passed.applyTo(s, spec.env());
             if (spec.workingDir() != null) s.workingDir(spec.workingDir());
             // A principal's directory and limits are entered and set with its own rights only.
             s.workingDirAfterIdentity(!by.isAdmin()).limitsAfterIdentity(!by.isAdmin());
@@ -220,93 +269,10 @@ public final class ProcessTable {
             s.stdout(spec.stdout() == 1 ? SpawnSpec.Output.PIPE : SpawnSpec.Output.NULL);
             s.stderr(spec.stderr().equals("1") ? SpawnSpec.Output.PIPE
                     : spec.stderr().equals("stdout") ? SpawnSpec.Output.STDOUT : SpawnSpec.Output.NULL);
-            for (int fd : passed) s.keepFd(fd);
-            Child child = spawn(spec, s);
-            HostedProcess p = new HostedProcess(spec, by.uid(), child.pid(), clock.nowMicros());
-            p.pidfd = child.pidfd();
-            p.stdout = child.stdout();
-            p.stderr = child.stderr();
-            track(p);
-            Audit.changed(by, "created process " + p.line());
-            return p;
-        } finally {
-            for (Fd fd : copies) fd.close();
-        }
-    }
-
-    /** Replaces {@code $(socket.NAME.port)} and {@code $(socket.NAME.fileno)}; collects the fds to pass. */
-    private List<String> substituteSockets(Principal by, ProcessSpec spec, List<Integer> passed, List<Fd> copies) throws CommandError {
-        List<String> out = new ArrayList<>(spec.args().size());
-        for (String arg : spec.args()) {
-            int from = 0;
-            StringBuilder sb = null;
-            int start;
-            while ((start = arg.indexOf("$(socket.", from)) >= 0) {
-                int nameStart = start + 9;
-                int end = arg.indexOf(')', nameStart);
-                if (end < 0) {
-                    throw new CommandError("Process for " + spec.name() + " argument starts with \"$(socket.\" but has no closing parenthesis");
-                }
-                String ref = arg.substring(nameStart, end);
-                int dot = ref.lastIndexOf('.');
-                String part = dot < 0 ? "" : ref.substring(dot + 1);
-                if (!part.equals("port") && !part.equals("fileno")) {
-                    throw new CommandError("You forgot to specify either \".port\" or \".fileno\" after the name");
-                }
-                String socketName = ref.substring(0, dot);
-                HostedSocket s = by.visible(sockets.find(socketName));
-                if (s == null) throw new CommandError("Socket " + socketName + " not found");
-                String replacement;
-                if (part.equals("port")) {
-                    replacement = Integer.toString(s.port());
-                } else {
-                    int fd;
-                    if (s.reusePort()) {
-                        Fd copy = sockets.reusePortCopy(s);
-                        copies.add(copy);
-                        fd = copy.get();
-                    } else {
-                        fd = s.fileno();
-                    }
-                    if (!passed.contains(fd)) passed.add(fd);
-                    replacement = Integer.toString(fd);
-                }
-                if (sb == null) sb = new StringBuilder(arg.length());
-                sb.append(arg, from, start).append(replacement);
-                from = end + 1;
-            }
-            if (sb == null) {
-                out.add(arg);
-            } else {
-                sb.append(arg, from, arg.length());
-                out.add(sb.toString());
-            }
-        }
-        return out;
-    }
-
-    private static Child spawn(ProcessSpec spec, SpawnSpec s) throws CommandError {
-        try {
-            return Spawner.spawn(s);
-        } catch (SpawnException e) {
-            switch (e.step()) {
-                case EXEC:
-                    throw new CommandError("Bad command - " + Errors.python(e, spec.args().get(0)));
-                case CHDIR:
-                    throw new CommandError("Bad working_dir - " + Errors.python(e, spec.workingDir()));
-                case SETUID:
-                case SETGID:
-                    if (e.notPermitted()) {
-                        String as = (spec.uid() != null ? "uid " + spec.uid() + " " : "") + "gid " + spec.gid();
-                        throw new CommandError("Could not start " + spec.name() + " - the daemon runs as uid "
-                                + Processes.effectiveUid() + " without the privilege to start processes as " + as);
-                    }
-                    throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
-                default:
-                    throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
-            }
-        } catch (PosixException e) {
-            throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
+            return new Launch(spec, s, passed);
+        } catch (CommandError | RuntimeException e) {
+            passed.close();
+            throw e;
         }
     }
 
@@ -348,9 +314,8 @@ public final class ProcessTable {
                 byte[] chunk = new byte[n];
                 readBuffer.flip();
                 readBuffer.get(chunk);
-                long before = p.output.bytes();
                 p.output.append(kind, clock.nowMicros(), chunk);
-                queued(p.output.bytes() - before);
+                captured(n);
                 queued = true;
             }
         }
@@ -421,9 +386,7 @@ public final class ProcessTable {
     /** A watcher acknowledged items up to {@code endSeq}; forgets the process once its exit is delivered. */
     public void acknowledge(HostedProcess p, long endSeq) {
         if (p.gone) return;
-        long before = p.output.bytes();
         p.output.acknowledge(endSeq);
-        queued(p.output.bytes() - before);
         if (p.output.closedAndDelivered()) forget(p);
     }
 
@@ -431,7 +394,7 @@ public final class ProcessTable {
     private void forget(HostedProcess p) {
         if (p.gone) return;
         p.gone = true;
-        queued(-p.output.bytes());
+        p.output.release();
         byName.remove(p.name(), p);
         byPid.remove(p.pid, p);
         if (p.pipeDeadline != null) p.pipeDeadline.cancel();
@@ -452,16 +415,15 @@ public final class ProcessTable {
      * after {@link #TRIM_AFTER_BYTES} captured, collect once when capture has been quiet for a
      * second and little is queued.
      */
-    private void queued(long delta) {
-        queuedBytes += delta;
-        if (delta > 0) capturedSinceTrim += delta;
+    private void captured(long n) {
+        capturedSinceTrim += n;
         if (capturedSinceTrim >= TRIM_AFTER_BYTES && !trimScheduled) scheduleTrim(capturedSinceTrim);
     }
 
     private void scheduleTrim(long mark) {
         trimScheduled = true;
         loop.schedule(1000, () -> {
-            if (capturedSinceTrim - mark > TRIM_AFTER_BYTES / 32 || queuedBytes > TRIM_AFTER_BYTES / 32) {
+            if (capturedSinceTrim - mark > TRIM_AFTER_BYTES / 32 || budget.used() > TRIM_AFTER_BYTES / 32) {
                 scheduleTrim(capturedSinceTrim); // still busy: look again later
                 return;
             }
@@ -471,9 +433,9 @@ public final class ProcessTable {
         });
     }
 
-    /** Bytes queued in every process's output buffer. */
-    public long queuedBytes() {
-        return queuedBytes;
+    /** What every process's queued output costs on the heap, and its bound. */
+    public OutputBudget budget() {
+        return budget;
     }
 
     // ---------------------------------------------------------------- list, remove, watch
@@ -496,7 +458,6 @@ public final class ProcessTable {
         for (HostedProcess p : new ArrayList<>(select(by, patterns, true).values())) {
             Audit.changed(by, "removed process " + p.name() + " (pid " + p.pid + ")");
             p.removed = true;
-            queued(-p.output.bytes());
             p.output.discardAll();
             if (!p.running) {
                 forget(p);
@@ -508,7 +469,7 @@ public final class ProcessTable {
     }
 
     public boolean isEmpty() {
-        return byName.isEmpty();
+        return byName.isEmpty() && spawning.isEmpty();
     }
 
     public int size() {
