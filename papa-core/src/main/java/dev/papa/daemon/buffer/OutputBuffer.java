@@ -11,6 +11,10 @@ package dev.papa.daemon.buffer;
  * so "everything up to what I was sent" is exact even with two watchers and eviction between
  * send and acknowledgement.
  *
+ * <p>Evicted bytes that no watch batch carried are counted ({@link #droppedBytes()}): that is
+ * exactly what watchers missed. {@code overflow=block} processes never reach the rule: their
+ * reader takes no more than {@link #room()}.
+ *
  * <p>Storage is a ring of parallel primitive arrays, so the steady state allocates nothing but
  * the captured bytes themselves. Not thread-safe: owned by the event loop.
  */
@@ -29,6 +33,8 @@ public final class OutputBuffer {
     private long bytes;       // chunk bytes queued
     private int exitStatus;
     private boolean closed;   // a closed item was queued (it may since have been acknowledged)
+    private long sentEnd;     // every item below this number was sent to a watcher
+    private long dropped;     // chunk bytes evicted before any watcher was sent them
 
     public OutputBuffer(long capacity) {
         if (capacity < 0) throw new IllegalArgumentException("capacity < 0");
@@ -41,10 +47,10 @@ public final class OutputBuffer {
         if (kind != OUT && kind != ERR) throw new IllegalArgumentException("kind " + kind);
         long len = chunk.length;
         if (len >= capacity) {
-            dropOldest(size);
+            evictOldest(size);
             bytes = 0;
         } else {
-            while (bytes + len > capacity) dropOldest(1);
+            while (bytes + len > capacity) evictOldest(1);
         }
         push(kind, timeMicros, chunk);
         bytes += len;
@@ -68,6 +74,20 @@ public final class OutputBuffer {
     public void discardAll() {
         dropOldest(size);
     }
+
+    /**
+     * A watch batch carried every item below {@code endSeq}: evicting those loses nothing a
+     * watcher did not see, so they do not count as {@link #droppedBytes()}.
+     */
+    public void markSent(long endSeq) {
+        if (endSeq > sentEnd) sentEnd = endSeq;
+    }
+
+    /** Chunk bytes the overflow rule evicted before any watcher was sent them (PROTOCOL.md {@code dropped=}). */
+    public long droppedBytes() { return dropped; }
+
+    /** Room left before the overflow rule would evict (what {@code overflow=block} may still read). */
+    public long room() { return Math.max(0, capacity - bytes); }
 
     public long headSeq() { return headSeq; }
     public long endSeq() { return headSeq + size; }
@@ -99,6 +119,16 @@ public final class OutputBuffer {
         times[i] = time;
         chunks[i] = chunk;
         size++;
+    }
+
+    /** The overflow rule: drops the n oldest items, counting the chunk bytes no watcher was sent. */
+    private void evictOldest(int n) {
+        int mask = kinds.length - 1;
+        for (int k = 0; k < n; k++) {
+            byte[] c = chunks[(head + k) & mask];
+            if (c != null && headSeq + k >= sentEnd) dropped += c.length;
+        }
+        dropOldest(n);
     }
 
     private void dropOldest(int n) {

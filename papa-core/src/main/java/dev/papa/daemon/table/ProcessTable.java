@@ -54,6 +54,8 @@ public final class ProcessTable {
     private final EventLoop loop;
     private final WallClock clock;
     private final SocketTable sockets;
+    private final PipeGate gate;
+    private final DropLog dropLog;
     private final NavigableMap<String, HostedProcess> byName = new TreeMap<>();
     private final Map<Integer, HostedProcess> byPid = new HashMap<>();
     /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
@@ -70,6 +72,8 @@ public final class ProcessTable {
         this.loop = loop;
         this.clock = clock;
         this.sockets = sockets;
+        this.gate = new PipeGate(loop, this::drain);
+        this.dropLog = new DropLog(loop);
     }
 
     /**
@@ -113,6 +117,7 @@ public final class ProcessTable {
         int stdout = 1;
         String stderr = "1";
         Activation activation = Activation.parse(options.remove("sockets"), options.remove("stdin_socket"));
+        Overflow overflow = Overflow.parse(options.remove("overflow"));
         for (Map.Entry<String, String> o : options.entrySet()) {
             String key = o.getKey();
             String value = o.getValue();
@@ -158,7 +163,7 @@ public final class ProcessTable {
         for (String arg : args) noNul("argument", arg);
         for (String v : env.values()) noNul("environment value", v);
         ProcessIdentity id = ProcessIdentity.resolve(by, uidText, gidText);
-        return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, id.uid(), id.gid(), id.groups(), stdout, stderr, bufsize, activation);
+        return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, id.uid(), id.gid(), id.groups(), stdout, stderr, bufsize, activation, overflow);
     }
 
     /** Arguments, environment and paths become C strings: a NUL would silently cut them. */
@@ -260,8 +265,7 @@ public final class ProcessTable {
         byPid.put(p.pid, p);
         try {
             loop.register(p.pidfd.get(), Epoll.IN, ev -> exited(p));
-            if (p.stdout != null) loop.register(p.stdout.get(), Epoll.IN, ev -> drain(p, OutputBuffer.OUT));
-            if (p.stderr != null) loop.register(p.stderr.get(), Epoll.IN, ev -> drain(p, OutputBuffer.ERR));
+            gate.open(p);
         } catch (PosixException e) {
             // epoll can only fail here for lack of memory; the process runs, we cannot watch it.
             LOG.log(Level.SEVERE, "cannot watch process " + p.name(), e);
@@ -275,8 +279,13 @@ public final class ProcessTable {
         if (pipe == null) return;
         boolean queued = false;
         for (int i = 0; i < READS_PER_EVENT; i++) {
+            int room = PipeGate.room(p, READ_SIZE);
+            if (room == 0) {
+                gate.block(p);
+                break;
+            }
             int n;
-            readBuffer.clear();
+            readBuffer.clear().limit(room);
             try {
                 n = Io.read(pipe.get(), readBuffer);
             } catch (PosixException e) {
@@ -293,8 +302,10 @@ public final class ProcessTable {
                 readBuffer.flip();
                 readBuffer.get(chunk);
                 long before = p.output.bytes();
+                long droppedBefore = p.output.droppedBytes();
                 p.output.append(kind, clock.nowMicros(), chunk);
                 queued(p.output.bytes() - before);
+                dropLog.dropped(p.name(), p.output.droppedBytes() - droppedBefore);
                 queued = true;
             }
         }
@@ -335,12 +346,29 @@ public final class ProcessTable {
         // Descendants hold the pipes open: keep reading for a while, then report anyway.
         p.pipeDeadline = loop.schedule(PIPE_GRACE_MILLIS, () -> {
             p.pipeDeadline = null;
-            drain(p, OutputBuffer.OUT);
-            drain(p, OutputBuffer.ERR);
-            closePipe(p, OutputBuffer.OUT);
-            closePipe(p, OutputBuffer.ERR);
-            finish(p);
+            graceOver(p);
         });
+    }
+
+    private void graceOver(HostedProcess p) {
+        drain(p, OutputBuffer.OUT);
+        drain(p, OutputBuffer.ERR);
+        if (p.blocked) {
+            // overflow=block: what is still in the pipes is output the process wrote; report its
+            // exit only after that was delivered (acknowledge() comes back here)
+            p.graceDue = true;
+            return;
+        }
+        closePipe(p, OutputBuffer.OUT);
+        closePipe(p, OutputBuffer.ERR);
+        finish(p);
+    }
+
+    /** Room came back in p's queue (an acknowledgement, or removal): read its pipes again if it waits. */
+    private void roomFreed(HostedProcess p) {
+        if (!gate.acknowledged(p) || !p.graceDue) return;
+        p.graceDue = false;
+        graceOver(p);
     }
 
     /** Exited and pipes closed: queue the closed item, or forget a removed process. */
@@ -369,6 +397,7 @@ public final class ProcessTable {
         p.output.acknowledge(endSeq);
         queued(p.output.bytes() - before);
         if (p.output.closedAndDelivered()) forget(p);
+        else roomFreed(p);
     }
 
     /** Removes {@code p} from the table and closes what the daemon holds of it. */
@@ -442,6 +471,7 @@ public final class ProcessTable {
             p.removed = true;
             queued(-p.output.bytes());
             p.output.discardAll();
+            roomFreed(p); // a removed process is drained, whatever its overflow rule
             if (!p.running) {
                 forget(p);
             } else {
