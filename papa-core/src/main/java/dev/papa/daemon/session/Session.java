@@ -58,6 +58,8 @@ public final class Session implements Handler, ProcessWatcher {
     private byte[] line = new byte[SMALL_LINE];
     private int lineLength;
     private boolean discardingLongLine;
+    /** Request bytes read but not parsed yet because the session paused (at most one read). */
+    private ByteBuffer unparsed;
     private final Outbox pending = new Outbox();
     private boolean closeWhenFlushed;
     private boolean wantWrite;
@@ -105,6 +107,11 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void readRequests() {
+        if (unparsed != null) {
+            parse(unparsed);
+            if (unparsed.hasRemaining()) return; // paused again, or closed
+            unparsed = null;
+        }
         ByteBuffer buf = server.readBuffer();
         for (int round = 0; round < 4 && state != State.CLOSED && !readPaused; round++) {
             buf.clear();
@@ -121,27 +128,37 @@ public final class Session implements Handler, ProcessWatcher {
                 return;
             }
             buf.flip();
-            while (buf.hasRemaining() && state != State.CLOSED) {
-                byte b = buf.get();
-                if (b == '\n') {
-                    if (discardingLongLine) {
-                        discardingLongLine = false;
-                        lineLength = 0;
-                        reply(null, "Request line is too long (over " + MAX_LINE + " bytes)");
-                    } else {
-                        int len = lineLength;
-                        lineLength = 0;
-                        onLine(len);
-                        if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
-                    }
-                } else if (discardingLongLine) {
-                    // skip to the end of the line
-                } else if (lineLength == MAX_LINE) {
-                    discardingLongLine = true;
+            parse(buf);
+            if (buf.hasRemaining() && state != State.CLOSED) {
+                // Paused mid-buffer: the rest waits here (at most one read) until the client drains.
+                unparsed = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
+                return;
+            }
+        }
+    }
+
+    /** Runs the request lines in {@code buf} until it is empty, or the session pauses or closes. */
+    private void parse(ByteBuffer buf) {
+        while (buf.hasRemaining() && state != State.CLOSED && !readPaused) {
+            byte b = buf.get();
+            if (b == '\n') {
+                if (discardingLongLine) {
+                    discardingLongLine = false;
+                    lineLength = 0;
+                    reply(null, "Request line is too long (over " + MAX_LINE + " bytes)");
                 } else {
-                    if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, line.length * 2));
-                    line[lineLength++] = b;
+                    int len = lineLength;
+                    lineLength = 0;
+                    onLine(len);
+                    if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
                 }
+            } else if (discardingLongLine) {
+                // skip to the end of the line
+            } else if (lineLength == MAX_LINE) {
+                discardingLongLine = true;
+            } else {
+                if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, line.length * 2));
+                line[lineLength++] = b;
             }
         }
     }

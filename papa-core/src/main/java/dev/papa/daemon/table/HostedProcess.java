@@ -1,5 +1,6 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.WallClock;
@@ -35,13 +36,14 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     boolean graceDue;
     final List<ProcessWatcher> watchers = new ArrayList<>(2);
 
-    HostedProcess(ProcessSpec spec, int owner, int pid, long startedMicros) {
+    HostedProcess(ProcessSpec spec, int owner, int pid, long startedMicros, OutputBudget budget) {
         this.spec = spec;
         this.owner = owner;
         this.nameBytes = spec.name().getBytes(java.nio.charset.StandardCharsets.UTF_8);
         this.pid = pid;
         this.startedMicros = startedMicros;
-        this.output = new OutputBuffer(spec.bufsize());
+        this.output = new OutputBuffer(spec.bufsize(), budget);
+        output.pauses(spec.overflow() == Overflow.BLOCK);
     }
 
     public String name() { return spec.name(); }

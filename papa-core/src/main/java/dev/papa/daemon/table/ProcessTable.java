@@ -1,5 +1,6 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.principal.Audit;
@@ -7,6 +8,7 @@ import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.principal.ProcessIdentity;
 import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.protocol.Sizes;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.protocol.Words;
 import dev.papa.posix.Child;
@@ -54,25 +56,26 @@ public final class ProcessTable {
     private final EventLoop loop;
     private final WallClock clock;
     private final SocketTable sockets;
+    private final OutputBudget budget;
     private final PipeGate gate;
     private final DropLog dropLog;
     private final NavigableMap<String, HostedProcess> byName = new TreeMap<>();
     private final Map<Integer, HostedProcess> byPid = new HashMap<>();
     /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_SIZE);
-    /** After this much captured output, one collection once capture is quiet (see queued()). */
+    /** After this much captured output, one collection once capture is quiet (see captured()). */
     static final long TRIM_AFTER_BYTES = 32L << 20;
-    private long queuedBytes;
     private long capturedSinceTrim;
     private boolean trimScheduled;
     /** {soft, hard} open-files limit for children that do not ask (the daemon raised its own), or null. */
     private long[] childOpenFiles;
 
-    public ProcessTable(EventLoop loop, WallClock clock, SocketTable sockets) {
+    public ProcessTable(EventLoop loop, WallClock clock, SocketTable sockets, OutputBudget budget) {
         this.loop = loop;
         this.clock = clock;
         this.sockets = sockets;
-        this.gate = new PipeGate(loop, this::drain);
+        this.budget = budget;
+        this.gate = new PipeGate(loop, budget, this::drain);
         this.dropLog = new DropLog(loop);
     }
 
@@ -185,26 +188,10 @@ public final class ProcessTable {
 
     /** {@code 1048576}, {@code 64k}, {@code 1m}, {@code 1g}. */
     static long bufsize(String text) throws CommandError {
-        String t = text.trim();
-        long unit = 1;
-        if (!t.isEmpty()) {
-            switch (Character.toLowerCase(t.charAt(t.length() - 1))) {
-                case 'k': unit = 1L << 10; break;
-                case 'm': unit = 1L << 20; break;
-                case 'g': unit = 1L << 30; break;
-                default: break;
-            }
-        }
-        String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
-        long n;
-        try {
-            n = Long.parseLong(digits);
-            if (n < 0) throw new NumberFormatException();
-        } catch (NumberFormatException e) {
-            throw new CommandError("Invalid bufsize \"" + text + "\" - must be a number of bytes, optionally with suffix k, m or g");
-        }
-        if (n > MAX_BUFSIZE / unit) throw new CommandError("bufsize \"" + text + "\" is over the maximum of 1g");
-        return n * unit;
+        long n = Sizes.parse(text);
+        if (n < 0) throw new CommandError("Invalid bufsize \"" + text + "\" - must be a number of bytes, optionally with suffix k, m or g");
+        if (n > MAX_BUFSIZE) throw new CommandError("bufsize \"" + text + "\" is over the maximum of 1g");
+        return n;
     }
 
     private HostedProcess start(Principal by, ProcessSpec spec) throws CommandError {
@@ -224,7 +211,7 @@ public final class ProcessTable {
             s.stderr(spec.stderr().equals("1") ? SpawnSpec.Output.PIPE
                     : spec.stderr().equals("stdout") ? SpawnSpec.Output.STDOUT : SpawnSpec.Output.NULL);
             Child child = spawn(spec, s);
-            HostedProcess p = new HostedProcess(spec, by.uid(), child.pid(), clock.nowMicros());
+            HostedProcess p = new HostedProcess(spec, by.uid(), child.pid(), clock.nowMicros(), budget);
             p.pidfd = child.pidfd();
             p.stdout = child.stdout();
             p.stderr = child.stderr();
@@ -279,7 +266,7 @@ public final class ProcessTable {
         if (pipe == null) return;
         boolean queued = false;
         for (int i = 0; i < READS_PER_EVENT; i++) {
-            int room = PipeGate.room(p, READ_SIZE);
+            int room = gate.room(p, READ_SIZE);
             if (room == 0) {
                 gate.block(p);
                 break;
@@ -301,10 +288,9 @@ public final class ProcessTable {
                 byte[] chunk = new byte[n];
                 readBuffer.flip();
                 readBuffer.get(chunk);
-                long before = p.output.bytes();
                 long droppedBefore = p.output.droppedBytes();
                 p.output.append(kind, clock.nowMicros(), chunk);
-                queued(p.output.bytes() - before);
+                captured(n);
                 dropLog.dropped(p.name(), p.output.droppedBytes() - droppedBefore);
                 queued = true;
             }
@@ -364,9 +350,17 @@ public final class ProcessTable {
         finish(p);
     }
 
-    /** Room came back in p's queue (an acknowledgement, or removal): read its pipes again if it waits. */
+    /**
+     * Room came back in p's queue and in the budget (an acknowledgement, a removal): read the
+     * pipes of those that waited for it again.
+     */
     private void roomFreed(HostedProcess p) {
-        if (!gate.acknowledged(p) || !p.graceDue) return;
+        if (gate.acknowledged(p)) resumed(p);
+        for (HostedProcess q : gate.budgetFreed(READ_SIZE)) resumed(q);
+    }
+
+    private void resumed(HostedProcess p) {
+        if (!p.graceDue) return;
         p.graceDue = false;
         graceOver(p);
     }
@@ -393,18 +387,17 @@ public final class ProcessTable {
     /** A watcher acknowledged items up to {@code endSeq}; forgets the process once its exit is delivered. */
     public void acknowledge(HostedProcess p, long endSeq) {
         if (p.gone) return;
-        long before = p.output.bytes();
         p.output.acknowledge(endSeq);
-        queued(p.output.bytes() - before);
         if (p.output.closedAndDelivered()) forget(p);
-        else roomFreed(p);
+        roomFreed(p);
     }
 
     /** Removes {@code p} from the table and closes what the daemon holds of it. */
     private void forget(HostedProcess p) {
         if (p.gone) return;
         p.gone = true;
-        queued(-p.output.bytes());
+        p.output.release();
+        gate.forget(p);
         byName.remove(p.name(), p);
         byPid.remove(p.pid, p);
         if (p.pipeDeadline != null) p.pipeDeadline.cancel();
@@ -425,16 +418,15 @@ public final class ProcessTable {
      * after {@link #TRIM_AFTER_BYTES} captured, collect once when capture has been quiet for a
      * second and little is queued.
      */
-    private void queued(long delta) {
-        queuedBytes += delta;
-        if (delta > 0) capturedSinceTrim += delta;
+    private void captured(long n) {
+        capturedSinceTrim += n;
         if (capturedSinceTrim >= TRIM_AFTER_BYTES && !trimScheduled) scheduleTrim(capturedSinceTrim);
     }
 
     private void scheduleTrim(long mark) {
         trimScheduled = true;
         loop.schedule(1000, () -> {
-            if (capturedSinceTrim - mark > TRIM_AFTER_BYTES / 32 || queuedBytes > TRIM_AFTER_BYTES / 32) {
+            if (capturedSinceTrim - mark > TRIM_AFTER_BYTES / 32 || budget.used() > TRIM_AFTER_BYTES / 32) {
                 scheduleTrim(capturedSinceTrim); // still busy: look again later
                 return;
             }
@@ -444,9 +436,9 @@ public final class ProcessTable {
         });
     }
 
-    /** Bytes queued in every process's output buffer. */
-    public long queuedBytes() {
-        return queuedBytes;
+    /** What every process's queued output costs on the heap, and its bound. */
+    public OutputBudget budget() {
+        return budget;
     }
 
     // ---------------------------------------------------------------- list, remove, watch
@@ -469,7 +461,6 @@ public final class ProcessTable {
         for (HostedProcess p : new ArrayList<>(select(by, patterns, true).values())) {
             Audit.changed(by, "removed process " + p.name() + " (pid " + p.pid + ")");
             p.removed = true;
-            queued(-p.output.bytes());
             p.output.discardAll();
             roomFreed(p); // a removed process is drained, whatever its overflow rule
             if (!p.running) {

@@ -11,18 +11,53 @@ import java.util.Map;
 import java.util.NavigableMap;
 import java.util.TreeMap;
 
-/** The name/value store clients keep their state in. */
+/**
+ * The name/value store clients keep their state in. What it holds is bounded by its real heap
+ * cost ({@link #cost}): many tiny values cost their objects, not just their characters.
+ */
 public final class ValueTable {
     /** A value is client state, not a data store: 64 KiB bounds what one name can hold. */
     public static final int MAX_VALUE_LENGTH = 65536;
-    /** All names and values together: a bound on what clients can make the daemon hold. */
-    public static final long MAX_TOTAL_LENGTH = 64L << 20;
+    /** The largest default bound of all values together, whatever the heap. */
+    public static final long MAX_DEFAULT_LIMIT = 64L << 20;
+    /** A TreeMap entry (header, key, value, left, right, parent, colour) and its Value record. */
+    static final int ENTRY_COST = 40 + 24;
+    /** A String without its array: header, hash, coder, flag, array reference. */
+    static final int STRING_COST = 24;
 
     /** A value and the principal that first set it (an administrator overwriting it keeps that owner). */
     private record Value(String text, int owner) implements Owned {}
 
     private final NavigableMap<String, Value> values = new TreeMap<>();
-    private long totalLength;
+    private final long limit;
+    private long totalCost;
+
+    /** A table whose entries may cost {@code limit} heap bytes in all. */
+    public ValueTable(long limit) {
+        this.limit = limit;
+    }
+
+    /** The default bound: an eighth of the JVM's maximum heap, at most 64 MiB. */
+    public static long defaultLimit() {
+        return Math.min(MAX_DEFAULT_LIMIT, Runtime.getRuntime().maxMemory() / 8);
+    }
+
+    /** Heap bytes that an entry {@code name = value} takes: entry, record, two strings and their arrays. */
+    public static long cost(String name, String value) {
+        return ENTRY_COST + stringCost(name) + stringCost(value);
+    }
+
+    /** Compact strings: one byte a character when all are Latin-1, otherwise two. */
+    static long stringCost(String s) {
+        int perChar = 1;
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) > 0xFF) {
+                perChar = 2;
+                break;
+            }
+        }
+        return STRING_COST + ((16L + (long) perChar * s.length() + 7) & ~7L);
+    }
 
     /** {@code set NAME [VALUE...]}: the words joined by single spaces; no value deletes. */
     public void set(Principal by, List<String> words) throws CommandError {
@@ -41,19 +76,19 @@ public final class ValueTable {
         if (value.length() > MAX_VALUE_LENGTH) {
             throw new CommandError("Value is too long (over " + MAX_VALUE_LENGTH + " characters)");
         }
-        long after = totalLength + value.length() - (old == null ? -name.length() : old.text.length());
-        if (after > MAX_TOTAL_LENGTH) {
-            throw new CommandError("Too much stored: values may hold " + MAX_TOTAL_LENGTH + " characters in all");
+        long after = totalCost + cost(name, value) - (old == null ? 0 : cost(name, old.text));
+        if (after > limit) {
+            throw new CommandError("Too much stored: values may take " + limit + " bytes of memory in all");
         }
         values.put(name, new Value(value, old == null ? by.uid() : old.owner));
-        totalLength = after;
+        totalCost = after;
         Audit.changed(by, "set value " + name + " (" + value.length() + " characters)");
     }
 
     private void forget(Principal by, String name) {
         Value old = values.remove(name);
         if (old == null) return;
-        totalLength -= name.length() + old.text.length();
+        totalCost -= cost(name, old.text);
         Audit.changed(by, "removed value " + name);
     }
 
@@ -88,4 +123,8 @@ public final class ValueTable {
     public int size() {
         return values.size();
     }
+
+    /** Heap bytes the stored values take, and their bound. */
+    public long cost() { return totalCost; }
+    public long limit() { return limit; }
 }
