@@ -20,7 +20,7 @@ public final class Io {
   public static final int AGAIN = -2;
 
   private static final int O_RDWR = 2, O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
-  private static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1, F_SETPIPE_SZ = 1031;
+  private static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
   private static final int SCRATCH = 64 * 1024;
   private static final ThreadLocal<ByteBuffer> SCRATCH_BUF =
       ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(SCRATCH));
@@ -113,13 +113,6 @@ public final class Io {
     if (fl < 0) throw new PosixException("fcntl", Native.getLastError());
     int nf = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
     if (nf != fl && LibC.fcntl(fd, F_SETFL, nf) < 0) throw new PosixException("fcntl", Native.getLastError());
-  }
-
-  /** F_SETPIPE_SZ: asks for a pipe of at least {@code bytes} (the kernel rounds up; at most fs.pipe-max-size unless privileged); returns the size set. */
-  public static int setPipeSize(int fd, int bytes) throws PosixException {
-    int n = LibC.fcntl(fd, F_SETPIPE_SZ, bytes);
-    if (n < 0) throw new PosixException("fcntl(F_SETPIPE_SZ)", Native.getLastError());
-    return n;
   }
 
   public static void setCloseOnExec(int fd, boolean on) throws PosixException {

@@ -49,20 +49,6 @@ final class PipeGate {
         if (p.stderr != null) loop.register(p.stderr.get(), Epoll.IN, ev -> reader.readable(p, OutputBuffer.ERR));
     }
 
-    /** EXPERIMENT: bigger pipes for overflow=block. */
-    static void widen(HostedProcess p) {
-        int size = (int) Math.min(p.output.capacity(), Integer.getInteger("papa.blockPipeSize", 0));
-        if (size <= 65536) return;
-        for (Fd pipe : new Fd[] {p.stdout, p.stderr}) {
-            if (pipe == null) continue;
-            try {
-                dev.papa.posix.Io.setPipeSize(pipe.get(), size);
-            } catch (PosixException e) {
-                LOG.log(Level.FINE, "F_SETPIPE_SZ", e);
-            }
-        }
-    }
-
     /** How many bytes the next read from p's pipes may take: up to {@code readSize}, 0 when p must wait. */
     int room(HostedProcess p, int readSize) {
         if (p.spec.overflow() != Overflow.BLOCK || p.removed) return readSize;

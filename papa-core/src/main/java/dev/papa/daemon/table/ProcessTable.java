@@ -215,7 +215,6 @@ public final class ProcessTable {
             p.pidfd = child.pidfd();
             p.stdout = child.stdout();
             p.stderr = child.stderr();
-            if (spec.overflow() == Overflow.BLOCK) PipeGate.widen(p);
             track(p);
             Audit.changed(by, "created process " + p.line());
             return p;
