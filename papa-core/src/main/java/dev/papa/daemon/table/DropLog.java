@@ -40,7 +40,7 @@ final class DropLog {
     private void flush() {
         scheduled = false;
         if (pending.isEmpty()) return;
-        StringBuilder sb = new StringBuilder("Output dropped by the overflow rule (bufsize full) in the last second: ");
+        StringBuilder sb = new StringBuilder("Output dropped by the overflow rule in the last second: ");
         sb.append(pendingBytes).append(" bytes of ").append(pending.size()).append(pending.size() == 1 ? " process (" : " processes (");
         int n = 0;
         for (Map.Entry<String, Long> e : pending.entrySet()) {
