@@ -83,7 +83,7 @@ public final class Restore {
     private static void check(Header h, List<SocketEntry> sockets, List<Image.Process> processes) throws StateException {
         Set<Integer> listed = new HashSet<>(h.descriptors());
         List<Integer> used = new ArrayList<>();
-        used.add(h.listenerFd());
+        used.add(h.daemon().listenerFd());
         for (SocketEntry s : sockets) if (s.fd() >= 0) used.add(s.fd());
         for (Image.Process p : processes) {
             for (int fd : new int[] {p.entry().pidfd(), p.entry().stdout(), p.entry().stderr()}) if (fd >= 0) used.add(fd);
@@ -106,13 +106,15 @@ public final class Restore {
                 throw new StateException("socket " + s.name() + ": address " + s.address(), e);
             }
             sockets.adopt(HostedSocket.restored(s.name(), s.owner(), s.family(), s.type(), s.backlog(), s.path(), s.umask(), s.host(),
-                    address, s.port(), s.iface(), s.reusePort(), descriptor(s.fd())));
+                    address, s.port(), s.iface(), s.reusePort(), descriptor(s.fd()), s.pathKey(), s.fileDev(), s.fileIno(),
+                    s.fileOwner()));
         }
         for (Image.Process ip : image.processes()) {
             ProcessEntry p = ip.entry();
-            OutputBuffer output = processes.adopt(p.spec(), p.owner(), p.pid(), p.startedMicros(), p.headSeq(),
-                    descriptor(p.pidfd()), descriptor(p.stdout()), descriptor(p.stderr()), p.running(), p.exitStatus(),
-                    p.removed(), p.pipeGraceMillis()).output();
+            OutputBuffer output = processes.adopt(p.spec(), p.owner(), p.pid(), p.startedMicros(), descriptor(p.pidfd()),
+                    descriptor(p.stdout()), descriptor(p.stderr()), p.running(), p.exitStatus(), p.removed(),
+                    p.pipeGraceMillis(), p.graceDue()).output();
+            output.startAt(p.headSeq(), p.sentEnd(), p.dropped());
             for (ItemEntry item : ip.items()) {
                 if (item.kind() == OutputBuffer.CLOSED) output.appendClosed(item.timeMicros(), p.exitStatus());
                 else output.append((byte) item.kind(), item.timeMicros(), item.chunk());

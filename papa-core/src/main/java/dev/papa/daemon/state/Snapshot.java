@@ -24,21 +24,19 @@ public final class Snapshot {
     private final ValueTable values;
     private final SocketTable sockets;
     private final ProcessTable processes;
-    private final int listenerFd;
-    private final long childOpenFilesSoft;
+    private final Carried.Daemonwide daemon;
 
-    public Snapshot(ValueTable values, SocketTable sockets, ProcessTable processes, int listenerFd, long childOpenFilesSoft) {
+    public Snapshot(ValueTable values, SocketTable sockets, ProcessTable processes, Carried.Daemonwide daemon) {
         this.values = values;
         this.sockets = sockets;
         this.processes = processes;
-        this.listenerFd = listenerFd;
-        this.childOpenFilesSoft = childOpenFilesSoft;
+        this.daemon = daemon;
     }
 
     /** Every descriptor the state refers to: the ones that must survive the exec. */
     public List<Integer> descriptors() {
         List<Integer> fds = new ArrayList<>();
-        fds.add(listenerFd);
+        fds.add(daemon.listenerFd());
         for (HostedSocket s : sockets.all()) if (s.fileno() >= 0) fds.add(s.fileno());
         for (HostedProcess p : processes.all()) {
             for (int fd : new int[] {p.pidfdNumber(), p.stdoutNumber(), p.stderrNumber()}) if (fd >= 0) fds.add(fd);
@@ -49,19 +47,20 @@ public final class Snapshot {
     /** Writes the state; {@code descriptors} is {@link #descriptors()} plus the state's own memfd. */
     public void write(OutputStream out, String version, List<String> command, List<Integer> descriptors) throws IOException {
         try (StateFormat.Writer w = new StateFormat.Writer(out)) {
-            w.entry("header", new Header(version, command, descriptors, listenerFd, new WallClock().nowMicros(),
-                    childOpenFilesSoft));
+            w.entry("header", new Header(version, command, descriptors, daemon, new WallClock().nowMicros()));
             for (Map.Entry<String, ValueTable.Value> v : values.all().entrySet()) {
                 w.entry("value", new ValueEntry(v.getKey(), v.getValue().text(), v.getValue().owner()));
             }
             for (HostedSocket s : sockets.all()) {
                 w.entry("socket", new SocketEntry(s.name(), s.owner(), s.family(), s.type(), s.backlog(), s.path(), s.umask(), s.host(),
-                        s.address() == null ? null : s.address().getHostAddress(), s.port(), s.iface(), s.reusePort(), s.fileno()));
+                        s.address() == null ? null : s.address().getHostAddress(), s.port(), s.iface(), s.reusePort(), s.fileno(),
+                        s.pathKey(), s.fileDev(), s.fileIno(), s.fileOwner()));
             }
             for (HostedProcess p : processes.all()) {
                 OutputBuffer o = p.output();
                 w.entry("process", new ProcessEntry(p.spec(), p.owner(), p.pid(), p.startedMicros(), p.pidfdNumber(), p.stdoutNumber(),
-                        p.stderrNumber(), p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis(), o.headSeq(), o.size()));
+                        p.stderrNumber(), p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis(), p.graceDue(),
+                        o.headSeq(), o.sentEnd(), o.droppedBytes(), o.size()));
                 for (long seq = o.headSeq(); seq < o.endSeq(); seq++) {
                     w.entry("item", new ItemEntry(o.kind(seq), o.timeMicros(seq), o.chunk(seq)));
                 }

@@ -24,6 +24,12 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
     final String iface;
     final boolean reusePort;
     Fd fd;
+    // unix: the directory entry bound (PROTOCOL.md: same entry, same path), the file made there,
+    // and the identity it was made with (null: the daemon's own)
+    String pathKey;
+    long fileDev;
+    long fileIno;
+    dev.papa.daemon.principal.ProcessIdentity fileOwner;
 
     HostedSocket(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
                  String host, InetAddress address, int port, String iface, boolean reusePort) {
@@ -44,9 +50,14 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
     /** A socket carried over an upgrade, with the descriptor it had (null for reuseport). */
     public static HostedSocket restored(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog,
                                         String path, Integer umask, String host, InetAddress address, int port,
-                                        String iface, boolean reusePort, Fd fd) {
+                                        String iface, boolean reusePort, Fd fd, String pathKey, long fileDev,
+                                        long fileIno, dev.papa.daemon.principal.ProcessIdentity fileOwner) {
         HostedSocket s = new HostedSocket(name, owner, family, type, backlog, path, umask, host, address, port, iface, reusePort);
         s.fd = fd;
+        s.pathKey = pathKey;
+        s.fileDev = fileDev;
+        s.fileIno = fileIno;
+        s.fileOwner = fileOwner;
         return s;
     }
 
@@ -64,6 +75,11 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
     public String host() { return host; }
     public InetAddress address() { return address; }
     public String iface() { return iface; }
+    /** Unix: the directory entry bound, the file made there and the identity it was made with. */
+    public String pathKey() { return pathKey; }
+    public long fileDev() { return fileDev; }
+    public long fileIno() { return fileIno; }
+    public dev.papa.daemon.principal.ProcessIdentity fileOwner() { return fileOwner; }
     /** The uid of the principal that made it. */
     @Override public int owner() { return owner; }
     public int port() { return port; }

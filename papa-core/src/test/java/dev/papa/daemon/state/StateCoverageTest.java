@@ -146,7 +146,7 @@ class StateCoverageTest {
     }
 
     private static Carried.Header header(List<Integer> fds) {
-        return new Carried.Header("papa test", List.of("java", "-jar", "x.jar"), fds, 5, 1, -1);
+        return new Carried.Header("papa test", List.of("java", "-jar", "x.jar"), fds, new Carried.Daemonwide(5, 0, 0, -1), 1);
     }
 
     @Test
@@ -157,7 +157,7 @@ class StateCoverageTest {
             w.entry("header", header(List.of(5, 6, 7)));
             w.entry("value", new Carried.ValueEntry("a", "b c", 0));
             w.entry("from-a-newer-minor", new Narrower("skipped"));
-            w.entry("process", new Carried.ProcessEntry(spec, 0, 42, 5, 6, 7, -1, true, 0, false, -1, 10, 2));
+            w.entry("process", new Carried.ProcessEntry(spec, 0, 42, 5, 6, 7, -1, true, 0, false, -1, false, 10, 10, 0, 2));
             w.entry("item", new Carried.ItemEntry(OutputBuffer.OUT, 111, new byte[] {'x'}));
             w.entry("item", new Carried.ItemEntry(OutputBuffer.CLOSED, 222, null));
         }
@@ -182,7 +182,7 @@ class StateCoverageTest {
         try (StateFormat.Writer w = new StateFormat.Writer(bytes)) {
             w.entry("header", header(List.of(5)));
             w.entry("process", new Carried.ProcessEntry((ProcessSpec) sample(ProcessSpec.class, 1), 0, 42, 5, 9, -1, -1, true, 0,
-                    false, -1, 0, 0));
+                    false, -1, false, 0, 0, 0, 0));
         }
         assertEquals("descriptor 9 is not in the state's list", refusal(bytes.toByteArray()));
         byte[] truncated = java.util.Arrays.copyOf(bytes.toByteArray(), bytes.size() - 8);
