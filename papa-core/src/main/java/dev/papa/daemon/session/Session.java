@@ -91,6 +91,10 @@ public final class Session implements Handler, ProcessWatcher {
         return peer;
     }
 
+    Principal principal() {
+        return principal;
+    }
+
     void start() throws PosixException {
         server.loop().register(fd.get(), Epoll.IN | Epoll.RDHUP, this);
         send(GREETING);
@@ -227,8 +231,8 @@ public final class Session implements Handler, ProcessWatcher {
         server.loop().schedule(server.stallMillis(), () -> {
             if (state == State.CLOSED || !readPaused) return;
             if (written == mark) {
-                LOG.warning(() -> "Disconnecting " + peer + ": it read nothing for " + server.stallMillis()
-                        + " ms with " + pending.bytes() + " bytes waiting");
+                server.warnings().warn(LOG, "slow clients disconnected", "Disconnecting " + peer + ": it read nothing for "
+                        + server.stallMillis() + " ms with " + pending.bytes() + " bytes waiting", null);
                 close();
             } else {
                 watchForStall(written);
@@ -285,7 +289,7 @@ public final class Session implements Handler, ProcessWatcher {
             reply(null, e.getMessage());
             return;
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
-            LOG.log(Level.SEVERE, "command failed: " + Printable.of(text), e);
+            server.warnings().severe(LOG, "commands that failed internally", "command failed: " + Printable.of(text), e);
             reply(null, "Internal error: " + e);
             return;
         }
