@@ -7,6 +7,7 @@ import dev.papa.daemon.session.Server;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
 import dev.papa.daemon.table.ValueTable;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Fd;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Sockets;
@@ -30,6 +31,7 @@ public final class Daemon implements AutoCloseable {
 
     private final DaemonConfig config;
     private final EventLoop loop;
+    private final Worker work;
     private final Fd listener;
     private final int port;
     private final Server server;
@@ -54,8 +56,9 @@ public final class Daemon implements AutoCloseable {
             this.loop = new EventLoop();
             WallClock clock = new WallClock();
             ValueTable values = new ValueTable(config.valuesLimit());
-            this.sockets = new SocketTable();
-            this.processes = new ProcessTable(loop, clock, sockets, new OutputBudget(config.outputBudget()));
+            this.work = new Worker(loop);
+            this.sockets = new SocketTable(work);
+            this.processes = new ProcessTable(loop, work, clock, sockets, new OutputBudget(config.outputBudget()));
             if (config.childOpenFilesSoft() >= 0) {
                 processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
             }
@@ -141,6 +144,7 @@ public final class Daemon implements AutoCloseable {
             server.closeAll();
             sockets.closeAll();
             processes.closeAll();
+            work.close();
             loop.close();
             if (config.unixSocket() != null) Files.deleteIfExists(config.unixSocket());
         } catch (IOException | RuntimeException e) {
