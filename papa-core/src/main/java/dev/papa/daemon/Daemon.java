@@ -77,7 +77,7 @@ public final class Daemon implements AutoCloseable {
             }
             if (image != null) Restore.apply(image, values, sockets, processes);
             this.server = new Server(loop, values, sockets, processes, listener, config, this::stop);
-            this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
+            this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids(), server.warnings()));
             this.server.upgrader(new Upgrader(loop, work, server, new Snapshot(values, sockets, processes,
                     new Carried.Daemonwide(listener.get(), control.dev(), control.ino(), config.childOpenFilesSoft())),
                     config.arguments()));
