@@ -262,6 +262,8 @@ public final class ProcessTable {
             passed.resolveActivation();
             passed.applyTo(s, spec.env());
             if (spec.workingDir() != null) s.workingDir(spec.workingDir());
+            // A principal's directory and limits are entered and set with its own rights only.
+            s.workingDirAfterIdentity(!by.isAdmin()).limitsAfterIdentity(!by.isAdmin());
             if (spec.groups() != null) s.groups(spec.groups());
             if (spec.gid() != null) s.gid(spec.gid());
             if (spec.uid() != null) s.uid(spec.uid());
