@@ -20,7 +20,7 @@ public final class Io {
   public static final int AGAIN = -2;
 
   private static final int O_RDWR = 2, O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
-  private static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
+  private static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1, F_DUPFD_CLOEXEC = 1030;
   private static final int SCRATCH = 64 * 1024;
   private static final ThreadLocal<ByteBuffer> SCRATCH_BUF =
       ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(SCRATCH));
@@ -126,6 +126,13 @@ public final class Io {
     int fl = LibC.fcntl(fd, F_GETFD, 0);
     if (fl < 0) throw new PosixException("fcntl", Native.getLastError());
     return (fl & FD_CLOEXEC) != 0;
+  }
+
+  /** A close-on-exec duplicate (F_DUPFD_CLOEXEC): the same open file under a number of its own. */
+  public static Fd dup(int fd) throws PosixException {
+    int d = LibC.fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d < 0) throw new PosixException("fcntl(F_DUPFD_CLOEXEC)", Native.getLastError());
+    return Fd.adopt(d);
   }
 
   /** O_RDWR|O_CLOEXEC. */
