@@ -9,6 +9,7 @@ import dev.papa.daemon.protocol.Words;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.ProcessWatcher;
+import dev.papa.daemon.table.SocketTable;
 import dev.papa.posix.Epoll;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
@@ -55,6 +56,10 @@ public final class Session implements Handler, ProcessWatcher {
     private int lineLength;
     private boolean discardingLongLine;
     private final Outbox pending = new Outbox();
+    /** Descriptor passing, on unix sessions only (null on TCP). */
+    private final FdPassing passing;
+    /** The descriptors that came with the request line being handled, if any. */
+    private FdPassing.Attached lineFds;
     private boolean closeWhenFlushed;
     private boolean wantWrite;
     private boolean readPaused;
@@ -78,6 +83,7 @@ public final class Session implements Handler, ProcessWatcher {
         this.server = server;
         this.fd = fd;
         this.peer = peer;
+        this.passing = server.passesDescriptors() ? new FdPassing(server.strays(), peer) : null;
     }
 
     String peer() {
@@ -105,7 +111,8 @@ public final class Session implements Handler, ProcessWatcher {
             buf.clear();
             int n;
             try {
-                n = Io.read(fd.get(), buf);
+                // recvmsg only where descriptors can come (unix); same syscall count as read
+                n = passing == null ? Io.read(fd.get(), buf) : server.fdReceiver().read(fd.get(), buf);
             } catch (PosixException e) {
                 LOG.log(Level.FINE, "read from " + peer, e);
                 n = Io.EOF;
@@ -116,9 +123,16 @@ public final class Session implements Handler, ProcessWatcher {
                 return;
             }
             buf.flip();
+            if (passing != null && server.fdReceiver().hasAncillary()) {
+                boolean cut = server.fdReceiver().truncated();
+                passing.received(server.fdReceiver().take(), cut, buf.limit() - 1);
+            }
             while (buf.hasRemaining() && state != State.CLOSED) {
                 byte b = buf.get();
                 if (b == '\n') {
+                    if (passing != null && passing.ownsDescriptors(buf.position() - 1)) lineFds = passing.claim();
+                    String request = lineFds == null ? null
+                            : discardingLongLine ? "(a line over " + MAX_LINE + " bytes)" : preview(lineLength);
                     if (discardingLongLine) {
                         discardingLongLine = false;
                         lineLength = 0;
@@ -129,6 +143,7 @@ public final class Session implements Handler, ProcessWatcher {
                         onLine(len);
                         if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
                     }
+                    if (lineFds != null) releaseLineFds(request);
                 } else if (discardingLongLine) {
                     // skip to the end of the line
                 } else if (lineLength == MAX_LINE) {
@@ -138,7 +153,19 @@ public final class Session implements Handler, ProcessWatcher {
                     line[lineLength++] = b;
                 }
             }
+            if (passing != null) passing.endOfRead();
         }
+    }
+
+    /** Closes (and logs) the descriptors of the line just handled that no request kept. */
+    private void releaseLineFds(String request) {
+        FdPassing.Attached a = lineFds;
+        lineFds = null;
+        passing.release(a, request);
+    }
+
+    private String preview(int len) {
+        return new String(line, 0, Math.min(len, 80), StandardCharsets.UTF_8).strip();
     }
 
     private void send(byte[] bytes) {
@@ -158,9 +185,16 @@ public final class Session implements Handler, ProcessWatcher {
             buf.clear();
             pending.fill(buf);
             buf.flip();
+            long fdsAt = passing == null ? -1 : passing.nextOffset();
+            if (fdsAt > written && fdsAt - written < buf.limit()) buf.limit((int) (fdsAt - written));
             int n;
             try {
-                n = Io.write(fd.get(), buf);
+                if (fdsAt == written) {
+                    n = dev.papa.posix.Sockets.send(fd.get(), buf, passing.nextNumbers());
+                    if (n > 0) passing.sent();
+                } else {
+                    n = Io.write(fd.get(), buf);
+                }
             } catch (PosixException e) {
                 LOG.log(Level.FINE, "write to " + peer, e);
                 close();
@@ -222,6 +256,8 @@ public final class Session implements Handler, ProcessWatcher {
         server.loop().unregister(fd.get());
         fd.close();
         pending.clear();
+        if (passing != null) passing.closeAll();
+        if (lineFds != null) releaseLineFds("(session closed)");
         server.sessionClosed(this);
     }
 
@@ -254,6 +290,11 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void execute(String text) {
+        if (lineFds != null && lineFds.cut()) {
+            reply(null, "more descriptors were attached to the request than papa takes (" + FdPassing.CAPACITY
+                    + "): refused, and every descriptor of it closed");
+            return;
+        }
         List<String> words = Words.split(text);
         String result;
         try {
@@ -298,7 +339,13 @@ public final class Session implements Handler, ProcessWatcher {
                 server.values().remove(args);
                 return "";
             case MAKE_SOCKET:
-                return server.sockets().make(args).line();
+                return server.sockets().make(args, passing == null ? null : lineFds == null ? FdPassing.NONE : lineFds.fds()).line();
+            case TAKE_SOCKETS: {
+                if (passing == null) throw new CommandError("descriptor passing needs the unix control socket");
+                SocketTable.Taken taken = server.sockets().take(args);
+                if (taken.fds().length > 0) passing.attachToReply(written + pending.bytes(), taken.fds());
+                return taken.reply();
+            }
             case LIST_SOCKETS:
                 return server.sockets().list(args);
             case REMOVE_SOCKETS:

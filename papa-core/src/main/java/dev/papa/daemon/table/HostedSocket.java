@@ -22,10 +22,17 @@ public final class HostedSocket {
     int port;                 // the bound port (chosen by the system when 0 was asked)
     final String iface;
     final boolean reusePort;
+    /** Handed to the daemon ({@code adopt=1}): what it is came from the kernel, and its path is not the daemon's to unlink. */
+    final boolean adopted;
     Fd fd;
 
     HostedSocket(String name, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
                  String host, InetAddress address, int port, String iface, boolean reusePort) {
+        this(name, family, type, backlog, path, umask, host, address, port, iface, reusePort, false);
+    }
+
+    HostedSocket(String name, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
+                 String host, InetAddress address, int port, String iface, boolean reusePort, boolean adopted) {
         this.name = name;
         this.family = family;
         this.type = type;
@@ -37,6 +44,7 @@ public final class HostedSocket {
         this.port = port;
         this.iface = iface;
         this.reusePort = reusePort;
+        this.adopted = adopted;
     }
 
     public String name() { return name; }
@@ -44,6 +52,8 @@ public final class HostedSocket {
     public boolean reusePort() { return reusePort; }
     /** The daemon's descriptor, or -1 for a reuseport socket. */
     public int fileno() { return fd == null ? -1 : fd.get(); }
+
+    public boolean adopted() { return adopted; }
 
     /** Same options as {@code other} (a requested port of 0 matches any port; reuseport is not compared, as in the reference). */
     boolean sameOptions(HostedSocket requested) {

@@ -30,16 +30,29 @@ public final class SocketTable {
     private final NavigableMap<String, HostedSocket> byName = new TreeMap<>();
     private final Map<String, HostedSocket> byPath = new HashMap<>();
 
-    /** {@code make socket NAME [OPTION=VALUE...]}: the new or identical existing socket. */
+    /** {@code make socket NAME [OPTION=VALUE...]} from a session that cannot pass descriptors. */
     public HostedSocket make(List<String> words) throws CommandError {
+        return make(words, null);
+    }
+
+    /**
+     * {@code make socket NAME [OPTION=VALUE...]}: the new or identical existing socket.
+     *
+     * @param attached the descriptors that came with the request (null: the session cannot
+     *     carry any, i.e. TCP); {@code adopt=1} keeps the one there and nulls its slot, the
+     *     caller closes whatever is left in the array
+     */
+    public HostedSocket make(List<String> words, Fd[] attached) throws CommandError {
         if (words.isEmpty()) throw new CommandError("Socket requires a name");
         String name = words.remove(0);
         Map<String, String> options = dev.papa.daemon.protocol.Words.takeOptions(words);
         if (!words.isEmpty()) throw new CommandError("Unexpected argument \"" + words.get(0) + "\" - socket options are name=value");
+        boolean adopt = flag("adopt", options.remove("adopt"));
         for (String key : options.keySet()) {
             if (!OPTIONS.contains(key)) throw new CommandError("Unknown socket option \"" + key + "\"");
         }
         Names.check("Socket", name);
+        if (adopt) return adopt(name, options, attached);
         HostedSocket requested = parse(name, options);
         HostedSocket existing = byName.get(name);
         if (existing != null) {
@@ -54,6 +67,65 @@ public final class SocketTable {
         if (requested.path != null) byPath.put(requested.path, requested);
         LOG.info(() -> "Created socket " + requested.line());
         return requested;
+    }
+
+    /** {@code make socket NAME adopt=1}: keeps the attached descriptor as NAME (PROTOCOL.md "Descriptor passing"). */
+    private HostedSocket adopt(String name, Map<String, String> options, Fd[] attached) throws CommandError {
+        if (attached == null) throw new CommandError(Adoption.NEEDS_UNIX);
+        if (!options.isEmpty()) {
+            throw new CommandError("adopt=1 takes no other option (the kernel tells the rest): " + options.keySet().iterator().next());
+        }
+        HostedSocket existing = byName.get(name);
+        if (existing != null) throw new CommandError("Socket for " + name + " has already been created - " + existing.line());
+        if (attached.length != 1) throw new CommandError(Adoption.NEEDS_SOCKET);
+        HostedSocket s = Adoption.describe(name, attached[0]);
+        if (s.path != null && byPath.containsKey(s.path)) {
+            throw new CommandError("Socket for " + s.path + " has already been created");
+        }
+        Adoption.checkHeadroom(0); // the descriptor is already counted: keep the reserve free
+        attached[0] = null;        // the table owns it now
+        byName.put(name, s);
+        if (s.path != null) byPath.put(s.path, s);
+        LOG.info(() -> "Adopted socket " + s.line());
+        return s;
+    }
+
+    /** What {@code take sockets} hands over: the reply lines and one descriptor per line, owned by the caller. */
+    public record Taken(String reply, Fd[] fds) {}
+
+    /**
+     * {@code take sockets PATTERN...}: the matched sockets' lines, sorted, and a close-on-exec
+     * duplicate of each (a fresh copy of a reuseport socket), in the order of the lines.
+     */
+    public Taken take(List<String> patterns) throws CommandError {
+        List<HostedSocket> matched = new ArrayList<>(select(patterns, true).values());
+        if (matched.size() > Sockets.MAX_FDS_PER_MESSAGE) {
+            throw new CommandError("at most " + Sockets.MAX_FDS_PER_MESSAGE + " sockets in one take");
+        }
+        if (matched.isEmpty()) return new Taken("", new Fd[0]);
+        matched.sort(java.util.Comparator.comparing(HostedSocket::line));
+        Adoption.checkHeadroom(matched.size());
+        Fd[] fds = new Fd[matched.size()];
+        List<String> lines = new ArrayList<>(matched.size());
+        try {
+            for (int i = 0; i < fds.length; i++) {
+                HostedSocket s = matched.get(i);
+                fds[i] = s.fd == null ? reusePortCopy(s) : dup(s.fd);
+                lines.add(s.line());
+            }
+        } catch (CommandError | RuntimeException e) {
+            for (Fd f : fds) if (f != null) f.close();
+            throw e;
+        }
+        return new Taken(String.join("\n", lines), fds);
+    }
+
+    private static Fd dup(Fd fd) throws CommandError {
+        try {
+            return dev.papa.posix.Io.dup(fd.get());
+        } catch (PosixException e) {
+            throw new CommandError("Cannot duplicate a socket: " + Errors.python(e));
+        }
     }
 
     private static HostedSocket parse(String name, Map<String, String> o) throws CommandError {
@@ -165,8 +237,8 @@ public final class SocketTable {
     private void close(HostedSocket s) {
         byName.remove(s.name);
         if (s.fd != null) s.fd.close();
-        if (s.path != null) {
-            byPath.remove(s.path);
+        if (s.path != null) byPath.remove(s.path);
+        if (s.path != null && !s.adopted) { // an adopted socket's file belongs to whoever bound it
             try {
                 Files.deleteIfExists(Path.of(s.path));
             } catch (IOException e) {

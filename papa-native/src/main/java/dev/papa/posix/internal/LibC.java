@@ -38,6 +38,8 @@ public final class LibC {
   public static native int connect(int fd, byte[] addr, int len);
   public static native int listen(int fd, int backlog);
   public static native int getsockname(int fd, byte[] addr, int[] len);
+  public static native long send(int fd, byte[] buf, long len, int flags);
+  public static native long recv(int fd, byte[] buf, long len, int flags);
   public static native int getpeername(int fd, byte[] addr, int[] len);
   public static native int geteuid();
   public static native int accept4(int fd, Pointer addr, Pointer len, int flags);
