@@ -90,6 +90,14 @@ class RestartWithoutRefusalTest {
         }
     }
 
+    /** docs/CLIENT.md shows the server this test runs, byte for byte. */
+    @Test
+    void clientDocShowsThePythonExampleThatRuns() throws Exception {
+        String doc = java.nio.file.Files.readString(Path.of("../docs/CLIENT.md"));
+        assertTrue(doc.contains("```python\n" + java.nio.file.Files.readString(SERVER) + "```"),
+                "docs/CLIENT.md must show " + SERVER);
+    }
+
     private static Process startServer(Path control) throws Exception {
         Process p = new ProcessBuilder(DescriptorPassingTest.python(), SERVER.toString(), control.toString(), "web")
                 .redirectErrorStream(true).start();
