@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -66,11 +67,14 @@ struct child_args {
   int dup_base;
   int nrl;
   const int *rl_res;
-  const long long *rl_val;
+  const long long *rl_soft;
+  const long long *rl_hard;
   int ngroups;             /* -1: leave groups alone */
   const gid_t *groups;
-  int gid, uid;            /* -1: leave alone */
+  int set_groups;          /* the parent may set groups (CAP_SETGID): only then are they set */
+  int gid, uid;            /* -1: leave alone; equal to the daemon's own: nothing to change */
   const char *cwd;         /* NULL: inherit */
+  int cwd_after_ids;       /* 1: enter cwd as the new user; 0: before the identity changes */
   int umask_val;           /* -1: inherit */
   volatile int step;
   volatile int err;
@@ -137,16 +141,32 @@ static int child_main(void *p) {
 
   for (int i = 0; i < a->nrl; i++) {
     struct rlimit rl;
-    rl.rlim_cur = rl.rlim_max = (rlim_t) a->rl_val[i];
+    rl.rlim_cur = (rlim_t) a->rl_soft[i];
+    rl.rlim_max = (rlim_t) a->rl_hard[i];
     if (setrlimit(a->rl_res[i], &rl) < 0) child_fail(a, PAPA_STEP_RLIMIT, errno);
   }
+  /* An administrator's process enters its directory with the daemon's rights, before it
+   * becomes the user (like the reference, and Circus without papa); a principal's only after. */
+  if (a->cwd && !a->cwd_after_ids && chdir(a->cwd) < 0) child_fail(a, PAPA_STEP_CHDIR, errno);
   /* Raw system calls: glibc's set*id wrappers would signal the JVM's threads
-   * (they think this process is the multi-threaded parent). */
-  if (a->ngroups >= 0 && syscall(SYS_setgroups, (long) a->ngroups, a->groups) < 0)
+   * (they think this process is the multi-threaded parent). Ids that are already the
+   * daemon's own (real, effective and saved) are left alone, so a daemon without privileges
+   * can start processes "as" itself; another id then fails with EPERM at its step. */
+  if (a->set_groups && a->ngroups >= 0 && syscall(SYS_setgroups, (long) a->ngroups, a->groups) < 0)
     child_fail(a, PAPA_STEP_SETGROUPS, errno);
-  if (a->gid >= 0 && syscall(SYS_setgid, (long) a->gid) < 0) child_fail(a, PAPA_STEP_SETGID, errno);
-  if (a->uid >= 0 && syscall(SYS_setuid, (long) a->uid) < 0) child_fail(a, PAPA_STEP_SETUID, errno);
-  if (a->cwd && chdir(a->cwd) < 0) child_fail(a, PAPA_STEP_CHDIR, errno);
+  if (a->gid >= 0) {
+    gid_t r, e, s;
+    if (syscall(SYS_getresgid, &r, &e, &s) < 0 || r != (gid_t) a->gid || e != (gid_t) a->gid || s != (gid_t) a->gid) {
+      if (syscall(SYS_setgid, (long) a->gid) < 0) child_fail(a, PAPA_STEP_SETGID, errno);
+    }
+  }
+  if (a->uid >= 0) {
+    uid_t r, e, s;
+    if (syscall(SYS_getresuid, &r, &e, &s) < 0 || r != (uid_t) a->uid || e != (uid_t) a->uid || s != (uid_t) a->uid) {
+      if (syscall(SYS_setuid, (long) a->uid) < 0) child_fail(a, PAPA_STEP_SETUID, errno);
+    }
+  }
+  if (a->cwd && a->cwd_after_ids && chdir(a->cwd) < 0) child_fail(a, PAPA_STEP_CHDIR, errno);
   if (a->umask_val >= 0) umask((mode_t) a->umask_val);
 
   if (a->listen_pid_digits) {
@@ -178,6 +198,15 @@ static int cmp_int(const void *x, const void *y) {
   return (a > b) - (a < b);
 }
 
+/* Whether this process may set its supplementary groups (CAP_SETGID in its effective set). */
+static int may_set_groups(void) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+  memset(d, 0, sizeof d);
+  if (syscall(SYS_capget, &h, d) < 0) return geteuid() == 0;
+  return (d[CAP_SETGID / 32].effective & (1u << (CAP_SETGID % 32))) != 0;
+}
+
 static void close_if(int fd) {
   if (fd >= 0) close(fd);
 }
@@ -185,14 +214,15 @@ static void close_if(int fd) {
 /*
  * Returns 0 and fills result[PID, PIDFD, STDOUT, STDERR] (read ends, -1 when not
  * a pipe), or -1 with result[STEP, ERRNO] set and nothing left behind.
+ * stdin_fd: the descriptor the child gets as fd 0 (a socket, inetd style), or -1 for /dev/null.
  */
 PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *envp,
-                           char *listen_pid_digits, int stdout_mode, int stderr_mode,
+                           char *listen_pid_digits, int stdin_fd, int stdout_mode, int stderr_mode,
                            const int *keep, int nkeep,
                            const int *pass_src, const int *pass_dst, int npass,
-                           const int *rl_res, const long long *rl_val, int nrl,
+                           const int *rl_res, const long long *rl_soft, const long long *rl_hard, int nrl,
                            const int *groups, int ngroups, int gid, int uid,
-                           const char *cwd, int umask_val, int new_session, int *result) {
+                           const char *cwd, int cwd_after_ids, int umask_val, int new_session, int *result) {
   int devnull = -1, out[2] = {-1, -1}, errp[2] = {-1, -1};
   int *ints = NULL;
   void *stack = MAP_FAILED;
@@ -220,7 +250,7 @@ PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *e
   ints = malloc(sizeof(int) * (size_t) (3 * nmoves + nopen_max + 1));
   if (!ints) { err = ENOMEM; goto fail; }
   int *msrc = ints, *mdst = ints + nmoves, *mtmp = ints + 2 * nmoves, *open_set = ints + 3 * nmoves;
-  msrc[0] = devnull; mdst[0] = 0;
+  msrc[0] = stdin_fd >= 0 ? stdin_fd : devnull; mdst[0] = 0;
   msrc[1] = src_out; mdst[1] = 1;
   msrc[2] = src_err; mdst[2] = 2;
   int maxfd = 2, nopen = 0;
@@ -245,9 +275,10 @@ PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *e
     .paths = paths, .argv = argv, .envp = envp, .listen_pid_digits = listen_pid_digits,
     .new_session = new_session, .nmoves = nmoves, .move_src = msrc, .move_dst = mdst,
     .move_tmp = mtmp, .nkeep = nkeep, .keep = keep, .nopen = nopen, .open_sorted = open_set,
-    .dup_base = maxfd + 1, .nrl = nrl, .rl_res = rl_res, .rl_val = rl_val,
-    .ngroups = ngroups, .groups = (const gid_t *) groups, .gid = gid, .uid = uid,
-    .cwd = cwd, .umask_val = umask_val, .step = PAPA_STEP_NONE, .err = 0,
+    .dup_base = maxfd + 1, .nrl = nrl, .rl_res = rl_res, .rl_soft = rl_soft, .rl_hard = rl_hard,
+    .ngroups = ngroups, .groups = (const gid_t *) groups,
+    .set_groups = ngroups >= 0 && may_set_groups(), .gid = gid, .uid = uid,
+    .cwd = cwd, .cwd_after_ids = cwd_after_ids, .umask_val = umask_val, .step = PAPA_STEP_NONE, .err = 0,
   };
 
   stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,

@@ -33,6 +33,11 @@ public class PosixException extends IOException {
     return errno;
   }
 
+  /** EPERM: the caller lacks the privilege (e.g. setuid to another user without CAP_SETUID). */
+  public boolean notPermitted() {
+    return errno == Errno.EPERM;
+  }
+
   /** strerror text, e.g. "No such file or directory". */
   public String reason() {
     return Errno.message(errno);

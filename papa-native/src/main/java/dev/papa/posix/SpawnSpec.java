@@ -11,8 +11,13 @@ import java.util.TreeMap;
  * Everything about a process to start, gathered before the fork: the child runs
  * no Java code, so nothing can be decided there. A mutable builder; setters
  * return {@code this}. Defaults: empty environment, inherited working directory
- * and umask, stdout and stderr on pipes, a new session, every descriptor
+ * and umask, stdin on /dev/null, stdout and stderr on pipes, a new session, every descriptor
  * other than 0-2 closed.
+ *
+ * <p>Identity: groups are set only when the caller may (CAP_SETGID), a uid or gid equal to
+ * the caller's own is left as it is, so an unprivileged caller can start processes as itself;
+ * another uid or gid then fails at its step with EPERM. The working directory is entered
+ * before the identity changes unless {@link #workingDirAfterIdentity} says otherwise.
  */
 public final class SpawnSpec {
   /** What a child's stdout or stderr is connected to. */
@@ -28,10 +33,12 @@ public final class SpawnSpec {
   final List<String> argv;
   final Map<String, String> env = new LinkedHashMap<>();
   String workingDir;
+  boolean workingDirAfterIdentity;
   int uid = -1;
   int gid = -1;
   int[] groups;
-  final Map<Rlimit, Long> rlimits = new TreeMap<>();
+  final Map<Rlimit, long[]> rlimits = new TreeMap<>(); // {soft, hard}
+  int stdin = -1;
   Output stdout = Output.PIPE;
   Output stderr = Output.PIPE;
   final List<Integer> keepFds = new ArrayList<>();
@@ -57,6 +64,16 @@ public final class SpawnSpec {
     return this;
   }
 
+  /**
+   * true: enter the working directory after becoming the new user, with that user's rights
+   * (for processes started on behalf of someone who is not an administrator). Default false:
+   * enter it first, with the caller's rights, as the reference papa does.
+   */
+  public SpawnSpec workingDirAfterIdentity(boolean on) {
+    this.workingDirAfterIdentity = on;
+    return this;
+  }
+
   public SpawnSpec uid(int uid) {
     if (uid < 0) throw new IllegalArgumentException("uid " + uid);
     this.uid = uid;
@@ -77,7 +94,19 @@ public final class SpawnSpec {
 
   /** soft = hard = value; -1 is RLIM_INFINITY. */
   public SpawnSpec rlimit(Rlimit r, long value) {
-    rlimits.put(Objects.requireNonNull(r), value);
+    return rlimit(r, value, value);
+  }
+
+  /** The soft and the hard limit; -1 is RLIM_INFINITY. */
+  public SpawnSpec rlimit(Rlimit r, long soft, long hard) {
+    rlimits.put(Objects.requireNonNull(r), new long[] {soft, hard});
+    return this;
+  }
+
+  /** The child gets {@code fd} as its stdin (e.g. a listening socket, inetd style) instead of /dev/null. */
+  public SpawnSpec stdin(int fd) {
+    if (fd < 0) throw new IllegalArgumentException("stdin(" + fd + ")");
+    this.stdin = fd;
     return this;
   }
 

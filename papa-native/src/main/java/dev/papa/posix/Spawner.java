@@ -70,11 +70,12 @@ public final class Spawner {
     }
     int nrl = spec.rlimits.size();
     int[] rlRes = new int[nrl];
-    long[] rlVal = new long[nrl];
+    long[] rlSoft = new long[nrl], rlHard = new long[nrl];
     i = 0;
-    for (Map.Entry<Rlimit, Long> e : spec.rlimits.entrySet()) {
+    for (Map.Entry<Rlimit, long[]> e : spec.rlimits.entrySet()) {
       rlRes[i] = e.getKey().resource();
-      rlVal[i] = e.getValue();
+      rlSoft[i] = e.getValue()[0];
+      rlHard[i] = e.getValue()[1];
       i++;
     }
     if (spec.workingDir != null) checkNoNul(spec.workingDir);
@@ -82,11 +83,11 @@ public final class Spawner {
     int[] groups = spec.groups;
     int[] result = new int[6];
 
-    int rc = LibPapa.papa_spawn(paths, argv, envp, listenDigits,
+    int rc = LibPapa.papa_spawn(paths, argv, envp, listenDigits, spec.stdin,
         spec.stdout.ordinal(), spec.stderr.ordinal(),
-        keep, keep.length, passSrc, passDst, npass, rlRes, rlVal, nrl,
+        keep, keep.length, passSrc, passDst, npass, rlRes, rlSoft, rlHard, nrl,
         groups, groups == null ? -1 : groups.length, spec.gid, spec.uid,
-        cwd, spec.umask, spec.newSession ? 1 : 0, result);
+        cwd, spec.workingDirAfterIdentity ? 1 : 0, spec.umask, spec.newSession ? 1 : 0, result);
     if (rc != 0) {
       SpawnException.Step[] steps = SpawnException.Step.values();
       int s = result[4];

@@ -72,6 +72,26 @@ class SpawnTest {
   }
 
   @Test
+  void stdinFromAGivenDescriptor() throws Exception {
+    Fd[] p = Io.pipe();
+    try {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(16);
+      b.put("fed in\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).flip();
+      assertEquals(7, Io.write(p[1].get(), b));
+      p[1].close(); // cat sees end of file after the line: the child holds no write end
+      assertEquals("fed in\n", run(new SpawnSpec(List.of("/bin/cat")).stdin(p[0].get()), null));
+      // the daemon's descriptor is still its own and still open
+      assertTrue(p[0].isOpen());
+      assertTrue(Io.isCloseOnExec(p[0].get()));
+    } finally {
+      p[0].close();
+      p[1].close();
+    }
+    // without stdin(): /dev/null
+    assertEquals("", run(new SpawnSpec(List.of("/bin/cat")), null));
+  }
+
+  @Test
   void pathLookup() throws Exception {
     // No PATH in the env: /bin:/usr/bin
     assertEquals("x\n", run(new SpawnSpec(List.of("echo", "x")), null));
@@ -125,6 +145,27 @@ class SpawnTest {
   void workingDirAndUmask() throws Exception {
     assertEquals(tmp.toRealPath() + "\n", run(new SpawnSpec(List.of("/bin/pwd")).workingDir(tmp.toString()), null));
     assertEquals("0027\n", run(new SpawnSpec(List.of("/bin/sh", "-c", "umask")).umask(027), null));
+  }
+
+  /** By default the directory is entered with the caller's rights, before it becomes the user. */
+  @Test
+  void workingDirIsEnteredBeforeTheIdentityChange() throws Exception {
+    Path root = Files.createDirectory(tmp.resolve("rootonly"));
+    Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwx------"));
+    assertEquals(root.toRealPath() + "\n65534\n", run(new SpawnSpec(List.of("/bin/sh", "-c", "pwd; id -u"))
+        .env(java.util.Map.of("PATH", "/bin:/usr/bin")).uid(65534).gid(65534).groups(new int[0])
+        .workingDir(root.toString()), null));
+  }
+
+  @Test
+  void softAndHardLimitsApart() throws Exception {
+    Child c = Spawner.spawn(sleeper().rlimit(Rlimit.NOFILE, 700, 900));
+    try {
+      List<String> limits = Files.readAllLines(Path.of("/proc/" + c.pid() + "/limits"));
+      assertTrue(limits.stream().anyMatch(l -> l.matches("Max open files\\s+700\\s+900\\s+files\\s*")), limits.toString());
+    } finally {
+      killAndReap(c);
+    }
   }
 
   @Test
@@ -272,11 +313,11 @@ class SpawnTest {
     e = assertThrows(SpawnException.class, () -> Spawner.spawn(sleeper().groups(new int[70000])));
     assertEquals(SpawnException.Step.SETGROUPS, e.step());
     assertEquals(22, e.errno());
-    // As nobody, chdir into a root-only directory fails: the uid change really happened first.
+    // Entering the directory after the identity change: as nobody, a root-only directory fails.
     Path root = Files.createDirectory(tmp.resolve("rootonly"));
     Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwx------"));
-    e = assertThrows(SpawnException.class,
-        () -> Spawner.spawn(sleeper().uid(65534).gid(65534).groups(new int[0]).workingDir(root.toString())));
+    e = assertThrows(SpawnException.class, () -> Spawner.spawn(sleeper().uid(65534).gid(65534).groups(new int[0])
+        .workingDir(root.toString()).workingDirAfterIdentity(true)));
     assertEquals(SpawnException.Step.CHDIR, e.step());
     assertEquals(13, e.errno());
     e = assertThrows(SpawnException.class, () -> Spawner.spawn(new SpawnSpec(List.of("a\0b"))));

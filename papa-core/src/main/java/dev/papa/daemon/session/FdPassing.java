@@ -34,8 +34,8 @@ final class FdPassing {
     private final String peer;
     private Fd[] incoming;
     private boolean incomingCut;
-    /** Index in the current read of its last byte; the line containing it owns {@link #incoming}. */
-    private int ownerByte = -1;
+    /** The bytes of the read that brought {@link #incoming} are not all parsed yet. */
+    private boolean inOwnRead;
     private final ArrayDeque<Outgoing> outgoing = new ArrayDeque<>(1);
 
     FdPassing(Strays strays, String peer) {
@@ -45,16 +45,20 @@ final class FdPassing {
 
     // ---------------------------------------------------------------- incoming
 
-    /** A read brought descriptors (or cut ones); {@code lastByte} is the read's last index. */
-    void received(Fd[] fds, boolean cut, int lastByte) {
+    /** A read brought descriptors (or cut ones): they belong to the line holding its last byte. */
+    void received(Fd[] fds, boolean cut) {
         incoming = incoming == null ? fds : concat(incoming, fds);
         incomingCut |= cut;
-        ownerByte = lastByte;
+        inOwnRead = true;
     }
 
-    /** True when the line ending at {@code newline} (an index in the current read) owns descriptors. */
-    boolean ownsDescriptors(int newline) {
-        return incoming != null && newline >= ownerByte;
+    /**
+     * True when the line that just ended owns the descriptors: its newline is the last byte of
+     * the read that brought them ({@code left}, the bytes of that read after the newline, is 0),
+     * or that read is used up and the line ends later.
+     */
+    boolean ownsDescriptors(int left) {
+        return incoming != null && (!inOwnRead || left == 0);
     }
 
     /** Hands the descriptors to the line that owns them. */
@@ -65,9 +69,9 @@ final class FdPassing {
         return a;
     }
 
-    /** The current read is done: a later line end (in a later read) owns what is pending. */
+    /** The current read's bytes are all parsed: the next line end, in a later read, owns what is pending. */
     void endOfRead() {
-        ownerByte = -1;
+        inOwnRead = false;
     }
 
     /** Closes what the request did not keep, and logs it (aggregated). */

@@ -2,9 +2,11 @@ package dev.papa.daemon.session;
 
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.Handler;
+import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.Command;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.Help;
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.protocol.Words;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.ProcessTable;
@@ -51,10 +53,14 @@ public final class Session implements Handler, ProcessWatcher {
     private final Server server;
     private final Fd fd;
     private final String peer;
+    /** Whom this session acts for: its own entries only, unless an administrator. */
+    private final Principal principal;
     /** Grows on demand up to MAX_LINE: an idle session costs a few hundred bytes, not 64 KiB. */
     private byte[] line = new byte[SMALL_LINE];
     private int lineLength;
     private boolean discardingLongLine;
+    /** Request bytes read but not parsed yet because the session paused (at most one read). */
+    private ByteBuffer unparsed;
     private final Outbox pending = new Outbox();
     /** Descriptor passing, on unix sessions only (null on TCP). */
     private final FdPassing passing;
@@ -79,10 +85,11 @@ public final class Session implements Handler, ProcessWatcher {
     private byte[][] batchNames = new byte[4][];
     private boolean flushScheduled;
 
-    Session(Server server, Fd fd, String peer) {
+    Session(Server server, Fd fd, String peer, Principal principal) {
         this.server = server;
         this.fd = fd;
         this.peer = peer;
+        this.principal = principal;
         this.passing = server.passesDescriptors() ? new FdPassing(server.strays(), peer) : null;
     }
 
@@ -106,6 +113,11 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void readRequests() {
+        if (unparsed != null) {
+            parse(unparsed);
+            if (unparsed.hasRemaining()) return; // paused again, or closed
+            unparsed = null;
+        }
         ByteBuffer buf = server.readBuffer();
         for (int round = 0; round < 4 && state != State.CLOSED && !readPaused; round++) {
             buf.clear();
@@ -125,36 +137,46 @@ public final class Session implements Handler, ProcessWatcher {
             buf.flip();
             if (passing != null && server.fdReceiver().hasAncillary()) {
                 boolean cut = server.fdReceiver().truncated();
-                passing.received(server.fdReceiver().take(), cut, buf.limit() - 1);
+                passing.received(server.fdReceiver().take(), cut);
             }
-            while (buf.hasRemaining() && state != State.CLOSED) {
-                byte b = buf.get();
-                if (b == '\n') {
-                    if (passing != null && passing.ownsDescriptors(buf.position() - 1)) lineFds = passing.claim();
-                    String request = lineFds == null ? null
-                            : discardingLongLine ? "(a line over " + MAX_LINE + " bytes)" : preview(lineLength);
-                    if (discardingLongLine) {
-                        discardingLongLine = false;
-                        lineLength = 0;
-                        reply(null, "Request line is too long (over " + MAX_LINE + " bytes)");
-                    } else {
-                        int len = lineLength;
-                        lineLength = 0;
-                        onLine(len);
-                        if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
-                    }
-                    if (lineFds != null) releaseLineFds(request);
-                } else if (discardingLongLine) {
-                    // skip to the end of the line
-                } else if (lineLength == MAX_LINE) {
-                    discardingLongLine = true;
-                } else {
-                    if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, line.length * 2));
-                    line[lineLength++] = b;
-                }
+            parse(buf);
+            if (buf.hasRemaining() && state != State.CLOSED) {
+                // Paused mid-buffer: the rest waits here (at most one read) until the client drains.
+                unparsed = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
+                return;
             }
-            if (passing != null) passing.endOfRead();
         }
+    }
+
+    /** Runs the request lines in {@code buf} until it is empty, or the session pauses or closes. */
+    private void parse(ByteBuffer buf) {
+        while (buf.hasRemaining() && state != State.CLOSED && !readPaused) {
+            byte b = buf.get();
+            if (b == '\n') {
+                if (passing != null && passing.ownsDescriptors(buf.remaining())) lineFds = passing.claim();
+                String request = lineFds == null ? null
+                        : discardingLongLine ? "(a line over " + MAX_LINE + " bytes)" : preview(lineLength);
+                if (discardingLongLine) {
+                    discardingLongLine = false;
+                    lineLength = 0;
+                    reply(null, "Request line is too long (over " + MAX_LINE + " bytes)");
+                } else {
+                    int len = lineLength;
+                    lineLength = 0;
+                    onLine(len);
+                    if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
+                }
+                if (lineFds != null) releaseLineFds(request);
+            } else if (discardingLongLine) {
+                // skip to the end of the line
+            } else if (lineLength == MAX_LINE) {
+                discardingLongLine = true;
+            } else {
+                if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, line.length * 2));
+                line[lineLength++] = b;
+            }
+        }
+        if (passing != null && !buf.hasRemaining()) passing.endOfRead();
     }
 
     /** Closes (and logs) the descriptors of the line just handled that no request kept. */
@@ -304,7 +326,7 @@ public final class Session implements Handler, ProcessWatcher {
             reply(null, e.getMessage());
             return;
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
-            LOG.log(Level.SEVERE, "command failed: " + text, e);
+            LOG.log(Level.SEVERE, "command failed: " + Printable.of(text), e);
             reply(null, "Internal error: " + e);
             return;
         }
@@ -321,38 +343,39 @@ public final class Session implements Handler, ProcessWatcher {
                 closeAfterFlush();
                 return null;
             case EXIT_IF_IDLE:
+                principal.requireAdmin("exit-if-idle is for administrators");
                 if (!server.isIdle()) return "not idle";
                 send("Exiting papa!\n> ");
                 server.exitWhenIdle();
                 closeAfterFlush();
                 return null;
             case SET:
-                server.values().set(args);
+                server.values().set(principal, args);
                 return "";
             case GET: {
-                String v = server.values().get(args);
+                String v = server.values().get(principal, args);
                 return v == null ? "" : v;
             }
             case LIST_VALUES:
-                return server.values().list(args);
+                return server.values().list(principal, args);
             case REMOVE_VALUES:
-                server.values().remove(args);
+                server.values().remove(principal, args);
                 return "";
             case MAKE_SOCKET:
-                return server.sockets().make(args, passing == null ? null : lineFds == null ? FdPassing.NONE : lineFds.fds()).line();
+                return server.sockets().make(principal, args, passing == null ? null : lineFds == null ? FdPassing.NONE : lineFds.fds()).line();
             case TAKE_SOCKETS: {
                 if (passing == null) throw new CommandError("descriptor passing needs the unix control socket");
-                SocketTable.Taken taken = server.sockets().take(args);
+                SocketTable.Taken taken = server.sockets().take(principal, args);
                 if (taken.fds().length > 0) passing.attachToReply(written + pending.bytes(), taken.fds());
                 return taken.reply();
             }
             case LIST_SOCKETS:
-                return server.sockets().list(args);
+                return server.sockets().list(principal, args);
             case REMOVE_SOCKETS:
-                server.sockets().remove(args);
+                server.sockets().remove(principal, args);
                 return "";
             case MAKE_PROCESS: {
-                ProcessTable.Made made = server.processes().make(args);
+                ProcessTable.Made made = server.processes().make(principal, args);
                 if (!made.watch()) return made.process().line();
                 send(made.process().line() + "\n");
                 NavigableMap<String, HostedProcess> one = new TreeMap<>();
@@ -361,12 +384,12 @@ public final class Session implements Handler, ProcessWatcher {
                 return null;
             }
             case LIST_PROCESSES:
-                return server.processes().list(args);
+                return server.processes().list(principal, args);
             case REMOVE_PROCESSES:
-                server.processes().remove(args);
+                server.processes().remove(principal, args);
                 return "";
             case WATCH_PROCESSES: {
-                NavigableMap<String, HostedProcess> procs = server.processes().select(args, true);
+                NavigableMap<String, HostedProcess> procs = server.processes().select(principal, args, true);
                 if (procs.isEmpty()) throw new CommandError("Nothing to watch");
                 send("Watching " + procs.size() + "\n");
                 startWatching(procs);

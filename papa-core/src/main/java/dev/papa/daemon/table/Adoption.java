@@ -26,7 +26,7 @@ final class Adoption {
     private Adoption() {}
 
     /** The socket {@code fd} is, as a table entry (the caller hands it the descriptor). */
-    static HostedSocket describe(String name, Fd fd) throws CommandError {
+    static HostedSocket describe(String name, int owner, Fd fd) throws CommandError {
         Sockets.Description d;
         try {
             d = Sockets.describe(fd.get());
@@ -46,7 +46,7 @@ final class Adoption {
         int backlog = d.listening() ? ListenBacklog.of(fd.get(), d).orElse(0) : 0;
         InetSocketAddress a = d.inet();
         String host = a == null ? null : hostText(a, d.family() == Sockets.Family.INET6);
-        HostedSocket s = new HostedSocket(name, d.family(), d.type(), backlog, d.path(), null, host,
+        HostedSocket s = new HostedSocket(name, owner, d.family(), d.type(), backlog, d.path(), null, host,
                 a == null ? null : a.getAddress(), a == null ? 0 : a.getPort(), null, false, true);
         s.fd = fd;
         return s;
