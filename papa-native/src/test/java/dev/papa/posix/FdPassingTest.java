@@ -166,7 +166,7 @@ class FdPassingTest {
   @Test
   void dupIsCloseOnExecAndIndependent() throws Exception {
     Fd[] pipe = Io.pipe();
-    try (Fd d = Io.dup(pipe[1].get())) {
+    try (Fd d = Io.dupCloseOnExec(pipe[1].get())) {
       assertNotEquals(pipe[1].get(), d.get());
       assertTrue(Io.isCloseOnExec(d.get()));
       pipe[1].close();

@@ -33,7 +33,8 @@ public final class Server {
     private final int maxSessions;
     private final long stallMillis;
     private final boolean tcp;
-    private final Runnable onExit;
+    /** Stops the daemon; takes the reason, for the daemon's last line. */
+    private final java.util.function.Consumer<String> onExit;
     static final long ACCEPT_PAUSE_MILLIS = 100;
 
     private final Set<Session> sessions = new LinkedHashSet<>();
@@ -49,7 +50,7 @@ public final class Server {
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
-                  DaemonConfig config, Runnable onExit) throws PosixException {
+                  DaemonConfig config, java.util.function.Consumer<String> onExit) throws PosixException {
         this.loop = loop;
         this.values = values;
         this.sockets = sockets;
@@ -142,11 +143,9 @@ public final class Server {
         LOG.fine(() -> "Closed client session " + s.peer());
         if (!sessions.isEmpty()) return;
         if (singleSession && hadSession) {
-            LOG.info("Last session closed in single-session mode: exiting");
-            onExit.run();
+            onExit.accept("the last session closed (--single-session)");
         } else if (exitWhenIdle && isIdle()) {
-            LOG.info("Exiting due to exit-if-idle request");
-            onExit.run();
+            onExit.accept("exit-if-idle");
         }
     }
 
