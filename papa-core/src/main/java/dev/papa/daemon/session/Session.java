@@ -103,6 +103,10 @@ public final class Session implements Handler, ProcessWatcher {
         return peer;
     }
 
+    Principal principal() {
+        return principal;
+    }
+
     void start() throws PosixException {
         server.loop().register(fd.get(), Epoll.IN | Epoll.RDHUP, this);
         send(GREETING);
@@ -274,8 +278,8 @@ public final class Session implements Handler, ProcessWatcher {
         server.loop().schedule(server.stallMillis(), () -> {
             if (state == State.CLOSED || !readPaused) return;
             if (written == mark) {
-                LOG.warning(() -> "Disconnecting " + peer + ": it read nothing for " + server.stallMillis()
-                        + " ms with " + pending.bytes() + " bytes waiting");
+                server.warnings().warn(LOG, "slow clients disconnected", "Disconnecting " + peer + ": it read nothing for "
+                        + server.stallMillis() + " ms with " + pending.bytes() + " bytes waiting", null);
                 close();
             } else {
                 watchForStall(written);
@@ -341,7 +345,7 @@ public final class Session implements Handler, ProcessWatcher {
             return;
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
             stopAwaiting();
-            LOG.log(Level.SEVERE, "command failed: " + Printable.of(text), e);
+            server.warnings().severe(LOG, "commands that failed internally", "command failed: " + Printable.of(text), e);
             reply(null, "Internal error: " + e);
             return;
         }
@@ -516,6 +520,7 @@ public final class Session implements Handler, ProcessWatcher {
             k++;
         }
         if (k == 0 || !pending.addBatch(batchQueues, batchNames, k)) return;
+        for (int i = 0; i < k; i++) batchQueues[i].markSent(sentEnds[i]); // evicting these now loses nothing
         java.util.Arrays.fill(batchQueues, 0, k, null);
         sentCount = k;
         state = State.WATCH_WAIT_ACK;

@@ -4,19 +4,19 @@ import dev.papa.daemon.principal.Audit;
 import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.Printable;
+import dev.papa.daemon.principal.ProcessIdentity;
 import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Fd;
+import dev.papa.posix.FsIdentity;
+import dev.papa.posix.UnixPath;
 import dev.papa.posix.PosixException;
+import dev.papa.posix.Processes;
 import dev.papa.posix.Sockets;
 
-import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -101,18 +101,14 @@ public final class SocketTable {
             if (existing.sameOptions(requested)) return existing;
             throw new CommandError("Socket for " + requested.name + " has already been created - " + existing.line());
         }
-        if (requested.path != null && byPath.containsKey(requested.path)) {
-            by.claim(requested.path, byPath.get(requested.path));
-            throw new CommandError("Socket for " + requested.path + " has already been created");
-        }
-        return null;
+        return null; // a unix path held by another socket is found when its directory is opened (bindUnix)
     }
 
     private HostedSocket add(Principal by, HostedSocket requested) throws CommandError {
         if (!by.isAdmin()) checkAllowed(by, requested);
-        open(requested);
+        open(by, requested);
         byName.put(requested.name, requested);
-        if (requested.path != null) byPath.put(requested.path, requested);
+        if (requested.pathKey != null) byPath.put(requested.pathKey, requested);
         Audit.changed(by, "created socket " + requested.line());
         return requested;
     }
@@ -129,16 +125,31 @@ public final class SocketTable {
         if (attached.length != 1) throw new CommandError(Adoption.NEEDS_SOCKET);
         // no port or type rule for non-administrators: nothing is bound, the socket already exists
         HostedSocket s = Adoption.describe(name, by.uid(), attached[0]);
-        if (s.path != null && byPath.containsKey(s.path)) {
-            by.claim(s.path, byPath.get(s.path));
+        String key = entryKey(by, s.path);
+        if (key != null && byPath.containsKey(key)) {
+            by.claim(s.path, byPath.get(key));
             throw new CommandError("Socket for " + s.path + " has already been created");
         }
         Adoption.checkHeadroom(0); // the descriptor is already counted: keep the reserve free
         attached[0] = null;        // the table owns it now
         byName.put(name, s);
-        if (s.path != null) byPath.put(s.path, s);
+        s.pathKey = key;
+        if (key != null) byPath.put(key, s);
         Audit.changed(by, "adopted socket " + s.line());
         return s;
+    }
+
+    /**
+     * The directory entry an adopted unix socket's path names (so no socket is made there while
+     * it is held), or null: no path, an abstract name, or a path that cannot be resolved safely.
+     */
+    private static String entryKey(Principal by, String path) {
+        if (path == null || path.startsWith("@")) return null;
+        try (UnixPath where = UnixPath.open(path, by.isAdmin() ? Processes.effectiveUid() : by.uid())) {
+            return where.entryKey();
+        } catch (PosixException e) {
+            return null;
+        }
     }
 
     /** What {@code take sockets} hands over: the reply lines and one descriptor per line, owned by the caller. */
@@ -242,11 +253,10 @@ public final class SocketTable {
         if (s.type == Sockets.Type.RAW) throw Audit.refused(by, "permission denied: type=raw");
     }
 
-    private void open(HostedSocket s) throws CommandError {
+    private void open(Principal by, HostedSocket s) throws CommandError {
         try {
             if (s.family == Sockets.Family.UNIX) {
-                removeStaleSocketFile(s.path);
-                s.fd = Sockets.bindUnix(s.type, s.path, s.backlog, s.umask);
+                bindUnix(by, s);
             } else {
                 Fd fd = bindInet(s);
                 s.port = Sockets.localPort(fd.get());
@@ -261,6 +271,37 @@ public final class SocketTable {
         } catch (PosixException e) {
             throw bindFailed(s, e);
         }
+    }
+
+    /**
+     * PROTOCOL.md Part 2, "Unix socket paths": the directory is reached without symbolic links,
+     * the path is the directory entry (two spellings of one entry are one path), only a stale
+     * socket is replaced, and a principal's file is made with its own file-system identity.
+     */
+    private void bindUnix(Principal by, HostedSocket s) throws CommandError, PosixException {
+        ProcessIdentity as = by.isAdmin() ? null : ProcessIdentity.resolve(by, null, null);
+        try (FsIdentity fs = becomeOwner(as); UnixPath where = UnixPath.open(s.path, actingUid(as))) {
+            HostedSocket holder = byPath.get(where.entryKey());
+            if (holder != null) {
+                by.claim(s.path, holder);
+                throw new CommandError("Socket for " + s.path + " has already been created");
+            }
+            UnixPath.Bound bound = where.bind(s.type, s.backlog, s.umask);
+            s.fd = bound.fd();
+            s.pathKey = where.entryKey();
+            s.fileDev = bound.dev();
+            s.fileIno = bound.ino();
+            s.fileOwner = as;
+        }
+    }
+
+    private static int actingUid(ProcessIdentity owner) {
+        return owner == null ? Processes.effectiveUid() : owner.uid();
+    }
+
+    /** Acting on the file system as the owner of a principal's socket file; null (nothing to change) for administrators. */
+    private static FsIdentity becomeOwner(ProcessIdentity owner) throws PosixException {
+        return owner == null ? null : FsIdentity.become(owner.uid(), owner.gid(), owner.groups());
     }
 
     private static Fd bindInet(HostedSocket s) throws PosixException {
@@ -278,27 +319,13 @@ public final class SocketTable {
 
     private static CommandError bindFailed(HostedSocket s, PosixException e) {
         String reason = Errors.python(e);
-        if (s.family == Sockets.Family.UNIX) return new CommandError("Bind failed: " + reason);
+        if (s.family == Sockets.Family.UNIX) {
+            if (UnixPath.inUse(e)) return new CommandError(s.path + " exists and is not a stale socket");
+            if (UnixPath.symlinkOnPath(e)) return new CommandError("Bind failed: a directory on " + s.path + " is a symbolic link");
+            if (UnixPath.namesNoEntry(e)) return new CommandError("Bind failed: " + s.path + " names no file");
+            return new CommandError("Bind failed: " + reason);
+        }
         return new CommandError("Bind failed on " + s.host + ':' + s.port + ": " + reason);
-    }
-
-    /** True when {@code p} exists and is a socket (or other special file), not a file, directory or link. */
-    public static boolean isSocketFile(Path p) {
-        try {
-            return Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther();
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    /** PROTOCOL.md: a stale file at the path is unlinked first (as the reference does); a directory is not. */
-    private static void removeStaleSocketFile(String path) throws CommandError {
-        Path p = Path.of(path);
-        try {
-            if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            throw new CommandError("Bind failed: cannot remove stale socket file " + path + ": " + e.getMessage());
-        }
     }
 
     public HostedSocket find(String name) {
@@ -329,15 +356,20 @@ public final class SocketTable {
     private void close(Principal by, HostedSocket s) {
         byName.remove(s.name);
         if (s.fd != null) s.fd.close();
-        if (s.path != null) byPath.remove(s.path);
-        if (s.path != null && !s.adopted) { // an adopted socket's file belongs to whoever bound it
-            try {
-                Files.deleteIfExists(Path.of(s.path));
-            } catch (IOException e) {
-                LOG.warning("cannot unlink " + s.path + ": " + e);
-            }
+        if (s.pathKey != null) {
+            byPath.remove(s.pathKey);
+            if (!s.adopted) unlink(s); // an adopted socket's file belongs to whoever bound it
         }
         Audit.changed(by, "closed socket " + s.name);
+    }
+
+    /** Unlinks a socket's file, as its owner, only while the path still leads to the file it bound. */
+    private static void unlink(HostedSocket s) {
+        try (FsIdentity fs = becomeOwner(s.fileOwner); UnixPath where = UnixPath.open(s.path, actingUid(s.fileOwner))) {
+            if (!where.unlinkIf(s.fileDev, s.fileIno)) LOG.info(() -> "Left " + s.path + " alone: it is no longer the socket file bound there");
+        } catch (PosixException e) {
+            LOG.warning(() -> "Left " + s.path + " alone: " + e.getMessage());
+        }
     }
 
     /** Closes every socket (daemon exit). */
