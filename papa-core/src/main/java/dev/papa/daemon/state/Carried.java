@@ -43,7 +43,7 @@ public final class Carried {
     /** A {@link dev.papa.daemon.table.HostedSocket}. */
     public record SocketEntry(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog, String path,
                               Integer umask, String host, String address, int port, String iface, boolean reusePort,
-                              int fd, String pathKey, long fileDev, long fileIno, ProcessIdentity fileOwner) {
+                              boolean adopted, int fd, String pathKey, long fileDev, long fileIno, ProcessIdentity fileOwner) {
         /** HostedSocket fields that are not components here, and why. */
         static final Map<String, String> NOT_CARRIED = Map.of();
     }

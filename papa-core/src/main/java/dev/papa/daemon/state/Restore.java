@@ -106,7 +106,7 @@ public final class Restore {
                 throw new StateException("socket " + s.name() + ": address " + s.address(), e);
             }
             sockets.adopt(HostedSocket.restored(s.name(), s.owner(), s.family(), s.type(), s.backlog(), s.path(), s.umask(), s.host(),
-                    address, s.port(), s.iface(), s.reusePort(), descriptor(s.fd()), s.pathKey(), s.fileDev(), s.fileIno(),
+                    address, s.port(), s.iface(), s.reusePort(), s.adopted(), descriptor(s.fd()), s.pathKey(), s.fileDev(), s.fileIno(),
                     s.fileOwner()));
         }
         for (Image.Process ip : image.processes()) {

@@ -53,7 +53,7 @@ public final class Snapshot {
             }
             for (HostedSocket s : sockets.all()) {
                 w.entry("socket", new SocketEntry(s.name(), s.owner(), s.family(), s.type(), s.backlog(), s.path(), s.umask(), s.host(),
-                        s.address() == null ? null : s.address().getHostAddress(), s.port(), s.iface(), s.reusePort(), s.fileno(),
+                        s.address() == null ? null : s.address().getHostAddress(), s.port(), s.iface(), s.reusePort(), s.adopted(), s.fileno(),
                         s.pathKey(), s.fileDev(), s.fileIno(), s.fileOwner()));
             }
             for (HostedProcess p : processes.all()) {

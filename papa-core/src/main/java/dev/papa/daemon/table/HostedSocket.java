@@ -23,6 +23,8 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
     int port;                 // the bound port (chosen by the system when 0 was asked)
     final String iface;
     final boolean reusePort;
+    /** Handed to the daemon ({@code adopt=1}): what it is came from the kernel, and its path is not the daemon's to unlink. */
+    final boolean adopted;
     Fd fd;
     // unix: the directory entry bound (PROTOCOL.md: same entry, same path), the file made there,
     // and the identity it was made with (null: the daemon's own)
@@ -33,6 +35,11 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
 
     HostedSocket(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
                  String host, InetAddress address, int port, String iface, boolean reusePort) {
+        this(name, owner, family, type, backlog, path, umask, host, address, port, iface, reusePort, false);
+    }
+
+    HostedSocket(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
+                 String host, InetAddress address, int port, String iface, boolean reusePort, boolean adopted) {
         this.name = name;
         this.owner = owner;
         this.family = family;
@@ -45,14 +52,16 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
         this.port = port;
         this.iface = iface;
         this.reusePort = reusePort;
+        this.adopted = adopted;
     }
 
     /** A socket carried over an upgrade, with the descriptor it had (null for reuseport). */
     public static HostedSocket restored(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog,
                                         String path, Integer umask, String host, InetAddress address, int port,
-                                        String iface, boolean reusePort, Fd fd, String pathKey, long fileDev,
-                                        long fileIno, dev.papa.daemon.principal.ProcessIdentity fileOwner) {
-        HostedSocket s = new HostedSocket(name, owner, family, type, backlog, path, umask, host, address, port, iface, reusePort);
+                                        String iface, boolean reusePort, boolean adopted, Fd fd, String pathKey,
+                                        long fileDev, long fileIno, dev.papa.daemon.principal.ProcessIdentity fileOwner) {
+        HostedSocket s = new HostedSocket(name, owner, family, type, backlog, path, umask, host, address, port, iface, reusePort,
+                adopted);
         s.fd = fd;
         s.pathKey = pathKey;
         s.fileDev = fileDev;
@@ -86,6 +95,8 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
     public boolean reusePort() { return reusePort; }
     /** The daemon's descriptor, or -1 for a reuseport socket. */
     public int fileno() { return fd == null ? -1 : fd.get(); }
+
+    public boolean adopted() { return adopted; }
 
     /** Same options as {@code other} (a requested port of 0 matches any port; reuseport is not compared, as in the reference). */
     boolean sameOptions(HostedSocket requested) {
