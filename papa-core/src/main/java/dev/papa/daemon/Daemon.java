@@ -127,6 +127,11 @@ public final class Daemon implements AutoCloseable {
         LOG.info("Daemon stopped");
     }
 
+    /** The loop (tests in this package look at its timers). */
+    EventLoop loop() {
+        return loop;
+    }
+
     /** The TCP port serving the control protocol (-1 on a unix socket). */
     public int port() {
         return port;

@@ -41,6 +41,7 @@ public final class Server {
     private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(65536);
     private boolean hadSession;
     private boolean exitWhenIdle;
+    private boolean exitCheckScheduled;
     private dev.papa.daemon.access.AccessControl access;
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
@@ -133,14 +134,25 @@ public final class Server {
     void sessionClosed(Session s) {
         sessions.remove(s);
         LOG.fine(() -> "Closed client session " + s.peer());
-        if (!sessions.isEmpty()) return;
-        if (singleSession && hadSession) {
-            LOG.info("Last session closed in single-session mode: exiting");
-            onExit.run();
-        } else if (exitWhenIdle && isIdle()) {
-            LOG.info("Exiting due to exit-if-idle request");
-            onExit.run();
-        }
+        if (!sessions.isEmpty() || exitCheckScheduled) return;
+        // Decided after the round: a connection accepted in this same round gets a normal
+        // session (and cancels exit-if-idle) instead of a greeting and then end of file.
+        exitCheckScheduled = true;
+        loop.afterRound(this::exitIfLastSessionClosed);
+    }
+
+    private void exitIfLastSessionClosed() {
+        exitCheckScheduled = false;
+        if (!sessions.isEmpty() || !wantsExit()) return;
+        if (listener.isOpen()) accept(); // one that is still in the backlog is served too
+        if (!sessions.isEmpty() || !wantsExit()) return;
+        LOG.info(singleSession ? "Last session closed in single-session mode: exiting"
+                : "Exiting due to exit-if-idle request");
+        onExit.run();
+    }
+
+    private boolean wantsExit() {
+        return (singleSession && hadSession) || (exitWhenIdle && isIdle());
     }
 
     /** Checks every new connection's peer from now on (null: everyone may connect). */

@@ -41,6 +41,20 @@ public final class Session implements Handler, ProcessWatcher {
     static final int SMALL_LINE = 256;
     /** Past this much unsent reply data the session stops reading requests until it drains. */
     static final int PENDING_HIGH_WATER = 1 << 20;
+    /**
+     * The first batch of a watch follows the reply line ({@code Watching N} or the process line)
+     * this much later, in a write of its own: the reference clients read that line with one
+     * recv() and then wait in select() for the batch, so bytes of the batch that arrived with
+     * the line would be stranded in their buffer (PROTOCOL.md, "Timing"). Later batches follow
+     * acknowledgements and go at once.
+     */
+    static final long FIRST_BATCH_DELAY_MILLIS = 10;
+    /**
+     * A client that half-closed its side in watch mode cannot acknowledge: a batch written to it
+     * in full counts as acknowledged when the connection still shows no error this much later
+     * (a client that is really gone answers the write with a reset well before).
+     */
+    static final long HALF_CLOSED_ACK_MILLIS = 50;
 
     static final byte[] GREETING = "Papa is home. Type \"help\" for commands.\n> ".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] PROMPT = "> ".getBytes(StandardCharsets.US_ASCII);
@@ -56,8 +70,13 @@ public final class Session implements Handler, ProcessWatcher {
     private boolean discardingLongLine;
     private final Outbox pending = new Outbox();
     private boolean closeWhenFlushed;
-    private boolean wantWrite;
+    /** The epoll events the descriptor is registered for. */
+    private int registeredEvents = Epoll.IN | Epoll.RDHUP;
     private boolean readPaused;
+    /** A stall check is scheduled (one chain per session, however often it pauses). */
+    private boolean stallCheckRunning;
+    /** The client shut down its sending side (EOF); it may still read. */
+    private boolean inputClosed;
     /** Bytes the client has taken, ever: progress, for the slow-consumer rule. */
     private long written;
     private State state = State.COMMAND;
@@ -73,6 +92,10 @@ public final class Session implements Handler, ProcessWatcher {
     private OutputBuffer[] batchQueues = new OutputBuffer[4];
     private byte[][] batchNames = new byte[4][];
     private boolean flushScheduled;
+    /** The first batch of a watch waits for this timer (null: not waiting). */
+    private dev.papa.daemon.loop.EventLoop.Timer firstBatchTimer;
+    /** The first batch waits for the reply line to be written, then for the delay. */
+    private boolean firstBatchAfterFlush;
 
     Session(Server server, Fd fd, String peer) {
         this.server = server;
@@ -85,7 +108,7 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     void start() throws PosixException {
-        server.loop().register(fd.get(), Epoll.IN | Epoll.RDHUP, this);
+        server.loop().register(fd.get(), registeredEvents, this);
         send(GREETING);
     }
 
@@ -96,6 +119,10 @@ public final class Session implements Handler, ProcessWatcher {
         if (state == State.CLOSED) return;
         if ((events & Epoll.OUT) != 0) flush();
         if (state == State.CLOSED) return;
+        if (inputClosed) {
+            if ((events & (Epoll.HUP | Epoll.ERR)) != 0) close(); // reset: the client is gone
+            return;
+        }
         if ((events & (Epoll.IN | Epoll.HUP | Epoll.ERR | Epoll.RDHUP)) != 0 && !readPaused) readRequests();
     }
 
@@ -112,7 +139,7 @@ public final class Session implements Handler, ProcessWatcher {
             }
             if (n == Io.AGAIN) return;
             if (n == Io.EOF) {
-                close();
+                inputEnded();
                 return;
             }
             buf.flip();
@@ -139,6 +166,22 @@ public final class Session implements Handler, ProcessWatcher {
                 }
             }
         }
+    }
+
+    /**
+     * End of the client's requests. Replies still unsent are written first; a watch goes on until
+     * it ends or a write fails (a half-closed client such as {@code nc -N} still reads).
+     */
+    private void inputEnded() {
+        if (inputClosed) return;
+        inputClosed = true;
+        if (state == State.COMMAND) {
+            closeAfterFlush();
+            return;
+        }
+        updateInterest(); // drops EPOLLIN: the end of file would stay readable
+
+        if (state == State.WATCH_WAIT_ACK && pending.isEmpty()) ackWhenHalfClosed();
     }
 
     private void send(byte[] bytes) {
@@ -175,25 +218,36 @@ public final class Session implements Handler, ProcessWatcher {
             close();
             return;
         }
+        if (pending.isEmpty()) {
+            if (firstBatchAfterFlush) {
+                firstBatchAfterFlush = false;
+                scheduleFirstBatch();
+            }
+            if (inputClosed && state == State.WATCH_WAIT_ACK) ackWhenHalfClosed();
+        }
         updateInterest();
     }
 
     private void updateInterest() {
         boolean write = !pending.isEmpty();
         boolean pause = pending.bytes() > PENDING_HIGH_WATER;
-        if (write == wantWrite && pause == readPaused) return;
         boolean resumed = readPaused && !pause;
-        wantWrite = write;
         readPaused = pause;
-        int events = (pause ? 0 : Epoll.IN | Epoll.RDHUP) | (write ? Epoll.OUT : 0);
-        try {
-            server.loop().modify(fd.get(), events);
-        } catch (PosixException e) {
-            close();
-            return;
+        int wanted = (pause || inputClosed ? 0 : Epoll.IN | Epoll.RDHUP) | (write ? Epoll.OUT : 0);
+        if (wanted != registeredEvents) {
+            try {
+                server.loop().modify(fd.get(), wanted);
+            } catch (PosixException e) {
+                close();
+                return;
+            }
+            registeredEvents = wanted;
         }
-        if (resumed) server.loop().afterRound(this::readRequests);
-        if (pause) watchForStall(written);
+        if (resumed && !inputClosed) server.loop().afterRound(this::readRequests);
+        if (pause && !stallCheckRunning) {
+            stallCheckRunning = true;
+            watchForStall(written);
+        }
     }
 
     /**
@@ -203,7 +257,10 @@ public final class Session implements Handler, ProcessWatcher {
      */
     private void watchForStall(long mark) {
         server.loop().schedule(server.stallMillis(), () -> {
-            if (state == State.CLOSED || !readPaused) return;
+            if (state == State.CLOSED || !readPaused) {
+                stallCheckRunning = false;
+                return;
+            }
             if (written == mark) {
                 LOG.warning(() -> "Disconnecting " + peer + ": it read nothing for " + server.stallMillis()
                         + " ms with " + pending.bytes() + " bytes waiting");
@@ -281,8 +338,8 @@ public final class Session implements Handler, ProcessWatcher {
                 return null;
             case EXIT_IF_IDLE:
                 if (!server.isIdle()) return "not idle";
+                server.exitWhenIdle(); // before the reply: a client gone already must not cancel it
                 send("Exiting papa!\n> ");
-                server.exitWhenIdle();
                 closeAfterFlush();
                 return null;
             case SET:
@@ -345,10 +402,27 @@ public final class Session implements Handler, ProcessWatcher {
     // ---------------------------------------------------------------- watch mode
 
     private void startWatching(NavigableMap<String, HostedProcess> procs) {
+        if (state == State.CLOSED) return; // the reply line could not be written
         watched.putAll(procs);
         for (HostedProcess p : procs.values()) p.addWatcher(this);
         state = State.WATCH_WAIT_DATA;
-        scheduleBatch();
+        if (pending.isEmpty()) scheduleFirstBatch();
+        else firstBatchAfterFlush = true;
+    }
+
+    private void scheduleFirstBatch() {
+        firstBatchTimer = server.loop().schedule(FIRST_BATCH_DELAY_MILLIS, () -> {
+            firstBatchTimer = null;
+            sendBatch();
+        });
+    }
+
+    /** See {@link #HALF_CLOSED_ACK_MILLIS}. */
+    private void ackWhenHalfClosed() {
+        long mark = written;
+        server.loop().schedule(HALF_CLOSED_ACK_MILLIS, () -> {
+            if (state == State.WATCH_WAIT_ACK && written == mark && pending.isEmpty()) acknowledge(false);
+        });
     }
 
     @Override
@@ -364,7 +438,7 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void scheduleBatch() {
-        if (flushScheduled) return;
+        if (flushScheduled || firstBatchTimer != null || firstBatchAfterFlush) return;
         flushScheduled = true;
         server.loop().afterRound(this::sendBatch);
     }
@@ -372,7 +446,7 @@ public final class Session implements Handler, ProcessWatcher {
     /** Sends every queued item of every watched process, if there is any; then waits for the ack. */
     private void sendBatch() {
         flushScheduled = false;
-        if (state != State.WATCH_WAIT_DATA) return;
+        if (state != State.WATCH_WAIT_DATA || firstBatchTimer != null || firstBatchAfterFlush) return;
         if (watched.isEmpty()) {
             endWatch("Nothing left to watch");
             return;
@@ -420,12 +494,19 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void endWatch(String message) {
+        if (state == State.CLOSED) return;
         stopWatching();
         state = State.COMMAND;
         send(message + "\n> ");
+        if (inputClosed) closeAfterFlush();
     }
 
     private void stopWatching() {
+        if (firstBatchTimer != null) {
+            firstBatchTimer.cancel();
+            firstBatchTimer = null;
+        }
+        firstBatchAfterFlush = false;
         for (HostedProcess p : watched.values()) p.removeWatcher(this);
         watched.clear();
         java.util.Arrays.fill(sentProcs, 0, sentCount, null);
