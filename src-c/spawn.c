@@ -213,9 +213,10 @@ static void close_if(int fd) {
 /*
  * Returns 0 and fills result[PID, PIDFD, STDOUT, STDERR] (read ends, -1 when not
  * a pipe), or -1 with result[STEP, ERRNO] set and nothing left behind.
+ * stdin_fd: the descriptor the child gets as fd 0 (a socket, inetd style), or -1 for /dev/null.
  */
 PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *envp,
-                           char *listen_pid_digits, int stdout_mode, int stderr_mode,
+                           char *listen_pid_digits, int stdin_fd, int stdout_mode, int stderr_mode,
                            const int *keep, int nkeep,
                            const int *pass_src, const int *pass_dst, int npass,
                            const int *rl_res, const long long *rl_soft, const long long *rl_hard, int nrl,
@@ -248,7 +249,7 @@ PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *e
   ints = malloc(sizeof(int) * (size_t) (3 * nmoves + nopen_max + 1));
   if (!ints) { err = ENOMEM; goto fail; }
   int *msrc = ints, *mdst = ints + nmoves, *mtmp = ints + 2 * nmoves, *open_set = ints + 3 * nmoves;
-  msrc[0] = devnull; mdst[0] = 0;
+  msrc[0] = stdin_fd >= 0 ? stdin_fd : devnull; mdst[0] = 0;
   msrc[1] = src_out; mdst[1] = 1;
   msrc[2] = src_err; mdst[2] = 2;
   int maxfd = 2, nopen = 0;

@@ -120,14 +120,15 @@ public final class DaemonLauncher {
      * a small, single-threaded collector, a young generation large enough that a 64 KiB chunk
      * is usually delivered before it would be promoted, a heap that shrinks back, C1 only (the
      * daemon's time is in syscalls), small stacks and code cache. No -Xmx: queued output lives
-     * in the heap and a process may buffer up to 1 GiB. -XX:-MaxFDLimit: the JVM leaves the
-     * open-files limit alone, so the daemon learns the one it was started with and gives it to
-     * its children (it raises its own). Options given later override these.
+     * in the heap (bounded by the output budget, half the max heap). Out of heap anyway, the JVM
+     * exits non-zero at once rather than limp on (docs/SECURITY.md). -XX:-MaxFDLimit: the JVM
+     * leaves the open-files limit alone, so the daemon learns the one it was started with and
+     * gives it to its children (it raises its own). Options given later override these.
      */
     public static final List<String> DAEMON_JVM_OPTIONS = List.of(
-            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xms32m", "-Xmn24m", "-XX:MinHeapFreeRatio=10",
-            "-XX:MaxHeapFreeRatio=30", "-Xss256k", "-XX:ReservedCodeCacheSize=16m", "-XX:MaxMetaspaceSize=64m",
-            "-XX:-MaxFDLimit");
+            "-XX:+ExitOnOutOfMemoryError", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xms32m", "-Xmn24m",
+            "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-Xss256k", "-XX:ReservedCodeCacheSize=16m",
+            "-XX:MaxMetaspaceSize=64m", "-XX:-MaxFDLimit");
 
     /** {@code java [DAEMON_JVM_OPTIONS] [jvmOptions] -cp CLASSPATH dev.papa.Main [daemonArgs]}. */
     public static List<String> command(List<String> jvmOptions, List<String> daemonArgs) {
@@ -173,6 +174,9 @@ public final class DaemonLauncher {
     /** Starts {@code command} detached. */
     public static Launched spawnDetached(List<String> command, Path logFile) throws PapaException {
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
+        // A launcher that was itself socket-activated describes its own descriptors there; the
+        // daemon receives none of them (nor the launcher's notify socket).
+        env.keySet().removeIf(k -> k.startsWith("LISTEN_") || k.equals("NOTIFY_SOCKET"));
         SpawnSpec spec = new SpawnSpec(command).env(env).workingDir("/").umask(0027).newSession(true)
                 .stdout(SpawnSpec.Output.NULL).stderr(SpawnSpec.Output.NULL);
         Child child;

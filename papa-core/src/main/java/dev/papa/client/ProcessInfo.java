@@ -1,6 +1,7 @@
 package dev.papa.client;
 
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -21,6 +22,17 @@ public record ProcessInfo(String name, int pid, boolean running, long startedMic
     /** When it was started. */
     public Instant started() {
         return Timestamps.instant(startedMicros);
+    }
+
+    /** The sockets it received by socket activation at fds 3, 4, ... ({@code sockets=}), in order; empty for none. */
+    public List<String> sockets() {
+        String s = attributes.get("sockets");
+        return s == null || s.isEmpty() ? List.of() : List.of(s.split(","));
+    }
+
+    /** The socket it has as stdin ({@code stdin_socket=}), or null. */
+    public String stdinSocket() {
+        return attributes.get("stdin_socket");
     }
 
     /** Parses one line of {@code list processes} / the reply of {@code make process}. */

@@ -78,6 +78,23 @@ public final class ProcessOptions {
         }
     }
 
+    /**
+     * Socket activation, systemd's way: the daemon's sockets of these names are the process's
+     * fds 3, 4, ... in this order, announced by {@code LISTEN_FDS}, {@code LISTEN_FDNAMES} and
+     * {@code LISTEN_PID} (gunicorn without {@code --bind}, go-systemd, sd_listen_fds). None clears it.
+     */
+    public ProcessOptions sockets(String... socketNames) {
+        for (String n : socketNames) {
+            if (n.isEmpty() || n.indexOf(',') >= 0) throw new IllegalArgumentException("Bad socket name \"" + n + "\"");
+        }
+        return put("sockets", socketNames.length == 0 ? null : String.join(",", socketNames));
+    }
+
+    /** The daemon's socket of this name as the process's stdin, inetd style ({@code System.inheritedChannel()}). */
+    public ProcessOptions stdinSocket(String socketName) {
+        return put("stdin_socket", socketName);
+    }
+
     /** Adds one environment variable (an empty value is kept as empty). */
     public ProcessOptions env(String name, String value) {
         if (name.isEmpty() || name.indexOf('=') >= 0) {

@@ -1,5 +1,6 @@
 package dev.papa.daemon;
 
+import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.session.Server;
@@ -36,6 +37,10 @@ public final class Daemon implements AutoCloseable {
     private final ProcessTable processes;
     private final Thread thread;
     private final CountDownLatch exited = new CountDownLatch(1);
+    /** Set when the loop thread died of an error: the daemon stopped abnormally. */
+    private volatile Throwable failure;
+    /** Freed when the loop dies of an error, so that saying why does not run out of heap too. */
+    private byte[] reserve = new byte[256 << 10];
 
     private Daemon(DaemonConfig config) throws IOException {
         this.config = config;
@@ -46,9 +51,9 @@ public final class Daemon implements AutoCloseable {
             this.port = config.unixSocket() == null ? Sockets.localPort(listener.get()) : -1;
             this.loop = new EventLoop();
             WallClock clock = new WallClock();
-            ValueTable values = new ValueTable();
+            ValueTable values = new ValueTable(config.valuesLimit());
             this.sockets = new SocketTable();
-            this.processes = new ProcessTable(loop, clock, sockets);
+            this.processes = new ProcessTable(loop, clock, sockets, new OutputBudget(config.outputBudget()));
             if (config.childOpenFilesSoft() >= 0) {
                 processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
             }
@@ -103,13 +108,28 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
+    /**
+     * The loop thread. An error that escapes the loop (OutOfMemoryError, an internal bug) ends
+     * this daemon: it is logged, the daemon shuts down and {@link #failure()} tells the caller,
+     * which exits non-zero (DaemonMain) so that a supervisor restarts it.
+     */
     private void run() {
         try {
             loop.run();
         } catch (RuntimeException | Error e) {
-            LOG.log(Level.SEVERE, "event loop died", e);
+            reserve = null;
+            failure = e;
+            try {
+                LOG.log(Level.SEVERE, "event loop died: " + e + "; the daemon stops", e);
+            } catch (Throwable logFailed) {
+                // nothing left to say it with; failure() still reports it
+            }
         } finally {
-            shutdown();
+            try {
+                shutdown();
+            } catch (Throwable t) {
+                if (failure == null) failure = t;
+            }
             exited.countDown();
         }
     }
@@ -130,6 +150,11 @@ public final class Daemon implements AutoCloseable {
     /** The loop (tests in this package look at its timers). */
     EventLoop loop() {
         return loop;
+    }
+
+    /** The error the loop thread died of, or null while it runs or after a normal stop. */
+    public Throwable failure() {
+        return failure;
     }
 
     /** The TCP port serving the control protocol (-1 on a unix socket). */

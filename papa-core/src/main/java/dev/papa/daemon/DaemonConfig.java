@@ -21,6 +21,8 @@ public final class DaemonConfig {
     private java.time.Duration slowClientTimeout = DEFAULT_SLOW_CLIENT_TIMEOUT;
     private final java.util.List<Integer> allowedUids = new java.util.ArrayList<>();
     private int socketMode = DEFAULT_SOCKET_MODE;
+    private long outputBudget;
+    private long valuesLimit;
     private long childOpenFilesSoft = -1;
 
     /** TCP port on 127.0.0.1; 0 lets the system choose (see {@link Daemon#port()}). */
@@ -40,6 +42,19 @@ public final class DaemonConfig {
     public DaemonConfig allowUid(int uid) { allowedUids.add(uid); return this; }
     /** Permission bits of the unix control socket file (default 0600). */
     public DaemonConfig socketMode(int mode) { this.socketMode = mode; return this; }
+
+    /** Heap bytes every process's queued output may take together (0: half the JVM's maximum heap). */
+    public DaemonConfig outputBudget(long bytes) { this.outputBudget = bytes; return this; }
+    /** Heap bytes all values may take together (0: an eighth of the maximum heap, at most 64 MiB). */
+    public DaemonConfig valuesLimit(long bytes) { this.valuesLimit = bytes; return this; }
+
+    public long outputBudget() {
+        return outputBudget > 0 ? outputBudget : dev.papa.daemon.buffer.OutputBudget.defaultLimit();
+    }
+
+    public long valuesLimit() {
+        return valuesLimit > 0 ? valuesLimit : dev.papa.daemon.table.ValueTable.defaultLimit();
+    }
 
     /**
      * The open-files soft limit the daemon was started with, before it raised its own: children

@@ -33,7 +33,11 @@ public final class DaemonMain {
             "  --allow-user NAME       let this user connect too (repeatable; root and the daemon's user always may)",
             "  --allow-uid N           let this uid connect too (repeatable)",
             "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
+            "  --output-budget SIZE    heap all queued output may take (e.g. 512m; default half the max heap)",
             "");
+
+    /** The exit code after the daemon died of an error (EX_SOFTWARE); the JVM's own OOM exit is 3. */
+    public static final int EXIT_CRASHED = 70;
 
     private DaemonMain() {}
 
@@ -58,6 +62,7 @@ public final class DaemonMain {
             return 1;
         }
         raiseOpenFilesLimit(config);
+        exitOnUncaughtErrors();
         Daemon daemon;
         try {
             daemon = Daemon.start(config);
@@ -78,7 +83,25 @@ public final class DaemonMain {
         } catch (InterruptedException e) {
             daemon.close();
         }
+        if (daemon.failure() != null) {
+            err.println("papa: the daemon died: " + daemon.failure());
+            return EXIT_CRASHED;
+        }
         return 0;
+    }
+
+    /**
+     * An error on any other thread of the daemon's JVM is fatal too: logged, then the JVM halts
+     * non-zero at once (its state may be broken; a supervisor starts a fresh daemon).
+     */
+    private static void exitOnUncaughtErrors() {
+        Thread.setDefaultUncaughtExceptionHandler((thread, e) -> {
+            try {
+                Logger.getLogger(DaemonMain.class.getName()).log(Level.SEVERE, "uncaught in " + thread.getName() + ": " + e, e);
+            } finally {
+                if (e instanceof Error) Runtime.getRuntime().halt(EXIT_CRASHED);
+            }
+        });
     }
 
     /** Parses the daemon's options; null means help was asked. */
@@ -124,6 +147,15 @@ public final class DaemonMain {
                 case "--allow-user": case "--allow-uid": case "--socket-mode":
                     dev.papa.daemon.access.AccessOptions.apply(c, a, value != null ? value : next(args, ++i, a));
                     break;
+                case "--output-budget": {
+                    String v = value != null ? value : next(args, ++i, a);
+                    long n = dev.papa.daemon.protocol.Sizes.parse(v);
+                    if (n < dev.papa.daemon.buffer.OutputBudget.MIN_LIMIT) {
+                        throw new IllegalArgumentException("invalid output budget \"" + v + "\" (at least 1m; suffix k, m or g)");
+                    }
+                    c.outputBudget(n);
+                    break;
+                }
                 case "--launcher":
                     c.launcher(value != null ? value : next(args, ++i, a));
                     break;

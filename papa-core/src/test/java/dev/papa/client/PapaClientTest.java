@@ -183,6 +183,35 @@ class PapaClientTest {
         assertTrue(ProcessHandle.of(p.pid()).map(ProcessHandle::isAlive).orElse(false), "removing does not kill");
     }
 
+    @Test
+    void socketActivationOptionsAndReconnect() throws Exception {
+        SocketInfo web = papa.makeSocket("web", new SocketOptions());
+        papa.makeSocket("admin", new SocketOptions());
+        ProcessOptions opts = TestDaemon.opts().sockets("web", "admin").stdinSocket("web");
+        ProcessInfo p = papa.makeProcess("act", opts, "sh", "-c", "echo $LISTEN_FDS $LISTEN_FDNAMES; sleep 30");
+        daemon.track(p.pid());
+        assertEquals(List.of("web", "admin"), p.sockets());
+        assertEquals("web", p.stdinSocket());
+        assertTrue(web.port() > 0);
+        // the manager restarts: a new connection finds the process as it was, and the same request is the same process
+        papa.close();
+        papa = daemon.connect();
+        ProcessInfo listed = papa.listProcesses("act").get("act");
+        assertEquals(p.pid(), listed.pid());
+        assertEquals(List.of("web", "admin"), listed.sockets());
+        assertEquals(p.attributes(), listed.attributes());
+        assertEquals(p.pid(), papa.makeProcess("act", opts, "sh", "-c", "echo $LISTEN_FDS $LISTEN_FDNAMES; sleep 30").pid());
+        // a process without them
+        ProcessInfo plain = papa.makeProcess("plain", TestDaemon.opts(), "sleep", "30");
+        daemon.track(plain.pid());
+        assertEquals(List.of(), plain.sockets());
+        assertNull(plain.stdinSocket());
+        assertThrows(IllegalArgumentException.class, () -> new ProcessOptions().sockets("a,b"));
+        PapaException e = assertThrows(PapaException.class,
+                () -> papa.makeProcess("bad", TestDaemon.opts().sockets("web", "nope"), "sleep", "1"));
+        assertEquals("Socket nope not found", e.daemonMessage());
+    }
+
     /** Runs a process to its end under a watcher; returns stdout and the exit status. */
     private static String[] runAndCollect(Papa papa, String name, ProcessOptions opts, String... command) throws Exception {
         try (Watcher w = papa.makeProcessAndWatch(name, opts, command[0],

@@ -50,6 +50,64 @@ class BadInputTest extends DaemonTestBase {
     }
 
     @Test
+    void nulBytesAndIdsOutOfRange() throws Exception {
+        refused("make process x uid=ro\0ot /bin/true", "Invalid uid \"ro\\x00ot\" - contains a NUL character");
+        refused("make process x gid=0\0 /bin/true", "Invalid gid \"0\\x00\" - contains a NUL character");
+        refused("make socket x interface=lo\0x", "Invalid interface \"lo\\x00x\" - contains a NUL character");
+        refused("make socket x path=" + tmp + "/a\0b", "Invalid path \"" + tmp + "/a\\x00b\" - contains a NUL character");
+        refused("make process x working_dir=/t\0mp /bin/true", "Invalid working_dir \"/t\\x00mp\" - contains a NUL character");
+        refused("make process x /bin/echo a\0b", "Invalid argument \"a\\x00b\" - contains a NUL character");
+        refused("make process x uid=2147483648 /bin/true", "Invalid uid 2147483648 - must be from 0 to 2147483647");
+        refused("make process x uid=4294967295 /bin/true", "Invalid uid 4294967295 - must be from 0 to 2147483647");
+        refused("make process x gid=99999999999 /bin/true", "Invalid gid 99999999999 - must be from 0 to 2147483647");
+        // ten digits within range are a number, not a user name
+        refused("make process x uid=1999999999 /bin/true", "'1999999999' is not a valid user id");
+    }
+
+    @Test
+    void namesCountCodePointsAndRefuseInvisibleCharacters() throws Exception {
+        String bad = "\" is invalid: names may not contain spaces, \":\", \"*\", \"=\" or control characters";
+        String emoji = "\uD83D\uDE00"; // one code point, two UTF-16 units
+        assertEquals("\n> ", c.send("set " + emoji.repeat(255) + " 1"));
+        assertEquals("\n> ", c.send("set " + emoji.repeat(255)));
+        refused("set " + emoji.repeat(256) + " 1", "Value name is too long (over 255 characters)");
+        refused("set a\u0085 1", "Value name \"a\\x85" + bad);
+        refused("set a\u2028 1", "Value name \"a\\u2028" + bad);
+        refused("make socket a\u202Eb", "Socket name \"a\\u202eb" + bad);
+        refused("make process \uFEFFa /bin/true", "Process name \"\\ufeffa" + bad);
+        refused("set a\u00A0b 1", "Value name \"a\\xa0b" + bad);
+    }
+
+    @Test
+    void unknownCommandsAreShownWithControlBytesEscaped() throws Exception {
+        refused("bo\u001b[2Jgus", "Unknown command \"bo\\x1b[2jgus\"");
+        refused("x\u202Ey", "Unknown command \"x\\u202ey\"");
+    }
+
+    @Test
+    void optionsOfAnotherFamilyAreRefused() throws Exception {
+        refused("make socket x family=inet path=/x", "Option \"path\" does not apply to family inet");
+        refused("make socket x family=inet6 umask=0", "Option \"umask\" does not apply to family inet6");
+        refused("make socket x path=" + tmp + "/x.sock port=80", "Option \"port\" does not apply to family unix");
+        refused("make socket x path=" + tmp + "/x.sock host=127.0.0.1", "Option \"host\" does not apply to family unix");
+        refused("make socket x family=unix path=" + tmp + "/x.sock interface=lo", "Option \"interface\" does not apply to family unix");
+    }
+
+    @Test
+    void umaskWithALeadingZeroIsRefused() throws Exception {
+        refused("make socket x path=" + tmp + "/x.sock umask=077",
+                "Invalid umask \"077\" - umask is a decimal number, so a leading zero is refused (octal 077 is umask=63)");
+        refused("make socket x path=" + tmp + "/x.sock umask=0009", null);
+        String ok = c.send("make socket x path=" + tmp + "/x.sock umask=63");
+        assertTrue(ok.startsWith("x family=unix type=stream backlog=5 path=" + tmp + "/x.sock umask=63 fileno="), ok);
+        assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(
+                java.nio.file.Files.getPosixFilePermissions(tmp.resolve("x.sock"), java.nio.file.LinkOption.NOFOLLOW_LINKS)));
+        c.ok("remove sockets x");
+        String zero = c.send("make socket x path=" + tmp + "/x.sock umask=0");
+        assertTrue(zero.startsWith("x family=unix type=stream backlog=5 path=" + tmp + "/x.sock umask=0 fileno="), zero);
+    }
+
+    @Test
     void missingNames() throws Exception {
         refused("make socket", null);
         refused("make process", null);

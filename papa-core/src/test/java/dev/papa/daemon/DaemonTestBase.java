@@ -25,9 +25,10 @@ import org.junit.jupiter.api.io.TempDir;
  * test started (by pid), closes every client and closes the daemon.
  */
 abstract class DaemonTestBase {
-    /** {@code NAME pid=PID running=True|False started=SECONDS [uid=UID] [gid=GID] args=...}. */
+    /** {@code NAME pid=PID running=True|False started=SECONDS [uid=UID] [gid=GID] [Part 2 key=value...] args=...}. */
     static final Pattern PROCESS_LINE = Pattern.compile(
-            "(\\S+) pid=(\\d+) running=(True|False) started=(\\d+\\.\\d+)(?: uid=(\\d+))?(?: gid=(\\d+))? args=(.*)");
+            "(\\S+) pid=(\\d+) running=(True|False) started=(\\d+\\.\\d+)(?: uid=(\\d+))?(?: gid=(\\d+))?"
+                    + "(?: (?!args=)[a-z_]+=\\S*)* args=(.*)");
 
     record Proc(String name, long pid, boolean running, String started, String uid, String gid, String args, String line) { }
 

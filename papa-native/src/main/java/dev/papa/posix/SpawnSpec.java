@@ -11,7 +11,7 @@ import java.util.TreeMap;
  * Everything about a process to start, gathered before the fork: the child runs
  * no Java code, so nothing can be decided there. A mutable builder; setters
  * return {@code this}. Defaults: empty environment, inherited working directory
- * and umask, stdout and stderr on pipes, a new session, every descriptor
+ * and umask, stdin on /dev/null, stdout and stderr on pipes, a new session, every descriptor
  * other than 0-2 closed.
  *
  * <p>Identity: groups are set only when the caller may (CAP_SETGID), a uid or gid equal to
@@ -38,6 +38,7 @@ public final class SpawnSpec {
   int gid = -1;
   int[] groups;
   final Map<Rlimit, long[]> rlimits = new TreeMap<>(); // {soft, hard}
+  int stdin = -1;
   Output stdout = Output.PIPE;
   Output stderr = Output.PIPE;
   final List<Integer> keepFds = new ArrayList<>();
@@ -99,6 +100,13 @@ public final class SpawnSpec {
   /** The soft and the hard limit; -1 is RLIM_INFINITY. */
   public SpawnSpec rlimit(Rlimit r, long soft, long hard) {
     rlimits.put(Objects.requireNonNull(r), new long[] {soft, hard});
+    return this;
+  }
+
+  /** The child gets {@code fd} as its stdin (e.g. a listening socket, inetd style) instead of /dev/null. */
+  public SpawnSpec stdin(int fd) {
+    if (fd < 0) throw new IllegalArgumentException("stdin(" + fd + ")");
+    this.stdin = fd;
     return this;
   }
 

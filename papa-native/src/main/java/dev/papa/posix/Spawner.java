@@ -92,7 +92,7 @@ public final class Spawner {
     int[] groups = spec.groups;
     int[] result = new int[6];
 
-    int rc = LibPapa.papa_spawn(paths, argv, envp, listenDigits,
+    int rc = LibPapa.papa_spawn(paths, argv, envp, listenDigits, spec.stdin,
         spec.stdout.ordinal(), spec.stderr.ordinal(),
         keep, keep.length, passSrc, passDst, npass, rlRes, rlSoft, rlHard, nrl,
         groups, groups == null ? -1 : groups.length, spec.gid, spec.uid,

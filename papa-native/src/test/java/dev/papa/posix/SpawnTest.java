@@ -72,6 +72,26 @@ class SpawnTest {
   }
 
   @Test
+  void stdinFromAGivenDescriptor() throws Exception {
+    Fd[] p = Io.pipe();
+    try {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(16);
+      b.put("fed in\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).flip();
+      assertEquals(7, Io.write(p[1].get(), b));
+      p[1].close(); // cat sees end of file after the line: the child holds no write end
+      assertEquals("fed in\n", run(new SpawnSpec(List.of("/bin/cat")).stdin(p[0].get()), null));
+      // the daemon's descriptor is still its own and still open
+      assertTrue(p[0].isOpen());
+      assertTrue(Io.isCloseOnExec(p[0].get()));
+    } finally {
+      p[0].close();
+      p[1].close();
+    }
+    // without stdin(): /dev/null
+    assertEquals("", run(new SpawnSpec(List.of("/bin/cat")), null));
+  }
+
+  @Test
   void pathLookup() throws Exception {
     // No PATH in the env: /bin:/usr/bin
     assertEquals("x\n", run(new SpawnSpec(List.of("echo", "x")), null));

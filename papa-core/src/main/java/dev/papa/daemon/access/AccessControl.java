@@ -1,5 +1,6 @@
 package dev.papa.daemon.access;
 
+import dev.papa.daemon.principal.Principal;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
 import dev.papa.posix.PosixException;
@@ -24,6 +25,7 @@ public final class AccessControl {
     private static final Logger LOG = Logger.getLogger(AccessControl.class.getName());
 
     private final AllowList allowed;
+    private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
     private final ProcNetTcp procNet;
     private final SockDiag sockDiag = new SockDiag();
 
@@ -42,19 +44,19 @@ public final class AccessControl {
     }
 
     /**
-     * True when the peer on {@code fd} may use the daemon. Otherwise sends the refusal, closes
-     * {@code fd} and logs it; the caller must forget {@code fd}.
+     * The principal of the peer on {@code fd} when it may use the daemon. Otherwise null: the
+     * refusal was sent, {@code fd} closed and the refusal logged; the caller must forget {@code fd}.
      */
-    public boolean admit(Fd fd) {
+    public Principal admit(Fd fd) {
         Peer peer;
         try {
             peer = identify(fd.get());
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "Refused a control connection: cannot identify its peer", e);
             refuse(fd, "Error: permission denied (cannot identify the peer)\n");
-            return false;
+            return null;
         }
-        if (peer.uid.isPresent() && allowed.allows(peer.uid.getAsInt())) return true;
+        if (peer.uid.isPresent() && allowed.allows(peer.uid.getAsInt())) return Principal.of(peer.uid.getAsInt(), daemonUid, peer.pid);
         if (peer.uid.isEmpty()) {
             LOG.warning(() -> "Refused a control connection from " + peer.where + ": its owner was not found");
             refuse(fd, "Error: permission denied (cannot identify the peer)\n");
@@ -63,7 +65,7 @@ public final class AccessControl {
             LOG.warning(() -> "Refused a control connection from " + peer.where + ": uid " + uid + " is not allowed");
             refuse(fd, "Error: permission denied for uid " + Integer.toUnsignedString(uid) + "\n");
         }
-        return false;
+        return null;
     }
 
     /** Closes the sock_diag socket (daemon exit). */
@@ -71,18 +73,18 @@ public final class AccessControl {
         sockDiag.close();
     }
 
-    private record Peer(OptionalInt uid, String where) {}
+    private record Peer(OptionalInt uid, int pid, String where) {}
 
     private Peer identify(int fd) throws IOException {
         if (Sockets.isUnix(fd)) {
             Sockets.PeerCred c = Sockets.peerCred(fd);
-            return new Peer(OptionalInt.of(c.uid()), "pid " + c.pid());
+            return new Peer(OptionalInt.of(c.uid()), c.pid(), "pid " + c.pid());
         }
         InetSocketAddress remote = Sockets.peerAddress(fd);
         InetSocketAddress local = Sockets.localAddress(fd);
         OptionalInt owner = sockDiag.ownerOf(remote, local); // exact lookup; null: not offered here
         if (owner == null) owner = procNet.ownerOf(remote, local);
-        return new Peer(owner, remote.getAddress().getHostAddress() + ":" + remote.getPort());
+        return new Peer(owner, -1, remote.getAddress().getHostAddress() + ":" + remote.getPort());
     }
 
     private static void refuse(Fd fd, String message) {

@@ -11,6 +11,10 @@ package dev.papa.daemon.buffer;
  * so "everything up to what I was sent" is exact even with two watchers and eviction between
  * send and acknowledgement.
  *
+ * <p>A queue may belong to the daemon's {@link OutputBudget}: then its chunks' heap cost is
+ * charged there, and a chunk that would exceed the budget first evicts the oldest chunks of the
+ * costliest queue, this one or another.
+ *
  * <p>Storage is a ring of parallel primitive arrays, so the steady state allocates nothing but
  * the captured bytes themselves. Not thread-safe: owned by the event loop.
  */
@@ -20,6 +24,8 @@ public final class OutputBuffer {
     public static final byte CLOSED = 2;
 
     private final long capacity;
+    private final OutputBudget budget; // null: bounded by capacity only
+    int budgetIndex = -1;              // this queue's place in the budget's list
     private byte[] kinds = new byte[8];
     private long[] times = new long[8];
     private byte[][] chunks = new byte[8][];
@@ -27,12 +33,21 @@ public final class OutputBuffer {
     private int size;         // items queued
     private long headSeq;     // sequence number of the oldest item
     private long bytes;       // chunk bytes queued
+    private long cost;        // their heap cost (OutputBudget.chunkCost)
     private int exitStatus;
     private boolean closed;   // a closed item was queued (it may since have been acknowledged)
 
+    /** A queue bounded by its own capacity only (tests, benchmarks). */
     public OutputBuffer(long capacity) {
+        this(capacity, null);
+    }
+
+    /** A queue of at most {@code capacity} chunk bytes whose heap cost counts against {@code budget}. */
+    public OutputBuffer(long capacity, OutputBudget budget) {
         if (capacity < 0) throw new IllegalArgumentException("capacity < 0");
         this.capacity = capacity;
+        this.budget = budget;
+        if (budget != null) budget.register(this);
     }
 
     /** Queues a chunk read from stdout or stderr, evicting old chunks by the overflow rule. */
@@ -46,8 +61,14 @@ public final class OutputBuffer {
         } else {
             while (bytes + len > capacity) dropOldest(1);
         }
+        long c = OutputBudget.chunkCost(chunk.length);
+        if (budget != null) {
+            budget.makeRoom(this, c);
+            budget.charge(c);
+        }
         push(kind, timeMicros, chunk);
         bytes += len;
+        cost += c;
     }
 
     /** Queues the final item; nothing may follow it. */
@@ -69,11 +90,26 @@ public final class OutputBuffer {
         dropOldest(size);
     }
 
+    /** Drops everything and leaves the budget: the process left the table. */
+    public void release() {
+        dropOldest(size);
+        if (budget != null) budget.unregister(this);
+    }
+
+    /** The budget's eviction: drops the oldest item, a chunk; returns its length. */
+    int evictOldestChunk() {
+        byte[] c = chunks[head];
+        dropOldest(1);
+        return c == null ? 0 : c.length;
+    }
+
     public long headSeq() { return headSeq; }
     public long endSeq() { return headSeq + size; }
     public int size() { return size; }
     public boolean isEmpty() { return size == 0; }
     public long bytes() { return bytes; }
+    /** The heap cost of the queued chunks (what the budget counts). */
+    public long cost() { return cost; }
     public long capacity() { return capacity; }
     public boolean isClosed() { return closed; }
     public int exitStatus() { return exitStatus; }
@@ -105,16 +141,18 @@ public final class OutputBuffer {
         int mask = kinds.length - 1;
         for (int k = 0; k < n; k++) {
             byte[] c = chunks[head];
-            if (c != null) bytes -= c.length;
+            if (c != null) {
+                long freed = OutputBudget.chunkCost(c.length);
+                bytes -= c.length;
+                cost -= freed;
+                if (budget != null) budget.charge(-freed);
+            }
             chunks[head] = null;
             head = (head + 1) & mask;
         }
         size -= n;
         headSeq += n;
-        if (size == 0) {
-            head = 0;
-            bytes = 0;
-        }
+        if (size == 0) head = 0;
     }
 
     private void grow() {

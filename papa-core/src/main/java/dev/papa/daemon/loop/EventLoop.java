@@ -106,7 +106,7 @@ public final class EventLoop implements AutoCloseable {
         return stopping;
     }
 
-    /** Runs until {@link #stop()}. */
+    /** Runs until {@link #stop()}; an Error (OutOfMemoryError) from a handler ends it too, thrown on. */
     public void run() {
         thread = Thread.currentThread();
         int wakeFd = wakeup.get();
@@ -115,9 +115,9 @@ public final class EventLoop implements AutoCloseable {
             try {
                 n = epoll.await(timeoutMillis());
             } catch (PosixException e) {
-                LOG.log(Level.SEVERE, "epoll_wait failed", e);
+                // Nothing can be served without epoll: an abnormal end of the daemon.
                 stopping = true;
-                break;
+                throw new IllegalStateException("epoll_wait failed: " + e.getMessage(), e);
             }
             for (int i = 0; i < n; i++) {
                 int fd = (int) epoll.data(i);

@@ -61,7 +61,7 @@ public enum Command {
         if (primary != null) {
             throw new CommandError("Bad \"" + primary + "\" command. The following word must be one of: " + String.join(", ", names));
         }
-        throw new CommandError("Unknown command \"" + w + '"');
+        throw new CommandError("Unknown command \"" + Printable.of(w) + '"');
     }
 
     private static Command of(String first, String second) {

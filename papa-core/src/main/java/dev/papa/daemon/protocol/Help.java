@@ -153,13 +153,17 @@ public final class Help {
                         "    env.NAME - an environment variable (the environment is only these)",
                         "    rlimit.NAME - a resource limit: as core cpu data fsize locks memlock",
                         "                  msgqueue nice nofile nproc rss rtprio rttime sigpending stack",
+                        "    sockets - socket activation: sockets=A,B passes those sockets at fds 3, 4, ...",
+                        "              with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID (systemd's way)",
+                        "    stdin_socket - a socket as the process's stdin (inetd style)",
                         "",
                         "In arguments, $(socket.NAME.port) and $(socket.NAME.fileno) are replaced by",
                         "the port and file number of a socket, which the process inherits.",
                         "",
                         "Examples:",
                         "    make process web uid=www working_dir=/srv env.PORT=8080 /usr/bin/app --fd $(socket.web.fileno)",
-                        "    make process nginx /usr/local/nginx/sbin/nginx");
+                        "    make process nginx /usr/local/nginx/sbin/nginx",
+                        "    make process api sockets=web /usr/bin/gunicorn app:app");
             default:
                 throw new AssertionError(command);
         }

@@ -2,6 +2,7 @@ package dev.papa.daemon.session;
 
 import dev.papa.daemon.DaemonConfig;
 import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
 import dev.papa.daemon.table.ValueTable;
@@ -43,6 +44,7 @@ public final class Server {
     private boolean exitWhenIdle;
     private boolean exitCheckScheduled;
     private dev.papa.daemon.access.AccessControl access;
+    private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
                   DaemonConfig config, Runnable onExit) throws PosixException {
@@ -73,14 +75,15 @@ public final class Server {
                 return;
             }
             if (fd == null) return;
-            if (access != null && !access.admit(fd)) continue; // refused, closed and logged (docs/SECURITY.md)
+            Principal principal = access == null ? Principal.administrator(daemonUid) : access.admit(fd);
+            if (principal == null) continue; // refused, closed and logged (docs/SECURITY.md)
             if (tcp) noDelay(fd);
             exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
             if (sessions.size() >= maxSessions) {
                 refuse(fd, "Error: too many sessions (limit " + maxSessions + ")\n");
                 continue;
             }
-            Session s = new Session(this, fd, "fd " + fd.get());
+            Session s = new Session(this, fd, "fd " + fd.get() + ", " + principal, principal);
             sessions.add(s);
             hadSession = true;
             try {

@@ -2,9 +2,11 @@ package dev.papa.daemon.session;
 
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.Handler;
+import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.Command;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.Help;
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.protocol.Words;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.ProcessTable;
@@ -64,10 +66,14 @@ public final class Session implements Handler, ProcessWatcher {
     private final Server server;
     private final Fd fd;
     private final String peer;
+    /** Whom this session acts for: its own entries only, unless an administrator. */
+    private final Principal principal;
     /** Grows on demand up to MAX_LINE: an idle session costs a few hundred bytes, not 64 KiB. */
     private byte[] line = new byte[SMALL_LINE];
     private int lineLength;
     private boolean discardingLongLine;
+    /** Request bytes read but not parsed yet because the session paused (at most one read). */
+    private ByteBuffer unparsed;
     private final Outbox pending = new Outbox();
     private boolean closeWhenFlushed;
     /** The epoll events the descriptor is registered for. */
@@ -97,10 +103,11 @@ public final class Session implements Handler, ProcessWatcher {
     /** The first batch waits for the reply line to be written, then for the delay. */
     private boolean firstBatchAfterFlush;
 
-    Session(Server server, Fd fd, String peer) {
+    Session(Server server, Fd fd, String peer, Principal principal) {
         this.server = server;
         this.fd = fd;
         this.peer = peer;
+        this.principal = principal;
     }
 
     String peer() {
@@ -127,6 +134,11 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void readRequests() {
+        if (unparsed != null) {
+            parse(unparsed);
+            if (unparsed.hasRemaining()) return; // paused again, or closed
+            unparsed = null;
+        }
         ByteBuffer buf = server.readBuffer();
         for (int round = 0; round < 4 && state != State.CLOSED && !readPaused; round++) {
             buf.clear();
@@ -143,27 +155,37 @@ public final class Session implements Handler, ProcessWatcher {
                 return;
             }
             buf.flip();
-            while (buf.hasRemaining() && state != State.CLOSED) {
-                byte b = buf.get();
-                if (b == '\n') {
-                    if (discardingLongLine) {
-                        discardingLongLine = false;
-                        lineLength = 0;
-                        reply(null, "Request line is too long (over " + MAX_LINE + " bytes)");
-                    } else {
-                        int len = lineLength;
-                        lineLength = 0;
-                        onLine(len);
-                        if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
-                    }
-                } else if (discardingLongLine) {
-                    // skip to the end of the line
-                } else if (lineLength == MAX_LINE) {
-                    discardingLongLine = true;
+            parse(buf);
+            if (buf.hasRemaining() && state != State.CLOSED) {
+                // Paused mid-buffer: the rest waits here (at most one read) until the client drains.
+                unparsed = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
+                return;
+            }
+        }
+    }
+
+    /** Runs the request lines in {@code buf} until it is empty, or the session pauses or closes. */
+    private void parse(ByteBuffer buf) {
+        while (buf.hasRemaining() && state != State.CLOSED && !readPaused) {
+            byte b = buf.get();
+            if (b == '\n') {
+                if (discardingLongLine) {
+                    discardingLongLine = false;
+                    lineLength = 0;
+                    reply(null, "Request line is too long (over " + MAX_LINE + " bytes)");
                 } else {
-                    if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, line.length * 2));
-                    line[lineLength++] = b;
+                    int len = lineLength;
+                    lineLength = 0;
+                    onLine(len);
+                    if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
                 }
+            } else if (discardingLongLine) {
+                // skip to the end of the line
+            } else if (lineLength == MAX_LINE) {
+                discardingLongLine = true;
+            } else {
+                if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, line.length * 2));
+                line[lineLength++] = b;
             }
         }
     }
@@ -320,7 +342,7 @@ public final class Session implements Handler, ProcessWatcher {
             reply(null, e.getMessage());
             return;
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
-            LOG.log(Level.SEVERE, "command failed: " + text, e);
+            LOG.log(Level.SEVERE, "command failed: " + Printable.of(text), e);
             reply(null, "Internal error: " + e);
             return;
         }
@@ -337,32 +359,33 @@ public final class Session implements Handler, ProcessWatcher {
                 closeAfterFlush();
                 return null;
             case EXIT_IF_IDLE:
+                principal.requireAdmin("exit-if-idle is for administrators");
                 if (!server.isIdle()) return "not idle";
                 server.exitWhenIdle(); // before the reply: a client gone already must not cancel it
                 send("Exiting papa!\n> ");
                 closeAfterFlush();
                 return null;
             case SET:
-                server.values().set(args);
+                server.values().set(principal, args);
                 return "";
             case GET: {
-                String v = server.values().get(args);
+                String v = server.values().get(principal, args);
                 return v == null ? "" : v;
             }
             case LIST_VALUES:
-                return server.values().list(args);
+                return server.values().list(principal, args);
             case REMOVE_VALUES:
-                server.values().remove(args);
+                server.values().remove(principal, args);
                 return "";
             case MAKE_SOCKET:
-                return server.sockets().make(args).line();
+                return server.sockets().make(principal, args).line();
             case LIST_SOCKETS:
-                return server.sockets().list(args);
+                return server.sockets().list(principal, args);
             case REMOVE_SOCKETS:
-                server.sockets().remove(args);
+                server.sockets().remove(principal, args);
                 return "";
             case MAKE_PROCESS: {
-                ProcessTable.Made made = server.processes().make(args);
+                ProcessTable.Made made = server.processes().make(principal, args);
                 if (!made.watch()) return made.process().line();
                 send(made.process().line() + "\n");
                 NavigableMap<String, HostedProcess> one = new TreeMap<>();
@@ -371,12 +394,12 @@ public final class Session implements Handler, ProcessWatcher {
                 return null;
             }
             case LIST_PROCESSES:
-                return server.processes().list(args);
+                return server.processes().list(principal, args);
             case REMOVE_PROCESSES:
-                server.processes().remove(args);
+                server.processes().remove(principal, args);
                 return "";
             case WATCH_PROCESSES: {
-                NavigableMap<String, HostedProcess> procs = server.processes().select(args, true);
+                NavigableMap<String, HostedProcess> procs = server.processes().select(principal, args, true);
                 if (procs.isEmpty()) throw new CommandError("Nothing to watch");
                 send("Watching " + procs.size() + "\n");
                 startWatching(procs);

@@ -1,5 +1,6 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.WallClock;
@@ -12,9 +13,10 @@ import java.util.List;
  * A process the daemon started: its pid, the descriptors it watches it through (pidfd and the
  * read ends of its stdout/stderr pipes) and its output queue. Lives on the event loop.
  */
-public final class HostedProcess {
+public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     final ProcessSpec spec;
     final byte[] nameBytes;
+    final int owner;
     final int pid;
     final long startedMicros;
     final OutputBuffer output;
@@ -30,18 +32,21 @@ public final class HostedProcess {
     EventLoop.Timer pipeDeadline;
     final List<ProcessWatcher> watchers = new ArrayList<>(2);
 
-    HostedProcess(ProcessSpec spec, int pid, long startedMicros) {
+    HostedProcess(ProcessSpec spec, int owner, int pid, long startedMicros, OutputBudget budget) {
         this.spec = spec;
+        this.owner = owner;
         this.nameBytes = spec.name().getBytes(java.nio.charset.StandardCharsets.UTF_8);
         this.pid = pid;
         this.startedMicros = startedMicros;
-        this.output = new OutputBuffer(spec.bufsize());
+        this.output = new OutputBuffer(spec.bufsize(), budget);
     }
 
     public String name() { return spec.name(); }
     /** The name as UTF-8, for watch headers. */
     public byte[] nameBytes() { return nameBytes; }
     public int pid() { return pid; }
+    /** The uid of the principal that made it. */
+    @Override public int owner() { return owner; }
     public boolean running() { return running; }
     public boolean isGone() { return gone; }
     public OutputBuffer output() { return output; }
@@ -63,6 +68,7 @@ public final class HostedProcess {
         WallClock.append(sb, startedMicros);
         if (spec.uid() != null) sb.append(" uid=").append(spec.uid());
         if (spec.gid() != null) sb.append(" gid=").append(spec.gid());
+        spec.activation().appendTo(sb);
         sb.append(" args=").append(String.join(" ", spec.args()));
         return sb.toString();
     }

@@ -10,8 +10,9 @@ import java.util.Objects;
  * A socket the daemon holds for its clients. {@code fd} is null for a {@code reuseport}
  * socket: every process that takes it gets its own copy, bound to the same address.
  */
-public final class HostedSocket {
+public final class HostedSocket implements dev.papa.daemon.principal.Owned {
     final String name;
+    final int owner;
     final Sockets.Family family;
     final Sockets.Type type;
     final int backlog;
@@ -24,9 +25,10 @@ public final class HostedSocket {
     final boolean reusePort;
     Fd fd;
 
-    HostedSocket(String name, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
+    HostedSocket(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
                  String host, InetAddress address, int port, String iface, boolean reusePort) {
         this.name = name;
+        this.owner = owner;
         this.family = family;
         this.type = type;
         this.backlog = backlog;
@@ -40,6 +42,8 @@ public final class HostedSocket {
     }
 
     public String name() { return name; }
+    /** The uid of the principal that made it. */
+    @Override public int owner() { return owner; }
     public int port() { return port; }
     public boolean reusePort() { return reusePort; }
     /** The daemon's descriptor, or -1 for a reuseport socket. */

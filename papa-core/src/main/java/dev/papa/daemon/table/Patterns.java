@@ -1,5 +1,7 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.principal.Owned;
+import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;
 
 import java.util.List;
@@ -44,6 +46,13 @@ public final class Patterns {
             }
         }
         return matched;
+    }
+
+    /** {@link #select} over what {@code by} sees: others' entries are as if absent, by name and by number. */
+    public static <T extends Owned> NavigableMap<String, T> select(Principal by, NavigableMap<String, T> table, List<String> patterns,
+                                                                   boolean required, IntFunction<T> byNumber,
+                                                                   java.util.function.Function<T, String> nameOf) throws CommandError {
+        return select(by.view(table), patterns, required, by.view(byNumber), nameOf);
     }
 
     /** Up to nine decimal digits: a pid, a file number or a uid/gid that fits an int. */

@@ -13,10 +13,11 @@ import java.util.Map;
  * @param stdout    1 capture, 0 discard
  * @param stderr    "1" capture, "0" discard, "stdout" merge
  * @param groups    supplementary groups to set, or null to inherit
+ * @param activation the sockets it receives by socket activation ({@link Activation#NONE} for none)
  */
 public record ProcessSpec(String name, List<String> args, Map<String, String> env, Map<Rlimit, Long> rlimits,
                           String workingDir, Integer uid, Integer gid, int[] groups, int stdout, String stderr,
-                          long bufsize) {
+                          long bufsize, Activation activation) {
 
     @Override
     public boolean equals(Object o) {
@@ -25,7 +26,7 @@ public record ProcessSpec(String name, List<String> args, Map<String, String> en
         return name.equals(s.name) && args.equals(s.args) && env.equals(s.env) && rlimits.equals(s.rlimits)
                 && java.util.Objects.equals(workingDir, s.workingDir) && java.util.Objects.equals(uid, s.uid)
                 && java.util.Objects.equals(gid, s.gid) && stdout == s.stdout && stderr.equals(s.stderr)
-                && bufsize == s.bufsize;
+                && bufsize == s.bufsize && activation.equals(s.activation);
     }
 
     @Override

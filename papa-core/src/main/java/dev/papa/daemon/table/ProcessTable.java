@@ -1,8 +1,14 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.principal.Audit;
+import dev.papa.daemon.principal.Principal;
+import dev.papa.daemon.principal.ProcessIdentity;
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.protocol.Sizes;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.protocol.Words;
 import dev.papa.posix.Child;
@@ -15,7 +21,6 @@ import dev.papa.posix.Rlimit;
 import dev.papa.posix.SpawnException;
 import dev.papa.posix.SpawnSpec;
 import dev.papa.posix.Spawner;
-import dev.papa.posix.Users;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -25,7 +30,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.NavigableMap;
-import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -52,22 +56,23 @@ public final class ProcessTable {
     private final EventLoop loop;
     private final WallClock clock;
     private final SocketTable sockets;
+    private final OutputBudget budget;
     private final NavigableMap<String, HostedProcess> byName = new TreeMap<>();
     private final Map<Integer, HostedProcess> byPid = new HashMap<>();
     /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_SIZE);
-    /** After this much captured output, one collection once capture is quiet (see queued()). */
+    /** After this much captured output, one collection once capture is quiet (see captured()). */
     static final long TRIM_AFTER_BYTES = 32L << 20;
-    private long queuedBytes;
     private long capturedSinceTrim;
     private boolean trimScheduled;
     /** {soft, hard} open-files limit for children that do not ask (the daemon raised its own), or null. */
     private long[] childOpenFiles;
 
-    public ProcessTable(EventLoop loop, WallClock clock, SocketTable sockets) {
+    public ProcessTable(EventLoop loop, WallClock clock, SocketTable sockets, OutputBudget budget) {
         this.loop = loop;
         this.clock = clock;
         this.sockets = sockets;
+        this.budget = budget;
     }
 
     /**
@@ -82,25 +87,26 @@ public final class ProcessTable {
     // ---------------------------------------------------------------- make process
 
     /** {@code make process NAME [OPTION=VALUE...] EXECUTABLE [ARG...]}; result has the watch flag. */
-    public Made make(List<String> words) throws CommandError {
+    public Made make(Principal by, List<String> words) throws CommandError {
         if (words.isEmpty()) throw new CommandError("Process requires a name");
         String name = words.remove(0);
         Map<String, String> options = Words.takeOptions(words);
         Names.check("Process", name);
         boolean watch = SocketTable.flag("watch", options.remove("watch"));
-        ProcessSpec spec = parse(name, options, words);
+        ProcessSpec spec = parse(by, name, options, words);
         HostedProcess existing = byName.get(name);
+        by.claim(name, existing);
         if (existing != null) {
             if (existing.spec.equals(spec)) return new Made(existing, watch);
             throw new CommandError("Process for " + name + " has already been created - " + existing.line());
         }
         if (spec.args().isEmpty()) throw new CommandError("No command");
-        return new Made(start(spec), watch);
+        return new Made(start(by, spec), watch);
     }
 
     public record Made(HostedProcess process, boolean watch) {}
 
-    private ProcessSpec parse(String name, Map<String, String> options, List<String> args) throws CommandError {
+    private ProcessSpec parse(Principal by, String name, Map<String, String> options, List<String> args) throws CommandError {
         Map<String, String> env = new LinkedHashMap<>();
         Map<Rlimit, Long> rlimits = new LinkedHashMap<>();
         String workingDir = null;
@@ -109,6 +115,7 @@ public final class ProcessTable {
         long bufsize = 1 << 20;
         int stdout = 1;
         String stderr = "1";
+        Activation activation = Activation.parse(options.remove("sockets"), options.remove("stdin_socket"));
         for (Map.Entry<String, String> o : options.entrySet()) {
             String key = o.getKey();
             String value = o.getValue();
@@ -126,6 +133,7 @@ public final class ProcessTable {
                 switch (key) {
                     case "working_dir":
                         if (!value.startsWith("/")) throw new CommandError("working_dir must be an absolute path");
+                        noNul("working_dir", value);
                         workingDir = value;
                         break;
                     case "uid": uidText = value.isEmpty() ? null : value; break;
@@ -150,38 +158,15 @@ public final class ProcessTable {
             stdout = 0;
             stderr = "0";
         }
-        Integer uid = null;
-        String userName = null;
-        String uidGiven = uidText;
-        if (uidText != null) {
-            if (Patterns.isNumber(uidText)) {
-                uid = Integer.parseInt(uidText);
-                userName = Users.userName(uid).orElseThrow(() -> new CommandError("'" + uidGiven + "' is not a valid user id"));
-            } else {
-                OptionalInt u = Users.uid(uidText);
-                if (u.isEmpty()) throw new CommandError("'" + uidText + "' is not a valid user name");
-                uid = u.getAsInt();
-                userName = uidText;
-            }
-        }
-        Integer gid = null;
-        if (gidText != null) {
-            if (Patterns.isNumber(gidText)) {
-                gid = Integer.parseInt(gidText);
-                if (!Users.groupExists(gid)) throw new CommandError("No such group: '" + gidText + "'");
-            } else {
-                OptionalInt g = Users.gid(gidText);
-                if (g.isEmpty()) throw new CommandError("No such group: '" + gidText + "'");
-                gid = g.getAsInt();
-            }
-        } else if (uid != null) {
-            int u = uid;
-            gid = Users.primaryGid(u).orElseThrow(() -> new CommandError("'" + uidGiven + "' has no primary group"));
-        }
-        int[] groups = null;
-        if (userName != null) groups = Users.groupsOf(userName, gid);
-        else if (gid != null) groups = new int[] {gid};
-        return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, uid, gid, groups, stdout, stderr, bufsize);
+        for (String arg : args) noNul("argument", arg);
+        for (String v : env.values()) noNul("environment value", v);
+        ProcessIdentity id = ProcessIdentity.resolve(by, uidText, gidText);
+        return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, id.uid(), id.gid(), id.groups(), stdout, stderr, bufsize, activation);
+    }
+
+    /** Arguments, environment and paths become C strings: a NUL would silently cut them. */
+    private static void noNul(String what, String value) throws CommandError {
+        if (value.indexOf('\0') >= 0) throw new CommandError("Invalid " + what + " \"" + Printable.of(value) + "\" - contains a NUL character");
     }
 
     private static long rlimitValue(String name, String value) throws CommandError {
@@ -198,34 +183,17 @@ public final class ProcessTable {
 
     /** {@code 1048576}, {@code 64k}, {@code 1m}, {@code 1g}. */
     static long bufsize(String text) throws CommandError {
-        String t = text.trim();
-        long unit = 1;
-        if (!t.isEmpty()) {
-            switch (Character.toLowerCase(t.charAt(t.length() - 1))) {
-                case 'k': unit = 1L << 10; break;
-                case 'm': unit = 1L << 20; break;
-                case 'g': unit = 1L << 30; break;
-                default: break;
-            }
-        }
-        String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
-        long n;
-        try {
-            n = Long.parseLong(digits);
-            if (n < 0) throw new NumberFormatException();
-        } catch (NumberFormatException e) {
-            throw new CommandError("Invalid bufsize \"" + text + "\" - must be a number of bytes, optionally with suffix k, m or g");
-        }
-        if (n > MAX_BUFSIZE / unit) throw new CommandError("bufsize \"" + text + "\" is over the maximum of 1g");
-        return n * unit;
+        long n = Sizes.parse(text);
+        if (n < 0) throw new CommandError("Invalid bufsize \"" + text + "\" - must be a number of bytes, optionally with suffix k, m or g");
+        if (n > MAX_BUFSIZE) throw new CommandError("bufsize \"" + text + "\" is over the maximum of 1g");
+        return n;
     }
 
-    private HostedProcess start(ProcessSpec spec) throws CommandError {
-        List<Fd> copies = new ArrayList<>();
-        List<Integer> passed = new ArrayList<>();
-        try {
-            SpawnSpec s = new SpawnSpec(substituteSockets(spec, passed, copies));
-            s.env(spec.env());
+    private HostedProcess start(Principal by, ProcessSpec spec) throws CommandError {
+        try (SpawnSockets passed = new SpawnSockets(by, sockets, spec.activation())) {
+            SpawnSpec s = new SpawnSpec(passed.substitute(spec.name(), spec.args()));
+            passed.resolveActivation();
+            passed.applyTo(s, spec.env());
             if (spec.workingDir() != null) s.workingDir(spec.workingDir());
             if (spec.groups() != null) s.groups(spec.groups());
             if (spec.gid() != null) s.gid(spec.gid());
@@ -237,69 +205,15 @@ public final class ProcessTable {
             s.stdout(spec.stdout() == 1 ? SpawnSpec.Output.PIPE : SpawnSpec.Output.NULL);
             s.stderr(spec.stderr().equals("1") ? SpawnSpec.Output.PIPE
                     : spec.stderr().equals("stdout") ? SpawnSpec.Output.STDOUT : SpawnSpec.Output.NULL);
-            for (int fd : passed) s.keepFd(fd);
             Child child = spawn(spec, s);
-            HostedProcess p = new HostedProcess(spec, child.pid(), clock.nowMicros());
+            HostedProcess p = new HostedProcess(spec, by.uid(), child.pid(), clock.nowMicros(), budget);
             p.pidfd = child.pidfd();
             p.stdout = child.stdout();
             p.stderr = child.stderr();
             track(p);
-            LOG.info(() -> "Created process " + p.line());
+            Audit.changed(by, "created process " + p.line());
             return p;
-        } finally {
-            for (Fd fd : copies) fd.close();
         }
-    }
-
-    /** Replaces {@code $(socket.NAME.port)} and {@code $(socket.NAME.fileno)}; collects the fds to pass. */
-    private List<String> substituteSockets(ProcessSpec spec, List<Integer> passed, List<Fd> copies) throws CommandError {
-        List<String> out = new ArrayList<>(spec.args().size());
-        for (String arg : spec.args()) {
-            int from = 0;
-            StringBuilder sb = null;
-            int start;
-            while ((start = arg.indexOf("$(socket.", from)) >= 0) {
-                int nameStart = start + 9;
-                int end = arg.indexOf(')', nameStart);
-                if (end < 0) {
-                    throw new CommandError("Process for " + spec.name() + " argument starts with \"$(socket.\" but has no closing parenthesis");
-                }
-                String ref = arg.substring(nameStart, end);
-                int dot = ref.lastIndexOf('.');
-                String part = dot < 0 ? "" : ref.substring(dot + 1);
-                if (!part.equals("port") && !part.equals("fileno")) {
-                    throw new CommandError("You forgot to specify either \".port\" or \".fileno\" after the name");
-                }
-                String socketName = ref.substring(0, dot);
-                HostedSocket s = sockets.find(socketName);
-                if (s == null) throw new CommandError("Socket " + socketName + " not found");
-                String replacement;
-                if (part.equals("port")) {
-                    replacement = Integer.toString(s.port());
-                } else {
-                    int fd;
-                    if (s.reusePort()) {
-                        Fd copy = sockets.reusePortCopy(s);
-                        copies.add(copy);
-                        fd = copy.get();
-                    } else {
-                        fd = s.fileno();
-                    }
-                    if (!passed.contains(fd)) passed.add(fd);
-                    replacement = Integer.toString(fd);
-                }
-                if (sb == null) sb = new StringBuilder(arg.length());
-                sb.append(arg, from, start).append(replacement);
-                from = end + 1;
-            }
-            if (sb == null) {
-                out.add(arg);
-            } else {
-                sb.append(arg, from, arg.length());
-                out.add(sb.toString());
-            }
-        }
-        return out;
     }
 
     private static Child spawn(ProcessSpec spec, SpawnSpec s) throws CommandError {
@@ -365,9 +279,8 @@ public final class ProcessTable {
                 byte[] chunk = new byte[n];
                 readBuffer.flip();
                 readBuffer.get(chunk);
-                long before = p.output.bytes();
                 p.output.append(kind, clock.nowMicros(), chunk);
-                queued(p.output.bytes() - before);
+                captured(n);
                 queued = true;
             }
         }
@@ -438,9 +351,7 @@ public final class ProcessTable {
     /** A watcher acknowledged items up to {@code endSeq}; forgets the process once its exit is delivered. */
     public void acknowledge(HostedProcess p, long endSeq) {
         if (p.gone) return;
-        long before = p.output.bytes();
         p.output.acknowledge(endSeq);
-        queued(p.output.bytes() - before);
         if (p.output.closedAndDelivered()) forget(p);
     }
 
@@ -448,7 +359,7 @@ public final class ProcessTable {
     private void forget(HostedProcess p) {
         if (p.gone) return;
         p.gone = true;
-        queued(-p.output.bytes());
+        p.output.release();
         byName.remove(p.name(), p);
         byPid.remove(p.pid, p);
         if (p.pipeDeadline != null) p.pipeDeadline.cancel();
@@ -460,7 +371,7 @@ public final class ProcessTable {
         }
         for (ProcessWatcher w : new ArrayList<>(p.watchers)) w.processGone(p);
         p.watchers.clear();
-        LOG.info(() -> "Removed process " + p.name());
+        LOG.fine(() -> "Forgot process " + p.name());
     }
 
     /**
@@ -469,16 +380,15 @@ public final class ProcessTable {
      * after {@link #TRIM_AFTER_BYTES} captured, collect once when capture has been quiet for a
      * second and little is queued.
      */
-    private void queued(long delta) {
-        queuedBytes += delta;
-        if (delta > 0) capturedSinceTrim += delta;
+    private void captured(long n) {
+        capturedSinceTrim += n;
         if (capturedSinceTrim >= TRIM_AFTER_BYTES && !trimScheduled) scheduleTrim(capturedSinceTrim);
     }
 
     private void scheduleTrim(long mark) {
         trimScheduled = true;
         loop.schedule(1000, () -> {
-            if (capturedSinceTrim - mark > TRIM_AFTER_BYTES / 32 || queuedBytes > TRIM_AFTER_BYTES / 32) {
+            if (capturedSinceTrim - mark > TRIM_AFTER_BYTES / 32 || budget.used() > TRIM_AFTER_BYTES / 32) {
                 scheduleTrim(capturedSinceTrim); // still busy: look again later
                 return;
             }
@@ -488,20 +398,20 @@ public final class ProcessTable {
         });
     }
 
-    /** Bytes queued in every process's output buffer. */
-    public long queuedBytes() {
-        return queuedBytes;
+    /** What every process's queued output costs on the heap, and its bound. */
+    public OutputBudget budget() {
+        return budget;
     }
 
     // ---------------------------------------------------------------- list, remove, watch
 
-    public NavigableMap<String, HostedProcess> select(List<String> patterns, boolean required) throws CommandError {
-        return Patterns.select(byName, patterns, required, byPid::get, HostedProcess::name);
+    public NavigableMap<String, HostedProcess> select(Principal by, List<String> patterns, boolean required) throws CommandError {
+        return Patterns.select(by, byName, patterns, required, byPid::get, HostedProcess::name);
     }
 
-    public String list(List<String> patterns) throws CommandError {
+    public String list(Principal by, List<String> patterns) throws CommandError {
         StringBuilder sb = new StringBuilder();
-        for (HostedProcess p : select(patterns, false).values()) {
+        for (HostedProcess p : select(by, patterns, false).values()) {
             if (sb.length() > 0) sb.append('\n');
             sb.append(p.line());
         }
@@ -509,10 +419,10 @@ public final class ProcessTable {
     }
 
     /** Stop keeping output; forget each process at exit (at once if it has exited). */
-    public void remove(List<String> patterns) throws CommandError {
-        for (HostedProcess p : new ArrayList<>(select(patterns, true).values())) {
+    public void remove(Principal by, List<String> patterns) throws CommandError {
+        for (HostedProcess p : new ArrayList<>(select(by, patterns, true).values())) {
+            Audit.changed(by, "removed process " + p.name() + " (pid " + p.pid + ")");
             p.removed = true;
-            queued(-p.output.bytes());
             p.output.discardAll();
             if (!p.running) {
                 forget(p);

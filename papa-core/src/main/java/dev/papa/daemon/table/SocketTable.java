@@ -1,6 +1,9 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.principal.Audit;
+import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.posix.Fd;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Sockets;
@@ -26,12 +29,14 @@ import java.util.logging.Logger;
 public final class SocketTable {
     private static final Logger LOG = Logger.getLogger(SocketTable.class.getName());
     private static final List<String> OPTIONS = List.of("family", "type", "backlog", "path", "umask", "host", "port", "interface", "reuseport");
+    private static final List<String> UNIX_ONLY = List.of("path", "umask");
+    private static final List<String> INET_ONLY = List.of("host", "port", "interface", "reuseport");
 
     private final NavigableMap<String, HostedSocket> byName = new TreeMap<>();
     private final Map<String, HostedSocket> byPath = new HashMap<>();
 
     /** {@code make socket NAME [OPTION=VALUE...]}: the new or identical existing socket. */
-    public HostedSocket make(List<String> words) throws CommandError {
+    public HostedSocket make(Principal by, List<String> words) throws CommandError {
         if (words.isEmpty()) throw new CommandError("Socket requires a name");
         String name = words.remove(0);
         Map<String, String> options = dev.papa.daemon.protocol.Words.takeOptions(words);
@@ -40,33 +45,47 @@ public final class SocketTable {
             if (!OPTIONS.contains(key)) throw new CommandError("Unknown socket option \"" + key + "\"");
         }
         Names.check("Socket", name);
-        HostedSocket requested = parse(name, options);
+        HostedSocket requested = parse(name, options, by.uid());
         HostedSocket existing = byName.get(name);
+        by.claim(name, existing);
         if (existing != null) {
             if (existing.sameOptions(requested)) return existing;
             throw new CommandError("Socket for " + name + " has already been created - " + existing.line());
         }
         if (requested.path != null && byPath.containsKey(requested.path)) {
+            by.claim(requested.path, byPath.get(requested.path));
             throw new CommandError("Socket for " + requested.path + " has already been created");
         }
+        if (!by.isAdmin()) checkAllowed(by, requested);
         open(requested);
         byName.put(name, requested);
         if (requested.path != null) byPath.put(requested.path, requested);
-        LOG.info(() -> "Created socket " + requested.line());
+        Audit.changed(by, "created socket " + requested.line());
         return requested;
     }
 
-    private static HostedSocket parse(String name, Map<String, String> o) throws CommandError {
+    private static HostedSocket parse(String name, Map<String, String> o, int owner) throws CommandError {
+        for (String key : List.of("path", "interface", "host")) {
+            String v = o.get(key);
+            if (v != null && v.indexOf('\0') >= 0) {
+                throw new CommandError("Invalid " + key + " \"" + Printable.of(v) + "\" - contains a NUL character");
+            }
+        }
         String path = o.get("path");
         Sockets.Family family = o.containsKey("family")
                 ? enumOption("family", o.get("family"), Sockets.Family.class)
                 : path != null ? Sockets.Family.UNIX : Sockets.Family.INET;
         Sockets.Type type = o.containsKey("type") ? enumOption("type", o.get("type"), Sockets.Type.class) : Sockets.Type.STREAM;
         int backlog = intOption("backlog", o.get("backlog"), 5, 0, 65535);
+        for (String key : family == Sockets.Family.UNIX ? INET_ONLY : UNIX_ONLY) {
+            if (!emptyOrAbsent(o.get(key))) {
+                throw new CommandError("Option \"" + key + "\" does not apply to family " + family.name().toLowerCase(Locale.ROOT));
+            }
+        }
         if (family == Sockets.Family.UNIX) {
             if (path == null || !path.startsWith("/")) throw new CommandError("Absolute path required for Unix sockets");
-            Integer umask = o.containsKey("umask") ? intOption("umask", o.get("umask"), 0, 0, 511) : null;
-            return new HostedSocket(name, family, type, backlog, path, umask, null, null, 0, null, false);
+            Integer umask = o.containsKey("umask") ? umask(o.get("umask")) : null;
+            return new HostedSocket(name, owner, family, type, backlog, path, umask, null, null, 0, null, false);
         }
         int port = intOption("port", o.get("port"), 0, 0, 65535);
         String iface = emptyToNull(o.get("interface"));
@@ -76,7 +95,36 @@ public final class SocketTable {
             host = iface != null ? (v6 ? "::" : "0.0.0.0") : (v6 ? "::1" : "127.0.0.1");
         }
         boolean reusePort = flag("reuseport", o.get("reuseport"));
-        return new HostedSocket(name, family, type, backlog, null, null, host, resolve(host, family), port, iface, reusePort);
+        return new HostedSocket(name, owner, family, type, backlog, null, null, host, resolve(host, family), port, iface, reusePort);
+    }
+
+    private static boolean emptyOrAbsent(String v) {
+        return v == null || v.isEmpty();
+    }
+
+    /**
+     * The reference reads umask as a decimal number ({@code umask=63} is octal 077). A leading
+     * zero means the client thought in octal and would get a different, often world-connectable
+     * mask ({@code 077} is octal 0115), so it is refused rather than guessed.
+     */
+    static int umask(String value) throws CommandError {
+        String v = value.trim();
+        if (v.length() > 1 && v.charAt(0) == '0') {
+            String hint = v.matches("0[0-7]+") ? " (octal " + v + " is umask=" + Integer.parseInt(v, 8) + ")" : "";
+            throw new CommandError("Invalid umask \"" + value + "\" - umask is a decimal number, so a leading zero is refused" + hint);
+        }
+        return intOption("umask", value, 0, 0, 511);
+    }
+
+    /**
+     * What an administrator may do and others may not: a port below 1024 (a privileged port
+     * needs root's help only because it is privileged) and a raw socket (CAP_NET_RAW).
+     */
+    private static void checkAllowed(Principal by, HostedSocket s) throws CommandError {
+        if (s.family != Sockets.Family.UNIX && s.port > 0 && s.port < 1024) {
+            throw Audit.refused(by, "permission denied: port " + s.port + " is below 1024");
+        }
+        if (s.type == Sockets.Type.RAW) throw Audit.refused(by, "permission denied: type=raw");
     }
 
     private void open(HostedSocket s) throws CommandError {
@@ -142,19 +190,20 @@ public final class SocketTable {
         return byName.get(name);
     }
 
-    public String list(List<String> patterns) throws CommandError {
+    public String list(Principal by, List<String> patterns) throws CommandError {
         List<String> lines = new ArrayList<>();
-        for (HostedSocket s : select(patterns, false).values()) lines.add(s.line());
+        for (HostedSocket s : select(by, patterns, false).values()) lines.add(s.line());
         lines.sort(null);
         return String.join("\n", lines);
     }
 
-    public void remove(List<String> patterns) throws CommandError {
-        for (HostedSocket s : new ArrayList<>(select(patterns, true).values())) close(s);
+    public void remove(Principal by, List<String> patterns) throws CommandError {
+        for (HostedSocket s : new ArrayList<>(select(by, patterns, true).values())) close(by, s);
     }
 
-    private NavigableMap<String, HostedSocket> select(List<String> patterns, boolean required) throws CommandError {
-        return Patterns.select(byName, patterns, required, this::byFileno, HostedSocket::name);
+    /** The sockets {@code by} sees that match {@code patterns}. */
+    public NavigableMap<String, HostedSocket> select(Principal by, List<String> patterns, boolean required) throws CommandError {
+        return Patterns.select(by, byName, patterns, required, this::byFileno, HostedSocket::name);
     }
 
     private HostedSocket byFileno(int fileno) {
@@ -162,7 +211,7 @@ public final class SocketTable {
         return null;
     }
 
-    private void close(HostedSocket s) {
+    private void close(Principal by, HostedSocket s) {
         byName.remove(s.name);
         if (s.fd != null) s.fd.close();
         if (s.path != null) {
@@ -173,12 +222,12 @@ public final class SocketTable {
                 LOG.warning("cannot unlink " + s.path + ": " + e);
             }
         }
-        LOG.info(() -> "Closed socket " + s.name);
+        Audit.changed(by, "closed socket " + s.name);
     }
 
     /** Closes every socket (daemon exit). */
     public void closeAll() {
-        for (HostedSocket s : new ArrayList<>(byName.values())) close(s);
+        for (HostedSocket s : new ArrayList<>(byName.values())) close(null, s);
     }
 
     public boolean isEmpty() {

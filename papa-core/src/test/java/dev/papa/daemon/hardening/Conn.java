@@ -27,6 +27,7 @@ final class Conn implements AutoCloseable {
     private final InputStream in;
     private final OutputStream out;
     private final int timeoutMillis;
+    private Process relay;                // asUser: the process that holds the connection
 
     private Conn(Socket socket, SocketChannel channel, InputStream in, OutputStream out, int timeoutMillis) {
         this.socket = socket;
@@ -54,6 +55,40 @@ final class Conn implements AutoCloseable {
         ch.connect(UnixDomainSocketAddress.of(path));
         return new Conn(null, ch, Channels.newInputStream(ch), Channels.newOutputStream(ch), 20_000);
     }
+
+    /**
+     * A connection made by a process running as {@code uid} (setpriv, no groups but the user's
+     * own from the user database): the daemon sees that uid, through SO_PEERCRED or the TCP
+     * peer's owner. The process relays bytes between this Conn and the connection. Checks the greeting.
+     */
+    static Conn asUser(String user, String target) throws IOException {
+        Process p = new ProcessBuilder("setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups",
+                "/usr/bin/python3", "-c", RELAY, target).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        Conn c = new Conn(null, null, p.getInputStream(), p.getOutputStream(), 20_000);
+        c.relay = p;
+        c.expectGreeting();
+        return c;
+    }
+
+    private static final String RELAY = String.join("\n",
+            "import os, socket, sys, threading",
+            "a = sys.argv[1]",
+            "if a.startswith('/'):",
+            "    s = socket.socket(socket.AF_UNIX); s.connect(a)",
+            "else:",
+            "    s = socket.create_connection(('127.0.0.1', int(a)))",
+            "def up():",
+            "    while True:",
+            "        d = os.read(0, 65536)",
+            "        if not d:",
+            "            s.shutdown(socket.SHUT_WR); return",
+            "        s.sendall(d)",
+            "threading.Thread(target=up, daemon=True).start()",
+            "while True:",
+            "    d = s.recv(65536)",
+            "    if not d: break",
+            "    os.write(1, d)",
+            "");
 
     /** Connects and checks the greeting. */
     static Conn open(int port) throws IOException {
@@ -182,7 +217,8 @@ final class Conn implements AutoCloseable {
     }
 
     void shutdownOutput() throws IOException {
-        if (socket != null) socket.shutdownOutput();
+        if (relay != null) out.close();
+        else if (socket != null) socket.shutdownOutput();
         else channel.shutdownOutput();
     }
 
@@ -194,7 +230,14 @@ final class Conn implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        if (socket != null) socket.close();
+        if (relay != null) {
+            relay.destroyForcibly();
+            try {
+                relay.waitFor();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        } else if (socket != null) socket.close();
         else channel.close();
     }
 }

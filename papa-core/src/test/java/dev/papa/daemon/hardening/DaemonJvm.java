@@ -51,7 +51,7 @@ final class DaemonJvm implements AutoCloseable {
             }
         }
         List<String> prefix = List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups");
-        DaemonJvm d = start(prefix, String.join(java.io.File.pathSeparator, entries), extraArgs);
+        DaemonJvm d = start(prefix, String.join(java.io.File.pathSeparator, entries), List.of(), extraArgs);
         d.classpathCopy = copy;
         return d;
     }
@@ -60,10 +60,15 @@ final class DaemonJvm implements AutoCloseable {
 
     /** Starts {@code prefix... java ... Main -p PORT extraArgs...} and waits for the port to answer. */
     static DaemonJvm start(List<String> prefix, String... extraArgs) throws Exception {
-        return start(prefix, classpath(), extraArgs);
+        return start(prefix, classpath(), List.of(), extraArgs);
     }
 
-    private static DaemonJvm start(List<String> prefix, String classpath, String... extraArgs) throws Exception {
+    /** As {@link #start(List, String...)}, with more JVM options after the defaults (a later -Xmx wins). */
+    static DaemonJvm start(List<String> prefix, List<String> jvmOptions, String... extraArgs) throws Exception {
+        return start(prefix, classpath(), jvmOptions, extraArgs);
+    }
+
+    private static DaemonJvm start(List<String> prefix, String classpath, List<String> jvmOptions, String... extraArgs) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -71,8 +76,9 @@ final class DaemonJvm implements AutoCloseable {
         Path log = Files.createTempFile("papa-daemon", ".log");
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-MaxFDLimit",
-                "-cp", classpath, "dev.papa.Main", "-p", Integer.toString(port)));
+        cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-MaxFDLimit"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", classpath, "dev.papa.Main", "-p", Integer.toString(port)));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).directory(new java.io.File("/")).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();

@@ -204,19 +204,41 @@ class LimitsTest {
         }
     }
 
-    /** All values together are bounded; past the bound a set is refused and nothing changes. */
+    /** All values together are bounded by their heap cost; past the bound a set is refused and nothing changes. */
     @Test
     void totalValueSize() throws Exception {
-        try (Daemon d = Daemon.start(new DaemonConfig().port(0)); Conn c = Conn.open(d.port())) {
+        long limit = 8L << 20;
+        try (Daemon d = Daemon.start(new DaemonConfig().port(0).valuesLimit(limit)); Conn c = Conn.open(d.port())) {
             String value = "v".repeat(65_000);
             int stored = 0;
             String reply = "";
             while (stored < 2000 && (reply = c.result("set k" + stored + " " + value)).isEmpty()) stored++;
-            assertEquals("Error: Too much stored: values may hold 67108864 characters in all", reply);
-            assertEquals((64 << 20) / 65_003, stored); // each costs its name and its value
+            assertEquals("Error: Too much stored: values may take 8388608 bytes of memory in all", reply);
+            assertEquals(limit / dev.papa.daemon.table.ValueTable.cost("k0", value), stored); // names k0..k999 cost the same
             assertEquals("", c.result("get k" + stored));
             assertEquals("", c.result("set k0"));            // deleting frees room
             assertEquals("", c.result("set k" + stored + " " + value));
+        }
+    }
+
+    /** A flood of tiny values is bounded by what their objects cost, not by their characters. */
+    @Test
+    void tinyValuesCostTheirObjects() throws Exception {
+        long limit = 1L << 20;
+        try (Daemon d = Daemon.start(new DaemonConfig().port(0).valuesLimit(limit)); Conn c = Conn.open(d.port())) {
+            StringBuilder batch = new StringBuilder();
+            for (int i = 0; i < 10_000; i++) batch.append("set k").append(i).append(" x\n");
+            c.send(batch.toString());
+            int ok = 0;
+            String first = null;
+            for (int i = 0; i < 10_000; i++) {
+                String r = c.readUntilPrompt();
+                if (r.equals("\n> ")) ok++;
+                else if (first == null) first = r;
+            }
+            // names k0..k9999 are at most 8 characters: every entry costs the same
+            assertEquals(limit / dev.papa.daemon.table.ValueTable.cost("k0", "x"), ok);
+            assertEquals("Error: Too much stored: values may take 1048576 bytes of memory in all\n> ", first);
         }
     }
 }

@@ -35,7 +35,7 @@ public final class LibPapa {
 
   /** See src-c/spawn.c; result gets {pid, pidfd, stdout, stderr, step, errno}. */
   public static native int papa_spawn(Pointer paths, Pointer argv, Pointer envp, Pointer listenPidDigits,
-      int stdoutMode, int stderrMode, int[] keep, int nkeep, int[] passSrc, int[] passDst, int npass,
+      int stdinFd, int stdoutMode, int stderrMode, int[] keep, int nkeep, int[] passSrc, int[] passDst, int npass,
       int[] rlRes, long[] rlSoft, long[] rlHard, int nrl, int[] groups, int ngroups, int gid, int uid,
       byte[] cwd, int cwdAfterIds, int umask, int newSession, int[] result);
 }

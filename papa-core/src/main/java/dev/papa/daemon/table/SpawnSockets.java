@@ -1,0 +1,161 @@
+package dev.papa.daemon.table;
+
+import dev.papa.daemon.principal.Principal;
+import dev.papa.daemon.protocol.CommandError;
+import dev.papa.posix.Fd;
+import dev.papa.posix.SpawnSpec;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Which held sockets one spawn hands to its child, and at which descriptor numbers: the
+ * activation sockets ({@code sockets=} at 3, 4, ..., {@code stdin_socket=} at 0) and every socket
+ * an argument names in {@code $(socket.NAME.fileno)}. Each socket is looked up once per spawn, so
+ * a {@code reuseport} socket contributes one fresh copy however often it is named; the copies are
+ * the caller's to close after the spawn ({@link #close}), whether it succeeded or not. A principal
+ * passes only the sockets it can see.
+ *
+ * <p>Without {@code sockets=}, a referenced socket is open in the child at the daemon's own number
+ * (Part 1). With it, 3... belong to the listed sockets, so a referenced socket that is not listed
+ * goes to the next number after them.
+ */
+final class SpawnSockets implements AutoCloseable {
+    private static final String LISTEN_PREFIX = "LISTEN_";
+
+    private final Principal by;
+    private final SocketTable table;
+    private final Activation activation;
+    /** Socket name -> the daemon-side descriptor this spawn passes (a reuseport copy, or the socket's own). */
+    private final Map<String, Integer> daemonFds = new HashMap<>();
+    private final List<Fd> copies = new ArrayList<>();
+    /** Child descriptor -> daemon descriptor, for the sockets moved to a chosen number. */
+    private final Map<Integer, Integer> moved = new LinkedHashMap<>();
+    /** Daemon descriptors the child keeps at the same number (Part 1 references). */
+    private final List<Integer> kept = new ArrayList<>();
+    /** Referenced sockets that {@code sockets=} does not list -> their child descriptor after the listed ones. */
+    private final Map<String, Integer> unlisted = new HashMap<>();
+    private int nextUnlisted;
+
+    SpawnSockets(Principal by, SocketTable table, Activation activation) {
+        this.by = by;
+        this.table = table;
+        this.activation = activation;
+        this.nextUnlisted = Activation.FIRST_FD + activation.sockets().size();
+    }
+
+    /** Looks up the activation sockets; {@code Socket A not found} when one is not held. */
+    void resolveActivation() throws CommandError {
+        List<String> listed = activation.sockets();
+        for (int i = 0; i < listed.size(); i++) moved.put(Activation.FIRST_FD + i, daemonFd(listed.get(i)));
+        if (activation.stdinSocket() != null) daemonFd(activation.stdinSocket());
+    }
+
+    /** Replaces {@code $(socket.NAME.port)} and {@code $(socket.NAME.fileno)} in every argument. */
+    List<String> substitute(String processName, List<String> args) throws CommandError {
+        List<String> out = new ArrayList<>(args.size());
+        for (String arg : args) {
+            int from = 0;
+            StringBuilder sb = null;
+            int start;
+            while ((start = arg.indexOf("$(socket.", from)) >= 0) {
+                int nameStart = start + 9;
+                int end = arg.indexOf(')', nameStart);
+                if (end < 0) {
+                    throw new CommandError("Process for " + processName + " argument starts with \"$(socket.\" but has no closing parenthesis");
+                }
+                String ref = arg.substring(nameStart, end);
+                int dot = ref.lastIndexOf('.');
+                String part = dot < 0 ? "" : ref.substring(dot + 1);
+                if (!part.equals("port") && !part.equals("fileno")) {
+                    throw new CommandError("You forgot to specify either \".port\" or \".fileno\" after the name");
+                }
+                String socketName = ref.substring(0, dot);
+                String replacement = part.equals("port")
+                        ? Integer.toString(socket(socketName).port())
+                        : Integer.toString(childFd(socketName));
+                if (sb == null) sb = new StringBuilder(arg.length());
+                sb.append(arg, from, start).append(replacement);
+                from = end + 1;
+            }
+            if (sb == null) {
+                out.add(arg);
+            } else {
+                sb.append(arg, from, arg.length());
+                out.add(sb.toString());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Puts the sockets into the spawn, and the environment: {@code env} as given, and with
+     * {@code sockets=} systemd's variables ({@code LISTEN_PID} is written by the child itself);
+     * any {@code LISTEN_*} among {@code env} is replaced, since it would describe other descriptors.
+     */
+    void applyTo(SpawnSpec spawn, Map<String, String> env) {
+        for (Map.Entry<Integer, Integer> m : moved.entrySet()) spawn.passFd(m.getValue(), m.getKey());
+        for (int fd : kept) spawn.keepFd(fd);
+        if (activation.stdinSocket() != null) spawn.stdin(daemonFds.get(activation.stdinSocket()));
+        List<String> listed = activation.sockets();
+        if (listed.isEmpty()) {
+            spawn.env(env);
+            return;
+        }
+        Map<String, String> withListen = new LinkedHashMap<>(env);
+        withListen.keySet().removeIf(k -> k.startsWith(LISTEN_PREFIX));
+        withListen.put("LISTEN_FDS", Integer.toString(listed.size()));
+        withListen.put("LISTEN_FDNAMES", String.join(":", listed));
+        spawn.env(withListen).listenPid(true);
+    }
+
+    /** The number {@code $(socket.NAME.fileno)} names in the child; arranges for it to be open there. */
+    private int childFd(String name) throws CommandError {
+        int fd = activation.childFd(name);
+        if (fd >= 0) return fd;
+        int own = daemonFd(name);
+        if (activation.sockets().isEmpty()) {
+            if (!kept.contains(own)) kept.add(own);
+            return own;
+        }
+        Integer placed = unlisted.get(name);
+        if (placed == null) {
+            placed = nextUnlisted++;
+            unlisted.put(name, placed);
+            moved.put(placed, own);
+        }
+        return placed;
+    }
+
+    private int daemonFd(String name) throws CommandError {
+        Integer fd = daemonFds.get(name);
+        if (fd != null) return fd;
+        HostedSocket s = socket(name);
+        int own;
+        if (s.reusePort()) {
+            Fd copy = table.reusePortCopy(s);
+            copies.add(copy);
+            own = copy.get();
+        } else {
+            own = s.fileno();
+        }
+        daemonFds.put(name, own);
+        return own;
+    }
+
+    private HostedSocket socket(String name) throws CommandError {
+        HostedSocket s = by.visible(table.find(name));
+        if (s == null) throw new CommandError("Socket " + name + " not found");
+        return s;
+    }
+
+    /** Closes the reuseport copies: the child has its own by now, or there is no child. */
+    @Override
+    public void close() {
+        for (Fd fd : copies) fd.close();
+        copies.clear();
+    }
+}
