@@ -2,12 +2,17 @@
 # does (issue 9, item 1): one recv() of up to 1024 bytes for the reply line, then select() on the
 # socket before reading the batch. Bytes of the batch that came with that recv would be stranded
 # in the client's buffer, and select() would never wake.
-# usage: first_batch.py PORT N ; prints "watch STRANDED TIMEOUTS" and "make STRANDED TIMEOUTS",
+# usage: first_batch.py PORT|SOCKET_PATH N ; prints "watch STRANDED TIMEOUTS" and "make STRANDED TIMEOUTS",
 # then "gap_ms MEDIAN MAX" (time between the reply line and the batch, as seen by this client).
 import select, socket, sys, time
 
-port, n = int(sys.argv[1]), int(sys.argv[2])
-s = socket.create_connection(('127.0.0.1', port), timeout=10)
+target, n = sys.argv[1], int(sys.argv[2])
+if target.startswith('/'):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(target)
+else:
+    s = socket.create_connection(('127.0.0.1', int(target)), timeout=10)
 
 def read_until(buf, end):
     while not buf.endswith(end):

@@ -20,18 +20,32 @@ import org.junit.jupiter.api.Timeout;
 class WatchTimingTest extends DaemonTestBase {
     @Test
     void firstBatchIsNeverStrandedInTheReferenceClientsBuffer() throws Exception {
+        check(Integer.toString(port));
+    }
+
+    /** The same on a unix control socket (where the daemon learns what the client read differently). */
+    @Test
+    void firstBatchIsNeverStrandedOnAUnixSocket() throws Exception {
+        Path socket = tmp.resolve("papa.sock");
+        try (Daemon unix = Daemon.start(new DaemonConfig().unixSocket(socket))) {
+            check(socket.toString());
+            org.junit.jupiter.api.Assertions.assertNull(unix.failure());
+        }
+    }
+
+    private void check(String target) throws Exception {
         Path script = tmp.resolve("first_batch.py");
         try (var in = WatchTimingTest.class.getResourceAsStream("/clients/first_batch.py")) {
             Files.write(script, in.readAllBytes());
         }
-        Process p = new ProcessBuilder("python3", script.toString(), Integer.toString(port), "200")
+        Process p = new ProcessBuilder("python3", script.toString(), target, "200")
                 .redirectErrorStream(true).start();
         if (!p.waitFor(240, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError("client timed out");
         }
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        System.out.println("first batch: " + out.replace('\n', ';'));
+        System.out.println("first batch (" + target + "): " + out.replace('\n', ';'));
         List<String> lines = out.lines().toList();
         assertEquals(0, p.exitValue(), out);
         assertEquals("watch 0 0", lines.get(0), "stranded and stalled first batches, watch processes: " + out);

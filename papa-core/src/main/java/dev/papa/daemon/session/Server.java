@@ -44,6 +44,8 @@ public final class Server {
     private boolean exitWhenIdle;
     private boolean exitCheckScheduled;
     private dev.papa.daemon.access.AccessControl access;
+    /** How much of what a session wrote its TCP client has not read yet (the first batch waits for it). */
+    private final dev.papa.daemon.access.SockDiag clientQueues = new dev.papa.daemon.access.SockDiag();
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
@@ -162,6 +164,8 @@ public final class Server {
     public void accessControl(dev.papa.daemon.access.AccessControl access) { this.access = access; }
 
     EventLoop loop() { return loop; }
+    boolean tcp() { return tcp; }
+    dev.papa.daemon.access.SockDiag clientQueues() { return clientQueues; }
     ByteBuffer readBuffer() { return readBuffer; }
     ByteBuffer writeBuffer() { return writeBuffer; }
     long stallMillis() { return stallMillis; }
@@ -187,5 +191,6 @@ public final class Server {
         listener.close();
         for (Session s : sessions.toArray(new Session[0])) s.close();
         if (access != null) access.close();
+        clientQueues.close();
     }
 }

@@ -15,6 +15,7 @@ import dev.papa.posix.Epoll;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
 import dev.papa.posix.PosixException;
+import dev.papa.posix.Sockets;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -44,13 +45,17 @@ public final class Session implements Handler, ProcessWatcher {
     /** Past this much unsent reply data the session stops reading requests until it drains. */
     static final int PENDING_HIGH_WATER = 1 << 20;
     /**
-     * The first batch of a watch follows the reply line ({@code Watching N} or the process line)
-     * this much later, in a write of its own: the reference clients read that line with one
-     * recv() and then wait in select() for the batch, so bytes of the batch that arrived with
-     * the line would be stranded in their buffer (PROTOCOL.md, "Timing"). Later batches follow
-     * acknowledgements and go at once.
+     * The first batch of a watch is sent only once the client has read the reply line
+     * ({@code Watching N} or the process line), in a write of its own: the reference clients
+     * read that line with one recv() and then wait in select() for the batch, so bytes of the
+     * batch that arrived with the line would be stranded in their buffer (PROTOCOL.md,
+     * "Timing"). The client's unread bytes are looked at every millisecond; when they cannot be
+     * known the batch waits {@link #FIRST_BATCH_DELAY_MILLIS}, and never longer than
+     * {@link #FIRST_BATCH_MAX_WAIT_MILLIS}. Later batches follow acknowledgements and go at once.
      */
+    static final long FIRST_BATCH_POLL_MILLIS = 1;
     static final long FIRST_BATCH_DELAY_MILLIS = 10;
+    static final long FIRST_BATCH_MAX_WAIT_MILLIS = 1000;
     /**
      * A client that half-closed its side in watch mode cannot acknowledge: a batch written to it
      * in full counts as acknowledged when the connection still shows no error this much later
@@ -100,6 +105,9 @@ public final class Session implements Handler, ProcessWatcher {
     private boolean flushScheduled;
     /** The first batch of a watch waits for this timer (null: not waiting). */
     private dev.papa.daemon.loop.EventLoop.Timer firstBatchTimer;
+    private long firstBatchSince;
+    /** The TCP connection's two ends, looked up once for sock_diag. */
+    private java.net.InetSocketAddress clientEnd, daemonEnd;
     /** The first batch waits for the reply line to be written, then for the delay. */
     private boolean firstBatchAfterFlush;
 
@@ -434,10 +442,31 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void scheduleFirstBatch() {
-        firstBatchTimer = server.loop().schedule(FIRST_BATCH_DELAY_MILLIS, () -> {
-            firstBatchTimer = null;
-            sendBatch();
-        });
+        firstBatchSince = System.nanoTime();
+        firstBatchTimer = server.loop().schedule(FIRST_BATCH_POLL_MILLIS, this::firstBatchDue);
+    }
+
+    private void firstBatchDue() {
+        firstBatchTimer = null;
+        long waited = (System.nanoTime() - firstBatchSince) / 1_000_000;
+        int unread = unreadByClient();
+        boolean due = unread == 0 || (unread < 0 && waited >= FIRST_BATCH_DELAY_MILLIS) || waited >= FIRST_BATCH_MAX_WAIT_MILLIS;
+        if (due) sendBatch();
+        else firstBatchTimer = server.loop().schedule(FIRST_BATCH_POLL_MILLIS, this::firstBatchDue);
+    }
+
+    /** Bytes written to the client that it has not read yet; -1 when that cannot be known. */
+    private int unreadByClient() {
+        try {
+            if (!server.tcp()) return Sockets.unreadByPeer(fd.get());
+            if (clientEnd == null) {
+                clientEnd = Sockets.peerAddress(fd.get());
+                daemonEnd = Sockets.localAddress(fd.get());
+            }
+            return server.clientQueues().unreadBytes(clientEnd, daemonEnd);
+        } catch (PosixException e) {
+            return -1;
+        }
     }
 
     /** See {@link #HALF_CLOSED_ACK_MILLIS}. */
