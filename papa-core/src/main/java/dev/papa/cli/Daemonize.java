@@ -60,6 +60,10 @@ public final class Daemonize {
                     case "-p":
                     case "--port": {
                         String v = inline != null ? inline : value(args, ++i, opt);
+                        if (v.equals("0")) {
+                            // the launcher waits for the daemon at its port: it must know it in advance
+                            throw new IllegalArgumentException("--daemonize needs a fixed port; -p 0 works in the foreground");
+                        }
                         endpoint = Endpoint.tcp(Integer.parseInt(v));
                         daemonArgs.add("-p");
                         daemonArgs.add(v);

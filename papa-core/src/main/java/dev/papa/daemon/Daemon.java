@@ -7,6 +7,7 @@ import dev.papa.daemon.session.Server;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
 import dev.papa.daemon.table.ValueTable;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Fd;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Sockets;
@@ -30,6 +31,7 @@ public final class Daemon implements AutoCloseable {
 
     private final DaemonConfig config;
     private final EventLoop loop;
+    private final Worker work;
     private final Fd listener;
     private final int port;
     private final Server server;
@@ -37,6 +39,8 @@ public final class Daemon implements AutoCloseable {
     private final ProcessTable processes;
     private final Thread thread;
     private final CountDownLatch exited = new CountDownLatch(1);
+    /** Why the daemon stopped: the first reason given wins. */
+    private final java.util.concurrent.atomic.AtomicReference<String> stopReason = new java.util.concurrent.atomic.AtomicReference<>();
     /** Set when the loop thread died of an error: the daemon stopped abnormally. */
     private volatile Throwable failure;
     /** Freed when the loop dies of an error, so that saying why does not run out of heap too. */
@@ -52,12 +56,13 @@ public final class Daemon implements AutoCloseable {
             this.loop = new EventLoop();
             WallClock clock = new WallClock();
             ValueTable values = new ValueTable(config.valuesLimit());
-            this.sockets = new SocketTable();
-            this.processes = new ProcessTable(loop, clock, sockets, new OutputBudget(config.outputBudget()));
+            this.work = new Worker(loop);
+            this.sockets = new SocketTable(work);
+            this.processes = new ProcessTable(loop, work, clock, sockets, new OutputBudget(config.outputBudget()));
             if (config.childOpenFilesSoft() >= 0) {
                 processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
             }
-            this.server = new Server(loop, values, sockets, processes, listener, config, loop::stop);
+            this.server = new Server(loop, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
         } catch (IOException | RuntimeException e) {
             listener.close();
@@ -70,7 +75,6 @@ public final class Daemon implements AutoCloseable {
     public static Daemon start(DaemonConfig config) throws IOException {
         Daemon d = new Daemon(config);
         d.thread.start();
-        LOG.info(() -> "Listening on " + d.where());
         return d;
     }
 
@@ -120,6 +124,7 @@ public final class Daemon implements AutoCloseable {
             reserve = null;
             failure = e;
             try {
+                stopReason.compareAndSet(null, "the event loop died: " + e);
                 LOG.log(Level.SEVERE, "event loop died: " + e + "; the daemon stops", e);
             } catch (Throwable logFailed) {
                 // nothing left to say it with; failure() still reports it
@@ -139,12 +144,12 @@ public final class Daemon implements AutoCloseable {
             server.closeAll();
             sockets.closeAll();
             processes.closeAll();
+            work.close();
             loop.close();
             if (config.unixSocket() != null) Files.deleteIfExists(config.unixSocket());
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "shutdown", e);
         }
-        LOG.info("Daemon stopped");
     }
 
     /** The loop (tests in this package look at its timers). */
@@ -175,10 +180,21 @@ public final class Daemon implements AutoCloseable {
         return exited.await(timeout, unit);
     }
 
-    /** Stops serving; started processes keep running. Safe from any thread, idempotent. */
+    /** Why the daemon stopped (null while it runs). */
+    public String stopReason() {
+        return stopReason.get();
+    }
+
+    /** Stops serving, giving the reason; started processes keep running. Safe from any thread. */
+    public void stop(String reason) {
+        stopReason.compareAndSet(null, reason);
+        loop.stop();
+    }
+
+    /** Stops serving and waits (up to 10 s) until the loop has shut down; idempotent. */
     @Override
     public void close() {
-        loop.stop();
+        stop("closed");
         if (Thread.currentThread() != thread) {
             try {
                 exited.await(10, TimeUnit.SECONDS);

@@ -21,12 +21,15 @@ public final class DaemonConfig {
     private java.time.Duration slowClientTimeout = DEFAULT_SLOW_CLIENT_TIMEOUT;
     private final java.util.List<Integer> allowedUids = new java.util.ArrayList<>();
     private int socketMode = DEFAULT_SOCKET_MODE;
+    private Path portFile;
     private long outputBudget;
     private long valuesLimit;
     private long childOpenFilesSoft = -1;
 
     /** TCP port on 127.0.0.1; 0 lets the system choose (see {@link Daemon#port()}). */
     public DaemonConfig port(int port) { this.port = port; return this; }
+    /** Write the TCP port the daemon listens on to this file ({@code --port-file}). */
+    public DaemonConfig portFile(Path path) { this.portFile = path; return this; }
     /** Serve on this unix socket path instead of TCP. */
     public DaemonConfig unixSocket(Path path) { this.unixSocket = path; return this; }
     /** Exit once the last session closes (after at least one). */
@@ -68,6 +71,7 @@ public final class DaemonConfig {
     public java.util.List<Integer> allowedUids() { return java.util.List.copyOf(allowedUids); }
     public int socketMode() { return socketMode; }
     public Path unixSocket() { return unixSocket; }
+    public Path portFile() { return portFile; }
     public boolean singleSession() { return singleSession; }
     public boolean debug() { return debug; }
     public Path logFile() { return logFile; }

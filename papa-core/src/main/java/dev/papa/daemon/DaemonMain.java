@@ -20,11 +20,12 @@ import java.util.logging.StreamHandler;
  */
 public final class DaemonMain {
     public static final String USAGE = String.join("\n",
-            "usage: java -jar papa-core.jar [-p PORT | -u PATH] [-d] [--log-file PATH] [--single-session] [--daemonize]",
+            "usage: java -jar papa-core.jar [-p PORT | -u PATH] [--port-file PATH] [-d] [--log-file PATH] [--single-session] [--daemonize]",
             "       java -jar papa-core.jar ctl [-p PORT | -u PATH] COMMAND...",
             "",
-            "  -p, --port PORT         TCP port on 127.0.0.1 (default 20202)",
+            "  -p, --port PORT         TCP port on 127.0.0.1 (default 20202; 0: the kernel chooses one)",
             "  -u, --unix-socket PATH  serve on a unix socket instead of TCP",
+            "  --port-file PATH        write the port it listens on to PATH (removed at exit)",
             "  -d, --debug             verbose log",
             "  --log-file PATH         log to PATH instead of stderr",
             "  --single-session        exit when the last client session closes",
@@ -34,10 +35,18 @@ public final class DaemonMain {
             "  --allow-uid N           let this uid connect too (repeatable)",
             "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
             "  --output-budget SIZE    heap all queued output may take (e.g. 512m; default half the max heap)",
+            "",
+            "Once it serves, the daemon prints \"papa: listening on 127.0.0.1:PORT\" (or the unix socket",
+            "path) on stderr, and when it stops \"papa: stopped: REASON\". Exit status: 0 when a",
+            "client made it exit, 143 after SIGTERM, 130 after SIGINT, 1 when it could not start,",
+            "70 when it died of an error.",
             "");
 
     /** The exit code after the daemon died of an error (EX_SOFTWARE); the JVM's own OOM exit is 3. */
     public static final int EXIT_CRASHED = 70;
+
+    /** Start and stop lines reach the log file at the default level (strong reference: keeps its level). */
+    private static final Logger LIFECYCLE = Logger.getLogger("dev.papa.daemon.lifecycle");
 
     private DaemonMain() {}
 
@@ -72,22 +81,42 @@ public final class DaemonMain {
             err.println("papa: " + e.getMessage());
             return 1;
         }
+        // SIGTERM and SIGINT stop serving cleanly and leave processes running; the exit status
+        // says which signal it was (128 + its number), as a shell reports a process killed by it.
+        for (String name : new String[] {"TERM", "INT"}) {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> daemon.stop("SIG" + name));
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "papa-shutdown")); // System.exit elsewhere
+        try {
+            if (config.portFile() != null) PortFile.write(config.portFile(), daemon.port());
+        } catch (IOException e) {
+            daemon.close(); // a startup failure like any other: one line, non-zero exit
+            if (config.logFile() != null) Logger.getLogger(DaemonMain.class.getName()).severe("cannot start: " + e.getMessage());
+            err.println("papa: cannot write the port file " + config.portFile() + ": " + e.getMessage());
+            return 1;
+        }
         // A hangup (closed terminal, a stray kill -HUP) must not stop a process manager's kernel;
         // the JVM would otherwise treat it like SIGTERM. Children get default dispositions at spawn.
         sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> Logger.getLogger(DaemonMain.class.getName()).fine("SIGHUP ignored"));
         if (config.launcher() != null) ProcTitle.set("papa daemon from " + config.launcher());
-        // SIGTERM and SIGINT run shutdown hooks: stop serving cleanly, leave processes running.
-        Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "papa-shutdown"));
+        announce(err, config, "listening on " + daemon.where());
         try {
             daemon.awaitExit();
         } catch (InterruptedException e) {
             daemon.close();
         }
-        if (daemon.failure() != null) {
-            err.println("papa: the daemon died: " + daemon.failure());
-            return EXIT_CRASHED;
-        }
-        return 0;
+        if (config.portFile() != null) PortFile.remove(config.portFile(), daemon.port());
+        String reason = java.util.Objects.requireNonNullElse(daemon.stopReason(), "the event loop died");
+        announce(err, config, "stopped: " + reason);
+        if (daemon.failure() != null) return EXIT_CRASHED;
+        return reason.equals("SIGTERM") ? 128 + 15 : reason.equals("SIGINT") ? 128 + 2 : 0;
+    }
+
+    /** A line for whoever started the daemon: on stderr, and in the log file when there is one. */
+    private static void announce(PrintStream err, DaemonConfig config, String what) {
+        err.println("papa: " + what);
+        err.flush();
+        if (config.logFile() != null) LIFECYCLE.info(what);
     }
 
     /**
@@ -135,6 +164,9 @@ public final class DaemonMain {
                     c.unixSocket(Path.of(v));
                     break;
                 }
+                case "--port-file":
+                    c.portFile(Path.of(value != null ? value : next(args, ++i, a)));
+                    break;
                 case "-d": case "--debug":
                     c.debug(true);
                     break;
@@ -162,6 +194,9 @@ public final class DaemonMain {
                 default:
                     throw new IllegalArgumentException("unknown option \"" + args[i] + "\"");
             }
+        }
+        if (c.portFile() != null && c.unixSocket() != null) {
+            throw new IllegalArgumentException("--port-file needs a TCP port, not --unix-socket");
         }
         return c;
     }
@@ -206,9 +241,10 @@ public final class DaemonMain {
         handler.setFormatter(new LineFormatter());
         // Like the reference: quiet unless --debug; a busy daemon must not spend its time logging.
         Level level = config.debug() ? Level.FINE : Level.WARNING;
-        handler.setLevel(level);
+        handler.setLevel(Level.ALL); // the loggers' levels decide
         root.addHandler(handler);
         Logger.getLogger("dev.papa").setLevel(level);
+        LIFECYCLE.setLevel(Level.INFO);
         root.setLevel(Level.WARNING); // libraries (JNA) stay quiet even with --debug
     }
 

@@ -8,7 +8,9 @@ import org.junit.jupiter.api.Timeout;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.net.ServerSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,13 +62,12 @@ class CtlTest {
         assertEquals(2, raw().code);
         assertEquals(2, raw("-p").code);
         assertEquals(2, raw("-p", "notaport", "l", "v").code);
-        int free;
-        try (ServerSocket s = new ServerSocket(0)) {
-            free = s.getLocalPort();
+        try (Socket bound = new Socket()) { // bound, never listening: the port refuses, and nobody else gets it
+            bound.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            Out none = raw("-p", Integer.toString(bound.getLocalPort()), "l", "v");
+            assertEquals(3, none.code);
+            assertTrue(none.err.contains("No papa daemon"), none.err);
         }
-        Out none = raw("-p", Integer.toString(free), "l", "v");
-        assertEquals(3, none.code);
-        assertTrue(none.err.contains("No papa daemon"), none.err);
         assertEquals(new Out(0, "ok\n", ""), ctl("quit"));
     }
 

@@ -43,8 +43,15 @@ class CommandLineTest {
     }
 
     Process main(String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+        return main(List.of(), List.of(), args);
+    }
+
+    /** {@code prefix... java jvmOptions... -cp ... dev.papa.Main args...} */
+    Process main(List<String> prefix, List<String> jvmOptions, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 "dev.papa.Main"));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd)
@@ -59,41 +66,33 @@ class CommandLineTest {
         return Files.readString(tmp.resolve("stderr-" + daemons.indexOf(p)));
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+    Path stderrPath(Process p) {
+        return tmp.resolve("stderr-" + daemons.indexOf(p));
     }
 
-    /** Connects as soon as the daemon listens; that connection is the first session. */
-    ProtocolClient connectWhenUp(Process p, int port) throws Exception {
-        long deadline = System.currentTimeMillis() + 30_000;
-        while (true) {
-            try {
-                ProtocolClient c = ProtocolClient.tcp(port);
-                clients.add(c);
-                return c;
-            } catch (IOException e) {
-                if (!p.isAlive()) fail("daemon exited with " + p.exitValue() + ": " + stderr(p));
-                if (System.currentTimeMillis() > deadline) fail("daemon never listened on " + port);
-                Thread.sleep(50);
-            }
-        }
+    /** The port a daemon started with {@code -p 0} reported on stderr. */
+    int portOf(Process p) throws Exception {
+        return ListeningLine.port(p, stderrPath(p), java.time.Duration.ofSeconds(30));
+    }
+
+    /** Connects once the daemon said it listens; that connection is the first session. */
+    ProtocolClient connect(int port) throws IOException {
+        ProtocolClient c = ProtocolClient.tcp(port);
+        clients.add(c);
+        return c;
     }
 
     ProtocolClient connectUnixWhenUp(Process p, Path path) throws Exception {
-        long deadline = System.currentTimeMillis() + 30_000;
-        while (true) {
-            try {
-                ProtocolClient c = ProtocolClient.unix(path);
-                clients.add(c);
-                return c;
-            } catch (IOException e) {
-                if (!p.isAlive()) fail("daemon exited with " + p.exitValue() + ": " + stderr(p));
-                if (System.currentTimeMillis() > deadline) fail("daemon never listened on " + path);
-                Thread.sleep(50);
-            }
-        }
+        assertEquals(path.toString(), ListeningLine.where(p, stderrPath(p), java.time.Duration.ofSeconds(30)));
+        ProtocolClient c = ProtocolClient.unix(path);
+        clients.add(c);
+        return c;
+    }
+
+    /** The daemon's last line on stderr, once it has exited. */
+    String lastLine(Process p) throws IOException {
+        List<String> lines = stderr(p).strip().lines().toList();
+        return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
     }
 
     static void quit(ProtocolClient c) throws IOException {
@@ -121,9 +120,9 @@ class CommandLineTest {
 
     @Test
     void singleSessionServesUntilTheLastSessionCloses() throws Exception {
-        int port = freePort();
-        Process d = main("--single-session", "-p", String.valueOf(port));
-        ProtocolClient a = connectWhenUp(d, port);
+        Process d = main("--single-session", "-p", "0");
+        int port = portOf(d);
+        ProtocolClient a = connect(port);
         long sleeper = makeSleep(a, "sl");
         assertEquals("\n> ", a.send("set v 1"));
         ProtocolClient b = ProtocolClient.tcp(port);
@@ -135,6 +134,7 @@ class CommandLineTest {
         quit(a);
         assertTrue(d.waitFor(20, TimeUnit.SECONDS), "daemon exits after the last session");
         assertEquals(0, d.exitValue(), stderr(d));
+        assertEquals("papa: stopped: the last session closed (--single-session)", lastLine(d));
         assertTrue(ProcessHandle.of(sleeper).map(ProcessHandle::isAlive).orElse(false),
                 "started processes keep running");
         assertTrue(refused(port));
@@ -142,9 +142,9 @@ class CommandLineTest {
 
     @Test
     void exitIfIdleExitsOnceNoOtherSessionIsOpen() throws Exception {
-        int port = freePort();
-        Process d = main("-p", String.valueOf(port));
-        ProtocolClient a = connectWhenUp(d, port);
+        Process d = main("-p", "0");
+        int port = portOf(d);
+        ProtocolClient a = connect(port);
         ProtocolClient b = ProtocolClient.tcp(port);
         clients.add(b);
         assertEquals("\n> ", a.send("set v 1"));
@@ -159,13 +159,16 @@ class CommandLineTest {
         quit(b);
         assertTrue(d.waitFor(20, TimeUnit.SECONDS), "daemon exits when the last session closes");
         assertEquals(0, d.exitValue(), stderr(d));
+        assertEquals("papa: stopped: exit-if-idle", lastLine(d));
     }
 
     @Test
     void withoutSingleSessionTheDaemonOutlivesItsSessions() throws Exception {
-        int port = freePort();
-        Process d = main("-p", String.valueOf(port), "-d", "--log-file", tmp.resolve("papa.log").toString());
-        ProtocolClient a = connectWhenUp(d, port);
+        Path portFile = tmp.resolve("papa.port");
+        Process d = main("-p", "0", "--port-file", portFile.toString(), "-d", "--log-file", tmp.resolve("papa.log").toString());
+        int port = portOf(d);
+        assertEquals(port + "\n", Files.readString(portFile), "--port-file holds the same port, written before the line");
+        ProtocolClient a = connect(port);
         assertEquals("\n> ", a.send("set v 1"));
         quit(a);
         ProtocolClient b = ProtocolClient.tcp(port);
@@ -173,9 +176,15 @@ class CommandLineTest {
         assertEquals("1\n> ", b.send("get v"));
         quit(b);
         assertTrue(d.isAlive());
-        assertTrue(Files.exists(tmp.resolve("papa.log")), "log file written");
+        String log = Files.readString(tmp.resolve("papa.log"));
+        assertTrue(log.contains(" INFO lifecycle: listening on 127.0.0.1:" + port + "\n"), log);
         d.destroy(); // SIGTERM ends it cleanly
         assertTrue(d.waitFor(20, TimeUnit.SECONDS));
+        assertEquals(128 + 15, d.exitValue(), stderr(d));
+        assertEquals("papa: stopped: SIGTERM", lastLine(d));
+        assertTrue(Files.readString(tmp.resolve("papa.log")).contains(" INFO lifecycle: stopped: SIGTERM\n"));
+        assertFalse(Files.exists(portFile), "the port file is removed at exit");
+        assertTrue(refused(port));
     }
 
     @Test
@@ -213,8 +222,72 @@ class CommandLineTest {
         b.close();
         d.destroy(); // SIGTERM
         assertTrue(d.waitFor(20, TimeUnit.SECONDS), "SIGTERM ends the daemon");
+        assertEquals(128 + 15, d.exitValue(), stderr(d));
+        assertEquals("papa: stopped: SIGTERM", lastLine(d));
         assertFalse(Files.exists(control), "control socket file removed");
         assertTrue(ProcessHandle.of(sleeper).map(ProcessHandle::isAlive).orElse(false),
                 "started processes keep running");
+    }
+
+    @Test
+    void sigintStopsServingClosesHostedSocketsAndLeavesProcessesRunning() throws Exception {
+        Process d = main("-p", "0");
+        int port = portOf(d);
+        assertNotEquals(0, port, "-p 0 reports the port the kernel chose");
+        assertEquals(1, stderr(d).lines().filter(l -> l.startsWith("papa: listening on ")).count(), stderr(d));
+        ProtocolClient a = connect(port);
+        int hosted = SocketsTest.portOf(a.ok("make socket web"));
+        long sleeper = makeSleep(a, "sl");
+        assertTrue(pidHoldsSocket(d.pid(), hosted), "the daemon holds the hosted socket while it runs");
+        signal("INT", d.pid());
+        assertTrue(d.waitFor(20, TimeUnit.SECONDS), "SIGINT ends the daemon");
+        assertEquals(128 + 2, d.exitValue(), stderr(d));
+        assertEquals("papa: stopped: SIGINT", lastLine(d));
+        assertTrue(refused(port), "control port closed");
+        assertTrue(refused(hosted), "hosted socket closed with the daemon");
+        assertTrue(ProcessHandle.of(sleeper).map(ProcessHandle::isAlive).orElse(false),
+                "started processes keep running");
+    }
+
+    @Test
+    void raisesItsOpenFilesSoftLimitToTheHardLimit() throws Exception {
+        // -XX:-MaxFDLimit: the JVM itself leaves the limit alone, so what is raised is the daemon's doing
+        Process d = main(List.of("prlimit", "--nofile=256:2048"), List.of("-XX:-MaxFDLimit"), "-p", "0");
+        connect(portOf(d));
+        String limits = Files.readString(Path.of("/proc", Long.toString(d.pid()), "limits"));
+        assertTrue(limits.lines().anyMatch(l -> l.matches("Max open files\\s+2048\\s+2048\\s+files\\s*")), limits);
+    }
+
+    @Test
+    void portFileNeedsTcp() throws Exception {
+        Process d = main("-u", tmp.resolve("p.sock").toString(), "--port-file", tmp.resolve("p.port").toString());
+        assertTrue(d.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(2, d.exitValue());
+        assertTrue(stderr(d).startsWith("papa: --port-file needs a TCP port, not --unix-socket\n"), stderr(d));
+    }
+
+    static void signal(String name, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+        assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
+        assertEquals(0, kill.exitValue());
+    }
+
+    /** True when one of pid's descriptors is a TCP socket listening on 127.0.0.1:port (/proc/net/tcp). */
+    static boolean pidHoldsSocket(long pid, int port) throws IOException {
+        String hexPort = String.format(":%04X ", port);
+        java.util.Set<String> inodes = new java.util.HashSet<>();
+        for (String line : Files.readAllLines(Path.of("/proc/net/tcp"))) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length > 9 && (f[1] + " ").endsWith(hexPort) && f[3].equals("0A")) inodes.add(f[9]);
+        }
+        try (var fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            return fds.map(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString();
+                } catch (IOException gone) {
+                    return "";
+                }
+            }).anyMatch(t -> t.startsWith("socket:[") && inodes.contains(t.substring(8, t.length() - 1)));
+        }
     }
 }

@@ -84,10 +84,16 @@ class SocketsTest extends DaemonTestBase {
         }
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+    /**
+     * A port nobody else can take: a bound, not listening socket with SO_REUSEADDR. The daemon
+     * (which sets SO_REUSEADDR too) may still bind and listen on it; a port that was merely free
+     * a moment ago could be taken by another process before the daemon binds it.
+     */
+    static Socket reservedPort() throws IOException {
+        Socket s = new Socket();
+        s.setReuseAddress(true);
+        s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        return s;
     }
 
     @Test
@@ -126,8 +132,12 @@ class SocketsTest extends DaemonTestBase {
     @Test
     void explicitPortBacklogAndDgram() throws Exception {
         ProtocolClient c = connect();
-        int p = freePort();
-        String line = c.ok("make socket fixed port=" + p + " backlog=10");
+        String line;
+        int p;
+        try (Socket reserved = reservedPort()) {
+            p = reserved.getLocalPort();
+            line = c.ok("make socket fixed port=" + p + " backlog=10");
+        }
         inetLine("fixed family=inet type=stream backlog=10 host=127.0.0.1", "", line);
         assertEquals(p, portOf(line));
         String d = c.ok("make socket d type=dgram");

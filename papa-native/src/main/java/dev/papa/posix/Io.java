@@ -21,6 +21,7 @@ public final class Io {
 
   private static final int O_RDWR = 2, O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
   private static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
+  private static final int F_DUPFD_CLOEXEC = 1030;
   private static final int SCRATCH = 64 * 1024;
   private static final ThreadLocal<ByteBuffer> SCRATCH_BUF =
       ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(SCRATCH));
@@ -126,6 +127,16 @@ public final class Io {
     int fl = LibC.fcntl(fd, F_GETFD, 0);
     if (fl < 0) throw new PosixException("fcntl", Native.getLastError());
     return (fl & FD_CLOEXEC) != 0;
+  }
+
+  /**
+   * A close-on-exec duplicate (numbered 3 or above) of {@code fd}, owned by the caller: what a
+   * child is handed stays open while the original may be closed meanwhile.
+   */
+  public static Fd dupCloseOnExec(int fd) throws PosixException {
+    int copy = LibC.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (copy < 0) throw new PosixException("fcntl(F_DUPFD_CLOEXEC)", Native.getLastError());
+    return Fd.adopt(copy);
   }
 
   /** O_RDWR|O_CLOEXEC. */

@@ -7,8 +7,6 @@ import dev.papa.posix.Spawner;
 
 import java.io.File;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,9 +20,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
- * End-to-end load harness (issue 5): starts the real daemon ({@code java -jar papa-core.jar -p PORT},
+ * End-to-end load harness (issue 5): starts the real daemon ({@code java -jar papa-core.jar -p 0},
  * with the same java as this JVM) and measures it through the raw protocol on 127.0.0.1, each figure
  * beside the raw limit of the machine measured in the same run, with PASS/MISS against the targets.
  *
@@ -161,23 +161,21 @@ public final class LoadHarness {
 
     // ------------------------------------------------------------------ daemon
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
+    int daemonsStarted;
+    Path daemonLog;
 
+    /** Starts {@code java FLAGS -jar papa-core.jar -p 0} and reads the port it got from its stderr. */
     Process startDaemon(List<String> flags) throws IOException, InterruptedException {
-        port = freePort();
         List<String> cmd = new ArrayList<>();
         cmd.add(java);
         cmd.addAll(flags);
         cmd.add("-jar");
         cmd.add(jar.toString());
         cmd.add("-p");
-        cmd.add(Integer.toString(port));
+        cmd.add("0");
+        daemonLog = work.resolve("daemon-" + (++daemonsStarted) + ".log");
         Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(work.resolve("daemon-" + port + ".log").toFile()).start();
+                .redirectError(daemonLog.toFile()).start();
         lastStartNanos = System.nanoTime();
         awaitGreeting(p);
         return p;
@@ -185,20 +183,26 @@ public final class LoadHarness {
 
     long lastStartNanos;
     double lastStartupMillis;
+    private static final Pattern LISTENING =
+            Pattern.compile("(?m)^papa: listening on 127\\.0\\.0\\.1:(\\d+)$");
 
-    /** Connects every 2 ms (bounded: 30 s) until the greeting arrives. */
+    /** Polls the daemon's stderr every 2 ms (bounded: 30 s) for its listening line, then takes the greeting. */
     void awaitGreeting(Process p) throws IOException, InterruptedException {
         long deadline = lastStartNanos + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) throw new IOException("daemon exited: " + Files.readString(work.resolve("daemon-" + port + ".log")));
-            try (Conn c = Conn.open(port, 5000)) {
-                lastStartupMillis = (System.nanoTime() - lastStartNanos) / 1e6;
+            String log = Files.readString(daemonLog);
+            Matcher m = LISTENING.matcher(log);
+            if (m.find()) {
+                port = Integer.parseInt(m.group(1));
+                try (Conn c = Conn.open(port, 5000)) {
+                    lastStartupMillis = (System.nanoTime() - lastStartNanos) / 1e6;
+                }
                 return;
-            } catch (IOException notYet) {
-                sleep(2);
             }
+            if (!p.isAlive()) throw new IOException("daemon exited: " + log);
+            sleep(2);
         }
-        throw new IOException("daemon did not accept a connection within 30 s");
+        throw new IOException("daemon did not say where it listens within 30 s: " + Files.readString(daemonLog));
     }
 
     void stopDaemon(Process p) throws InterruptedException {

@@ -33,7 +33,8 @@ public final class Server {
     private final int maxSessions;
     private final long stallMillis;
     private final boolean tcp;
-    private final Runnable onExit;
+    /** Stops the daemon; takes the reason, for the daemon's last line. */
+    private final java.util.function.Consumer<String> onExit;
     static final long ACCEPT_PAUSE_MILLIS = 100;
 
     private final Set<Session> sessions = new LinkedHashSet<>();
@@ -49,7 +50,7 @@ public final class Server {
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
-                  DaemonConfig config, Runnable onExit) throws PosixException {
+                  DaemonConfig config, java.util.function.Consumer<String> onExit) throws PosixException {
         this.loop = loop;
         this.values = values;
         this.sockets = sockets;
@@ -151,9 +152,7 @@ public final class Server {
         if (!sessions.isEmpty() || !wantsExit()) return;
         if (listener.isOpen()) accept(); // one that is still in the backlog is served too
         if (!sessions.isEmpty() || !wantsExit()) return;
-        LOG.info(singleSession ? "Last session closed in single-session mode: exiting"
-                : "Exiting due to exit-if-idle request");
-        onExit.run();
+        onExit.accept(singleSession ? "the last session closed (--single-session)" : "exit-if-idle");
     }
 
     private boolean wantsExit() {

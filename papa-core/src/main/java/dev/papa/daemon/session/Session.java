@@ -77,8 +77,13 @@ public final class Session implements Handler, ProcessWatcher {
     private byte[] line = new byte[SMALL_LINE];
     private int lineLength;
     private boolean discardingLongLine;
-    /** Request bytes read but not parsed yet because the session paused (at most one read). */
+    /** Request bytes read but not parsed yet because the session paused or awaits an answer (at most one read). */
     private ByteBuffer unparsed;
+    /**
+     * A request is being carried out off the loop (the tables' worker): nothing more is parsed
+     * until it is answered, so pipelined requests are answered in order.
+     */
+    private boolean awaitingAnswer;
     private final Outbox pending = new Outbox();
     private boolean closeWhenFlushed;
     /** The epoll events the descriptor is registered for. */
@@ -134,21 +139,23 @@ public final class Session implements Handler, ProcessWatcher {
         if (state == State.CLOSED) return;
         if ((events & Epoll.OUT) != 0) flush();
         if (state == State.CLOSED) return;
-        if (inputClosed) {
-            if ((events & (Epoll.HUP | Epoll.ERR)) != 0) close(); // reset: the client is gone
+        if ((inputClosed || awaitingAnswer) && (events & (Epoll.HUP | Epoll.ERR)) != 0) {
+            close(); // a reset, reported whatever the interest: the client is gone
             return;
         }
+        if (inputClosed) return;
         if ((events & (Epoll.IN | Epoll.HUP | Epoll.ERR | Epoll.RDHUP)) != 0 && !readPaused) readRequests();
     }
 
     private void readRequests() {
+        if (state == State.CLOSED || awaitingAnswer || readPaused) return;
         if (unparsed != null) {
             parse(unparsed);
             if (unparsed.hasRemaining()) return; // paused again, or closed
             unparsed = null;
         }
         ByteBuffer buf = server.readBuffer();
-        for (int round = 0; round < 4 && state != State.CLOSED && !readPaused; round++) {
+        for (int round = 0; round < 4 && state != State.CLOSED && !readPaused && !awaitingAnswer; round++) {
             buf.clear();
             int n;
             try {
@@ -165,7 +172,7 @@ public final class Session implements Handler, ProcessWatcher {
             buf.flip();
             parse(buf);
             if (buf.hasRemaining() && state != State.CLOSED) {
-                // Paused mid-buffer: the rest waits here (at most one read) until the client drains.
+                // Paused or awaiting mid-buffer: the rest waits here (at most one read).
                 unparsed = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
                 return;
             }
@@ -174,7 +181,7 @@ public final class Session implements Handler, ProcessWatcher {
 
     /** Runs the request lines in {@code buf} until it is empty, or the session pauses or closes. */
     private void parse(ByteBuffer buf) {
-        while (buf.hasRemaining() && state != State.CLOSED && !readPaused) {
+        while (buf.hasRemaining() && state != State.CLOSED && !readPaused && !awaitingAnswer) {
             byte b = buf.get();
             if (b == '\n') {
                 if (discardingLongLine) {
@@ -263,7 +270,8 @@ public final class Session implements Handler, ProcessWatcher {
         boolean pause = pending.bytes() > PENDING_HIGH_WATER;
         boolean resumed = readPaused && !pause;
         readPaused = pause;
-        int wanted = (pause || inputClosed ? 0 : Epoll.IN | Epoll.RDHUP) | (write ? Epoll.OUT : 0);
+        boolean read = !pause && !awaitingAnswer && !inputClosed;
+        int wanted = (read ? Epoll.IN | Epoll.RDHUP : 0) | (write ? Epoll.OUT : 0);
         if (wanted != registeredEvents) {
             try {
                 server.loop().modify(fd.get(), wanted);
@@ -347,9 +355,11 @@ public final class Session implements Handler, ProcessWatcher {
             Command command = Command.take(words, false);
             result = run(command, words);
         } catch (CommandError e) {
+            stopAwaiting();
             reply(null, e.getMessage());
             return;
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
+            stopAwaiting();
             LOG.log(Level.SEVERE, "command failed: " + Printable.of(text), e);
             reply(null, "Internal error: " + e);
             return;
@@ -386,21 +396,18 @@ public final class Session implements Handler, ProcessWatcher {
                 server.values().remove(principal, args);
                 return "";
             case MAKE_SOCKET:
-                return server.sockets().make(principal, args).line();
+                awaitAnswer();
+                server.sockets().make(principal, args, (socket, error) -> answered(error, () -> reply(socket.line(), null)));
+                return null;
             case LIST_SOCKETS:
                 return server.sockets().list(principal, args);
             case REMOVE_SOCKETS:
                 server.sockets().remove(principal, args);
                 return "";
-            case MAKE_PROCESS: {
-                ProcessTable.Made made = server.processes().make(principal, args);
-                if (!made.watch()) return made.process().line();
-                send(made.process().line() + "\n");
-                NavigableMap<String, HostedProcess> one = new TreeMap<>();
-                one.put(made.process().name(), made.process());
-                startWatching(one);
+            case MAKE_PROCESS:
+                awaitAnswer();
+                server.processes().make(principal, args, (made, error) -> answered(error, () -> processMade(made)));
                 return null;
-            }
             case LIST_PROCESSES:
                 return server.processes().list(principal, args);
             case REMOVE_PROCESSES:
@@ -416,6 +423,44 @@ public final class Session implements Handler, ProcessWatcher {
             default:
                 throw new AssertionError(command);
         }
+    }
+
+    private void processMade(ProcessTable.Made made) {
+        if (!made.watch()) {
+            reply(made.process().line(), null);
+            return;
+        }
+        send(made.process().line() + "\n");
+        NavigableMap<String, HostedProcess> one = new TreeMap<>();
+        one.put(made.process().name(), made.process());
+        startWatching(one);
+    }
+
+    /**
+     * Before a request that the table answers later (its slow part runs on the worker): no
+     * further request is parsed until {@link #answered}. A CommandError thrown before the table
+     * took the request ends the wait at once ({@link #stopAwaiting}).
+     */
+    private void awaitAnswer() {
+        awaitingAnswer = true;
+        updateInterest();
+    }
+
+    /** The request failed before it was taken: nothing is in flight. */
+    private void stopAwaiting() {
+        if (!awaitingAnswer) return;
+        awaitingAnswer = false;
+        updateInterest();
+    }
+
+    /** The answer to the request in flight, on the loop (maybe before the table's make returned). */
+    private void answered(CommandError error, Runnable onSuccess) {
+        if (state == State.CLOSED || !awaitingAnswer) return; // the client left; what the table did stands
+        awaitingAnswer = false;
+        if (error != null) reply(null, error.getMessage());
+        else onSuccess.run();
+        updateInterest();
+        server.loop().afterRound(this::readRequests);
     }
 
     /** Success: the text, a newline unless it ends in one, the prompt. Failure: {@code Error: MESSAGE}. */

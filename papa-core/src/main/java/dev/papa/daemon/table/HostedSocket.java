@@ -41,6 +41,11 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
         this.reusePort = reusePort;
     }
 
+    /** This request with its host resolved to {@code resolved}. */
+    HostedSocket at(InetAddress resolved) {
+        return new HostedSocket(name, owner, family, type, backlog, path, umask, host, resolved, port, iface, reusePort);
+    }
+
     public String name() { return name; }
     /** The uid of the principal that made it. */
     @Override public int owner() { return owner; }

@@ -4,6 +4,7 @@ import dev.papa.daemon.principal.Audit;
 import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.Printable;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Fd;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Sockets;
@@ -35,8 +36,19 @@ public final class SocketTable {
     private final NavigableMap<String, HostedSocket> byName = new TreeMap<>();
     private final Map<String, HostedSocket> byPath = new HashMap<>();
 
-    /** {@code make socket NAME [OPTION=VALUE...]}: the new or identical existing socket. */
-    public HostedSocket make(Principal by, List<String> words) throws CommandError {
+    private final Worker work;
+
+    public SocketTable(Worker work) {
+        this.work = work;
+    }
+
+    /**
+     * {@code make socket NAME [OPTION=VALUE...]}: the new or identical existing socket, answered
+     * on the loop (maybe before this returns). What is wrong with the request throws. A host
+     * name is resolved on the worker (a resolver may take seconds); binding is quick and
+     * happens on the loop.
+     */
+    public void make(Principal by, List<String> words, Worker.Answer<HostedSocket> answer) throws CommandError {
         if (words.isEmpty()) throw new CommandError("Socket requires a name");
         String name = words.remove(0);
         Map<String, String> options = dev.papa.daemon.protocol.Words.takeOptions(words);
@@ -46,19 +58,46 @@ public final class SocketTable {
         }
         Names.check("Socket", name);
         HostedSocket requested = parse(name, options, by.uid());
-        HostedSocket existing = byName.get(name);
-        by.claim(name, existing);
+        HostedSocket existing = existing(by, requested);
+        if (existing != null) {
+            answer.accept(existing, null);
+        } else if (requested.family == Sockets.Family.UNIX) {
+            answer.accept(add(by, requested), null);
+        } else if (isAddressLiteral(requested.host)) {
+            answer.accept(add(by, requested.at(resolve(requested.host, requested.family))), null); // parsed, not looked up
+        } else {
+            work.run(Worker.Lane.LOOKUP, () -> resolve(requested.host, requested.family), (address, error) -> {
+                try {
+                    if (error != null) throw error;
+                    // Another session may have made the name while this one was resolving.
+                    HostedSocket made = existing(by, requested);
+                    answer.accept(made != null ? made : add(by, requested.at(address)), null);
+                } catch (CommandError e) {
+                    answer.accept(null, e);
+                }
+            });
+        }
+    }
+
+    /** The socket of that name if it has the same options; null if there is none; else the error. */
+    private HostedSocket existing(Principal by, HostedSocket requested) throws CommandError {
+        HostedSocket existing = byName.get(requested.name);
+        by.claim(requested.name, existing);
         if (existing != null) {
             if (existing.sameOptions(requested)) return existing;
-            throw new CommandError("Socket for " + name + " has already been created - " + existing.line());
+            throw new CommandError("Socket for " + requested.name + " has already been created - " + existing.line());
         }
         if (requested.path != null && byPath.containsKey(requested.path)) {
             by.claim(requested.path, byPath.get(requested.path));
             throw new CommandError("Socket for " + requested.path + " has already been created");
         }
+        return null;
+    }
+
+    private HostedSocket add(Principal by, HostedSocket requested) throws CommandError {
         if (!by.isAdmin()) checkAllowed(by, requested);
         open(requested);
-        byName.put(name, requested);
+        byName.put(requested.name, requested);
         if (requested.path != null) byPath.put(requested.path, requested);
         Audit.changed(by, "created socket " + requested.line());
         return requested;
@@ -95,7 +134,7 @@ public final class SocketTable {
             host = iface != null ? (v6 ? "::" : "0.0.0.0") : (v6 ? "::1" : "127.0.0.1");
         }
         boolean reusePort = flag("reuseport", o.get("reuseport"));
-        return new HostedSocket(name, owner, family, type, backlog, null, null, host, resolve(host, family), port, iface, reusePort);
+        return new HostedSocket(name, owner, family, type, backlog, null, null, host, null, port, iface, reusePort);
     }
 
     private static boolean emptyOrAbsent(String v) {
@@ -273,6 +312,15 @@ public final class SocketTable {
         return s == null || s.isEmpty() ? null : s;
     }
 
+    private static final java.util.regex.Pattern IPV4 =
+            java.util.regex.Pattern.compile("(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}");
+
+    /** A dotted quad, or (with a colon, which no host name has) an IPv6 literal: InetAddress parses these without a lookup. */
+    static boolean isAddressLiteral(String host) {
+        return host.indexOf(':') >= 0 || IPV4.matcher(host).matches();
+    }
+
+    /** On the worker unless {@link #isAddressLiteral}: InetAddress lookups go through NSS and DNS. */
     private static InetAddress resolve(String host, Sockets.Family family) throws CommandError {
         try {
             for (InetAddress a : InetAddress.getAllByName(host)) {

@@ -1,7 +1,6 @@
 package dev.papa.daemon.hardening;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,7 +57,7 @@ final class DaemonJvm implements AutoCloseable {
 
     private Path classpathCopy;
 
-    /** Starts {@code prefix... java ... Main -p PORT extraArgs...} and waits for the port to answer. */
+    /** Starts {@code prefix... java ... Main -p 0 extraArgs...}, reads the port it got and waits for its greeting. */
     static DaemonJvm start(List<String> prefix, String... extraArgs) throws Exception {
         return start(prefix, classpath(), List.of(), extraArgs);
     }
@@ -69,32 +68,30 @@ final class DaemonJvm implements AutoCloseable {
     }
 
     private static DaemonJvm start(List<String> prefix, String classpath, List<String> jvmOptions, String... extraArgs) throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
         Path log = Files.createTempFile("papa-daemon", ".log");
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-MaxFDLimit"));
         cmd.addAll(jvmOptions);
-        cmd.addAll(List.of("-cp", classpath, "dev.papa.Main", "-p", Integer.toString(port)));
+        cmd.addAll(List.of("-cp", classpath, "dev.papa.Main", "-p", "0"));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).directory(new java.io.File("/")).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();
-        DaemonJvm d = new DaemonJvm(p, port, log);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) throw new IllegalStateException("daemon died at start: " + Files.readString(log));
-            try (Conn c = Conn.tcp(port, 2000)) {
-                c.expectGreeting();
-                return d;
-            } catch (IOException notYet) {
-                Thread.sleep(50);
-            }
+        int port;
+        try {
+            port = dev.papa.daemon.ListeningLine.port(p, log, java.time.Duration.ofSeconds(30));
+        } catch (RuntimeException e) {
+            p.destroyForcibly();
+            throw e;
         }
-        d.close();
-        throw new IllegalStateException("daemon did not answer: " + Files.readString(log));
+        DaemonJvm d = new DaemonJvm(p, port, log);
+        try (Conn c = Conn.tcp(port, 10_000)) { // it said it listens: the first connection must be greeted
+            c.expectGreeting();
+            return d;
+        } catch (IOException | RuntimeException | AssertionError e) {
+            d.close();
+            throw e;
+        }
     }
 
     long pid() {

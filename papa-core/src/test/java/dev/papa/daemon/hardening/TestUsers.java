@@ -10,13 +10,19 @@ import java.util.concurrent.TimeUnit;
  * Real users and a group for permission tests, made with useradd/groupadd and removed with
  * userdel/groupdel ({@link #close}, called from {@code @AfterAll}, so also after a failure).
  * Names are unique to this suite (issue 10): leftovers of a killed run are removed first.
+ * Users are machine-wide, so two builds running side by side would delete each other's: the
+ * users are held under a lock file from creation to removal.
  */
 final class TestUsers implements AutoCloseable {
     final String group;
     private final List<String> users = new ArrayList<>();
+    private final java.nio.channels.FileChannel lock;
 
-    private TestUsers(String group) {
+    private TestUsers(String group) throws IOException {
         this.group = group;
+        this.lock = java.nio.channels.FileChannel.open(java.nio.file.Path.of("/tmp/papa-test-users-" + group + ".lock"),
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+        lock.lock(); // blocks while another build holds these users; released by close (or the JVM's exit)
     }
 
     /** Users {@code names} with their own groups; the first also belongs to {@code group}. */
@@ -59,6 +65,12 @@ final class TestUsers implements AutoCloseable {
             run(false, "groupdel", group);
         } catch (IOException | InterruptedException e) {
             throw new AssertionError("cannot remove the test users " + users, e);
+        } finally {
+            try {
+                lock.close();
+            } catch (IOException ignored) {
+                // closing releases the lock; the JVM's exit would too
+            }
         }
     }
 
