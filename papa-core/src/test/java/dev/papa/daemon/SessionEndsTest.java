@@ -34,7 +34,10 @@ class SessionEndsTest extends DaemonTestBase {
         assertEquals("", c.ok("list processes x"), "delivered to the half-closed client, so forgotten");
     }
 
-    /** A client that closes (FIN) right after the Watching line loses nothing: the next watcher gets it all. */
+    /**
+     * A client that closes its socket (FIN) after the Watching line, or after the batch too,
+     * acknowledges nothing: the next watcher gets it all.
+     */
     @Test
     void closedClientLosesNothing() throws Exception {
         ProtocolClient c = connect();
@@ -47,6 +50,11 @@ class SessionEndsTest extends DaemonTestBase {
                 String greeting = "Papa is home. Type \"help\" for commands.\n> ";
                 s.getOutputStream().write("watch processes y\n".getBytes(StandardCharsets.US_ASCII));
                 assertEquals(greeting + "Watching 1\n", new String(in.readNBytes(greeting.length() + 11), StandardCharsets.US_ASCII));
+                if (i % 2 == 1) { // also read the batch, then close without acknowledging it
+                    StringBuilder batch = new StringBuilder();
+                    while (batch.length() < 2 || !batch.substring(batch.length() - 2).equals("] ")) batch.append((char) in.read());
+                    assertTrue(batch.toString().startsWith("out:y:"), batch.toString());
+                }
             }
         }
         assertEquals("hi\n", ProtocolClient.out(watchAll(c, "y", 1)));

@@ -57,9 +57,11 @@ public final class Session implements Handler, ProcessWatcher {
     static final long FIRST_BATCH_DELAY_MILLIS = 10;
     static final long FIRST_BATCH_MAX_WAIT_MILLIS = 1000;
     /**
-     * A client that half-closed its side in watch mode cannot acknowledge: a batch written to it
-     * in full counts as acknowledged when the connection still shows no error this much later
-     * (a client that is really gone answers the write with a reset well before).
+     * A client that only shut down its sending side in watch mode ({@code nc -N}) cannot
+     * acknowledge: a batch written to it in full counts as acknowledged when its socket is still
+     * open this much later. A client that closed its socket is told apart from one that shut
+     * down its side (unix: EPOLLHUP; TCP: sock_diag shows no open file for the client's socket)
+     * and ends the watch like any disconnect, acknowledging nothing.
      */
     static final long HALF_CLOSED_ACK_MILLIS = 50;
 
@@ -216,9 +218,35 @@ public final class Session implements Handler, ProcessWatcher {
             closeAfterFlush();
             return;
         }
+        if (!clientSocketOpen()) {
+            close();
+            return;
+        }
         updateInterest(); // drops EPOLLIN: the end of file would stay readable
-
         if (state == State.WATCH_WAIT_ACK && pending.isEmpty()) ackWhenHalfClosed();
+    }
+
+    /**
+     * False when the client closed its socket rather than shutting down its side. On a unix
+     * socket a close shows as EPOLLHUP (handled in onReady), so only TCP is looked up.
+     */
+    private boolean clientSocketOpen() {
+        if (!server.tcp()) return true;
+        if (!tcpEnds()) return false;
+        java.util.OptionalInt owner = server.clientQueues().ownerOf(clientEnd, daemonEnd);
+        return owner != null && owner.isPresent();
+    }
+
+    /** Looks up the TCP connection's two ends once; false when they cannot be had. */
+    private boolean tcpEnds() {
+        if (clientEnd != null) return true;
+        try {
+            clientEnd = Sockets.peerAddress(fd.get());
+            daemonEnd = Sockets.localAddress(fd.get());
+            return true;
+        } catch (PosixException e) {
+            return false;
+        }
     }
 
     private void send(byte[] bytes) {
@@ -504,21 +532,19 @@ public final class Session implements Handler, ProcessWatcher {
     private int unreadByClient() {
         try {
             if (!server.tcp()) return Sockets.unreadByPeer(fd.get());
-            if (clientEnd == null) {
-                clientEnd = Sockets.peerAddress(fd.get());
-                daemonEnd = Sockets.localAddress(fd.get());
-            }
-            return server.clientQueues().unreadBytes(clientEnd, daemonEnd);
         } catch (PosixException e) {
             return -1;
         }
+        return tcpEnds() ? server.clientQueues().unreadBytes(clientEnd, daemonEnd) : -1;
     }
 
     /** See {@link #HALF_CLOSED_ACK_MILLIS}. */
     private void ackWhenHalfClosed() {
         long mark = written;
         server.loop().schedule(HALF_CLOSED_ACK_MILLIS, () -> {
-            if (state == State.WATCH_WAIT_ACK && written == mark && pending.isEmpty()) acknowledge(false);
+            if (state != State.WATCH_WAIT_ACK || written != mark || !pending.isEmpty()) return;
+            if (clientSocketOpen()) acknowledge(false);
+            else close();
         });
     }
 
