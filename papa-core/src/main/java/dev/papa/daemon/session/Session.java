@@ -129,6 +129,10 @@ public final class Session implements Handler, ProcessWatcher {
         return peer;
     }
 
+    Principal principal() {
+        return principal;
+    }
+
     void start() throws PosixException {
         server.loop().register(fd.get(), registeredEvents, this);
         send(GREETING);
@@ -328,8 +332,8 @@ public final class Session implements Handler, ProcessWatcher {
                 return;
             }
             if (written == mark) {
-                LOG.warning(() -> "Disconnecting " + peer + ": it read nothing for " + server.stallMillis()
-                        + " ms with " + pending.bytes() + " bytes waiting");
+                server.warnings().warn(LOG, "slow clients disconnected", "Disconnecting " + peer + ": it read nothing for "
+                        + server.stallMillis() + " ms with " + pending.bytes() + " bytes waiting", null);
                 close();
             } else {
                 watchForStall(written);
@@ -388,7 +392,7 @@ public final class Session implements Handler, ProcessWatcher {
             return;
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
             stopAwaiting();
-            LOG.log(Level.SEVERE, "command failed: " + Printable.of(text), e);
+            server.warnings().severe(LOG, "commands that failed internally", "command failed: " + Printable.of(text), e);
             reply(null, "Internal error: " + e);
             return;
         }
