@@ -128,6 +128,16 @@ public final class Sockets {
     }
   }
 
+  /** TCP_NODELAY as the kernel has it (for the tests that check {@link #setNoDelay}). */
+  static boolean noDelay(int fd) throws PosixException {
+    int[] v = new int[1];
+    int[] len = {4};
+    if (LibC.getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, v, len) < 0) {
+      throw new PosixException("getsockopt(TCP_NODELAY)", Native.getLastError());
+    }
+    return v[0] != 0;
+  }
+
   private static byte[] sockaddr(int fd, boolean peer) throws PosixException {
     byte[] a = new byte[128];
     int[] len = {a.length};
