@@ -35,6 +35,8 @@ public final class DaemonMain {
             "  --allow-uid N           let this uid connect too (repeatable)",
             "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
             "  --output-budget SIZE    heap all queued output may take (e.g. 512m; default half the max heap)",
+            "  --max-sessions N        sessions at once (default 1024; an eighth kept for administrators)",
+            "  --max-sessions-per-user N  sessions of one non-administrator uid (default a quarter of the limit)",
             "",
             "Once it serves, the daemon prints \"papa: listening on 127.0.0.1:PORT\" (or the unix socket",
             "path) on stderr, and when it stops \"papa: stopped: REASON\". Exit status: 0 when a",
@@ -188,6 +190,19 @@ public final class DaemonMain {
                     c.outputBudget(n);
                     break;
                 }
+                case "--max-sessions": case "--max-sessions-per-user": {
+                    String v = value != null ? value : next(args, ++i, a);
+                    int n;
+                    try {
+                        n = Integer.parseInt(v);
+                        if (n < 1) throw new NumberFormatException();
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException(a + " needs a positive number, not \"" + v + "\"");
+                    }
+                    if (a.equals("--max-sessions")) c.maxSessions(n);
+                    else c.maxSessionsPerUser(n);
+                    break;
+                }
                 case "--launcher":
                     c.launcher(value != null ? value : next(args, ++i, a));
                     break;
@@ -222,12 +237,29 @@ public final class DaemonMain {
         }
     }
 
+    /**
+     * The log file, never through a symbolic link and only a regular file (docs/SECURITY.md):
+     * opened natively with O_NOFOLLOW, then reopened through its descriptor's /proc link, which
+     * names that very file, for a stream Java can write to.
+     */
+    private static final int ELOOP = 40, EINVAL = 22, ENXIO = 6; // Io.openLogFile's refusals (ENXIO: a FIFO nobody reads)
+
+    static java.io.OutputStream openLog(Path path) throws IOException {
+        try (dev.papa.posix.Fd fd = dev.papa.posix.Io.openLogFile(path.toString())) {
+            return new java.io.FileOutputStream("/proc/self/fd/" + fd.get(), true);
+        } catch (dev.papa.posix.PosixException e) {
+            if (e.errno() == ELOOP) throw new IOException(path + " is a symbolic link", e);
+            if (e.errno() == EINVAL || e.errno() == ENXIO) throw new IOException(path + " is not a regular file", e);
+            throw new IOException(e.reason(), e);
+        }
+    }
+
     static void configureLogging(DaemonConfig config) throws IOException {
         Logger root = Logger.getLogger("");
         for (Handler h : root.getHandlers()) root.removeHandler(h);
         Handler handler;
         if (config.logFile() != null) {
-            java.io.OutputStream file = new java.io.FileOutputStream(config.logFile().toFile(), true);
+            java.io.OutputStream file = openLog(config.logFile());
             handler = new StreamHandler(file, new LineFormatter()) {
                 @Override
                 public synchronized void publish(LogRecord record) {

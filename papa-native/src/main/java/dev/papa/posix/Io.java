@@ -21,6 +21,7 @@ public final class Io {
 
   private static final int O_RDWR = 2, O_NONBLOCK = 04000, O_CLOEXEC = 02000000;
   private static final int F_GETFD = 1, F_SETFD = 2, F_GETFL = 3, F_SETFL = 4, FD_CLOEXEC = 1;
+  private static final int F_DUPFD_CLOEXEC = 1030;
   private static final int SCRATCH = 64 * 1024;
   private static final ThreadLocal<ByteBuffer> SCRATCH_BUF =
       ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(SCRATCH));
@@ -128,10 +129,30 @@ public final class Io {
     return (fl & FD_CLOEXEC) != 0;
   }
 
+  /**
+   * A close-on-exec duplicate (numbered 3 or above) of {@code fd}, owned by the caller: what a
+   * child is handed stays open while the original may be closed meanwhile.
+   */
+  public static Fd dupCloseOnExec(int fd) throws PosixException {
+    int copy = LibC.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (copy < 0) throw new PosixException("fcntl(F_DUPFD_CLOEXEC)", Native.getLastError());
+    return Fd.adopt(copy);
+  }
+
   /** O_RDWR|O_CLOEXEC. */
   public static Fd openDevNull() throws PosixException {
     int fd = LibC.open(Errno.cString("/dev/null"), O_RDWR | O_CLOEXEC, 0);
     if (fd < 0) throw new PosixException("open", Native.getLastError());
+    return Fd.adopt(fd);
+  }
+
+  /**
+   * Opens a log file for appending (created 0640): never through a symbolic link at the path
+   * (ELOOP) and only a regular file (EINVAL for a FIFO, device, directory or socket).
+   */
+  public static Fd openLogFile(String path) throws PosixException {
+    int fd = LibPapa.papa_open_log(Errno.cString(path));
+    if (fd < 0) throw new PosixException("open", -fd);
     return Fd.adopt(fd);
   }
 }

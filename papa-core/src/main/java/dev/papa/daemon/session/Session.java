@@ -58,11 +58,17 @@ public final class Session implements Handler, ProcessWatcher {
     private byte[] line = new byte[SMALL_LINE];
     private int lineLength;
     private boolean discardingLongLine;
-    /** Request bytes read but not parsed yet because the session paused (at most one read). */
+    /** Request bytes read but not parsed yet because the session paused or awaits an answer (at most one read). */
     private ByteBuffer unparsed;
+    /**
+     * A request is being carried out off the loop (the tables' worker): nothing more is parsed
+     * until it is answered, so pipelined requests are answered in order.
+     */
+    private boolean awaitingAnswer;
     private final Outbox pending = new Outbox();
     private boolean closeWhenFlushed;
     private boolean wantWrite;
+    private boolean wantRead = true;
     private boolean readPaused;
     /** Bytes the client has taken, ever: progress, for the slow-consumer rule. */
     private long written;
@@ -91,6 +97,10 @@ public final class Session implements Handler, ProcessWatcher {
         return peer;
     }
 
+    Principal principal() {
+        return principal;
+    }
+
     void start() throws PosixException {
         server.loop().register(fd.get(), Epoll.IN | Epoll.RDHUP, this);
         send(GREETING);
@@ -103,17 +113,22 @@ public final class Session implements Handler, ProcessWatcher {
         if (state == State.CLOSED) return;
         if ((events & Epoll.OUT) != 0) flush();
         if (state == State.CLOSED) return;
+        if (awaitingAnswer && (events & (Epoll.HUP | Epoll.ERR)) != 0) {
+            close(); // reported whatever the interest; the answer will find the session closed
+            return;
+        }
         if ((events & (Epoll.IN | Epoll.HUP | Epoll.ERR | Epoll.RDHUP)) != 0 && !readPaused) readRequests();
     }
 
     private void readRequests() {
+        if (state == State.CLOSED || awaitingAnswer || readPaused) return;
         if (unparsed != null) {
             parse(unparsed);
             if (unparsed.hasRemaining()) return; // paused again, or closed
             unparsed = null;
         }
         ByteBuffer buf = server.readBuffer();
-        for (int round = 0; round < 4 && state != State.CLOSED && !readPaused; round++) {
+        for (int round = 0; round < 4 && state != State.CLOSED && !readPaused && !awaitingAnswer; round++) {
             buf.clear();
             int n;
             try {
@@ -130,7 +145,7 @@ public final class Session implements Handler, ProcessWatcher {
             buf.flip();
             parse(buf);
             if (buf.hasRemaining() && state != State.CLOSED) {
-                // Paused mid-buffer: the rest waits here (at most one read) until the client drains.
+                // Paused or awaiting mid-buffer: the rest waits here (at most one read).
                 unparsed = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
                 return;
             }
@@ -139,7 +154,7 @@ public final class Session implements Handler, ProcessWatcher {
 
     /** Runs the request lines in {@code buf} until it is empty, or the session pauses or closes. */
     private void parse(ByteBuffer buf) {
-        while (buf.hasRemaining() && state != State.CLOSED && !readPaused) {
+        while (buf.hasRemaining() && state != State.CLOSED && !readPaused && !awaitingAnswer) {
             byte b = buf.get();
             if (b == '\n') {
                 if (discardingLongLine) {
@@ -203,11 +218,13 @@ public final class Session implements Handler, ProcessWatcher {
     private void updateInterest() {
         boolean write = !pending.isEmpty();
         boolean pause = pending.bytes() > PENDING_HIGH_WATER;
-        if (write == wantWrite && pause == readPaused) return;
+        boolean read = !pause && !awaitingAnswer;
+        if (write == wantWrite && pause == readPaused && read == wantRead) return;
         boolean resumed = readPaused && !pause;
         wantWrite = write;
+        wantRead = read;
         readPaused = pause;
-        int events = (pause ? 0 : Epoll.IN | Epoll.RDHUP) | (write ? Epoll.OUT : 0);
+        int events = (read ? Epoll.IN | Epoll.RDHUP : 0) | (write ? Epoll.OUT : 0);
         try {
             server.loop().modify(fd.get(), events);
         } catch (PosixException e) {
@@ -227,8 +244,8 @@ public final class Session implements Handler, ProcessWatcher {
         server.loop().schedule(server.stallMillis(), () -> {
             if (state == State.CLOSED || !readPaused) return;
             if (written == mark) {
-                LOG.warning(() -> "Disconnecting " + peer + ": it read nothing for " + server.stallMillis()
-                        + " ms with " + pending.bytes() + " bytes waiting");
+                server.warnings().warn(LOG, "slow clients disconnected", "Disconnecting " + peer + ": it read nothing for "
+                        + server.stallMillis() + " ms with " + pending.bytes() + " bytes waiting", null);
                 close();
             } else {
                 watchForStall(written);
@@ -282,10 +299,12 @@ public final class Session implements Handler, ProcessWatcher {
             Command command = Command.take(words, false);
             result = run(command, words);
         } catch (CommandError e) {
+            stopAwaiting();
             reply(null, e.getMessage());
             return;
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
-            LOG.log(Level.SEVERE, "command failed: " + Printable.of(text), e);
+            stopAwaiting();
+            server.warnings().severe(LOG, "commands that failed internally", "command failed: " + Printable.of(text), e);
             reply(null, "Internal error: " + e);
             return;
         }
@@ -321,21 +340,18 @@ public final class Session implements Handler, ProcessWatcher {
                 server.values().remove(principal, args);
                 return "";
             case MAKE_SOCKET:
-                return server.sockets().make(principal, args).line();
+                awaitAnswer();
+                server.sockets().make(principal, args, (socket, error) -> answered(error, () -> reply(socket.line(), null)));
+                return null;
             case LIST_SOCKETS:
                 return server.sockets().list(principal, args);
             case REMOVE_SOCKETS:
                 server.sockets().remove(principal, args);
                 return "";
-            case MAKE_PROCESS: {
-                ProcessTable.Made made = server.processes().make(principal, args);
-                if (!made.watch()) return made.process().line();
-                send(made.process().line() + "\n");
-                NavigableMap<String, HostedProcess> one = new TreeMap<>();
-                one.put(made.process().name(), made.process());
-                startWatching(one);
+            case MAKE_PROCESS:
+                awaitAnswer();
+                server.processes().make(principal, args, (made, error) -> answered(error, () -> processMade(made)));
                 return null;
-            }
             case LIST_PROCESSES:
                 return server.processes().list(principal, args);
             case REMOVE_PROCESSES:
@@ -351,6 +367,44 @@ public final class Session implements Handler, ProcessWatcher {
             default:
                 throw new AssertionError(command);
         }
+    }
+
+    private void processMade(ProcessTable.Made made) {
+        if (!made.watch()) {
+            reply(made.process().line(), null);
+            return;
+        }
+        send(made.process().line() + "\n");
+        NavigableMap<String, HostedProcess> one = new TreeMap<>();
+        one.put(made.process().name(), made.process());
+        startWatching(one);
+    }
+
+    /**
+     * Before a request that the table answers later (its slow part runs on the worker): no
+     * further request is parsed until {@link #answered}. A CommandError thrown before the table
+     * took the request ends the wait at once ({@link #stopAwaiting}).
+     */
+    private void awaitAnswer() {
+        awaitingAnswer = true;
+        updateInterest();
+    }
+
+    /** The request failed before it was taken: nothing is in flight. */
+    private void stopAwaiting() {
+        if (!awaitingAnswer) return;
+        awaitingAnswer = false;
+        updateInterest();
+    }
+
+    /** The answer to the request in flight, on the loop (maybe before the table's make returned). */
+    private void answered(CommandError error, Runnable onSuccess) {
+        if (state == State.CLOSED || !awaitingAnswer) return; // the client left; what the table did stands
+        awaitingAnswer = false;
+        if (error != null) reply(null, error.getMessage());
+        else onSuccess.run();
+        updateInterest();
+        server.loop().afterRound(this::readRequests);
     }
 
     /** Success: the text, a newline unless it ends in one, the prompt. Failure: {@code Error: MESSAGE}. */
@@ -418,6 +472,7 @@ public final class Session implements Handler, ProcessWatcher {
             k++;
         }
         if (k == 0 || !pending.addBatch(batchQueues, batchNames, k)) return;
+        for (int i = 0; i < k; i++) batchQueues[i].markSent(sentEnds[i]); // evicting these now loses nothing
         java.util.Arrays.fill(batchQueues, 0, k, null);
         sentCount = k;
         state = State.WATCH_WAIT_ACK;

@@ -5,25 +5,23 @@ import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.principal.Audit;
 import dev.papa.daemon.principal.Principal;
-import dev.papa.daemon.principal.ProcessIdentity;
 import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.Sizes;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.protocol.Words;
-import dev.papa.posix.Child;
+import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Epoll;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Processes;
 import dev.papa.posix.Rlimit;
-import dev.papa.posix.SpawnException;
 import dev.papa.posix.SpawnSpec;
-import dev.papa.posix.Spawner;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,11 +52,16 @@ public final class ProcessTable {
     static final int UNKNOWN_STATUS = 255;
 
     private final EventLoop loop;
+    private final Worker work;
     private final WallClock clock;
     private final SocketTable sockets;
     private final OutputBudget budget;
+    private final PipeGate gate;
+    private final DropLog dropLog;
     private final NavigableMap<String, HostedProcess> byName = new TreeMap<>();
     private final Map<Integer, HostedProcess> byPid = new HashMap<>();
+    /** Names whose spawn is in flight, with the requests for the same name waiting for it. */
+    private final Map<String, List<Runnable>> spawning = new HashMap<>();
     /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_SIZE);
     /** After this much captured output, one collection once capture is quiet (see captured()). */
@@ -68,11 +71,14 @@ public final class ProcessTable {
     /** {soft, hard} open-files limit for children that do not ask (the daemon raised its own), or null. */
     private long[] childOpenFiles;
 
-    public ProcessTable(EventLoop loop, WallClock clock, SocketTable sockets, OutputBudget budget) {
+    public ProcessTable(EventLoop loop, Worker work, WallClock clock, SocketTable sockets, OutputBudget budget) {
         this.loop = loop;
+        this.work = work;
         this.clock = clock;
         this.sockets = sockets;
         this.budget = budget;
+        this.gate = new PipeGate(loop, budget, this::drain);
+        this.dropLog = new DropLog(loop);
     }
 
     /**
@@ -86,27 +92,82 @@ public final class ProcessTable {
 
     // ---------------------------------------------------------------- make process
 
-    /** {@code make process NAME [OPTION=VALUE...] EXECUTABLE [ARG...]}; result has the watch flag. */
-    public Made make(Principal by, List<String> words) throws CommandError {
+    /**
+     * {@code make process NAME [OPTION=VALUE...] EXECUTABLE [ARG...]}. What is wrong with the
+     * request itself throws; the rest is answered on the loop, maybe before this returns: the
+     * user and group lookups (if any), then the spawn, run on the worker. A name whose spawn is in
+     * flight is reserved: a second request for it waits, then gets that process or the "already
+     * created" error, as if the two had come one after the other.
+     */
+    public void make(Principal by, List<String> words, Worker.Answer<Made> answer) throws CommandError {
         if (words.isEmpty()) throw new CommandError("Process requires a name");
         String name = words.remove(0);
         Map<String, String> options = Words.takeOptions(words);
         Names.check("Process", name);
         boolean watch = SocketTable.flag("watch", options.remove("watch"));
-        ProcessSpec spec = parse(by, name, options, words);
-        HostedProcess existing = byName.get(name);
-        by.claim(name, existing);
-        if (existing != null) {
-            if (existing.spec.equals(spec)) return new Made(existing, watch);
-            throw new CommandError("Process for " + name + " has already been created - " + existing.line());
+        ProcessRequest request = parse(by, name, options, words);
+        if (!request.needsLookup()) {
+            admit(by, request.prepare(), watch, answer);
+            return;
         }
-        if (spec.args().isEmpty()) throw new CommandError("No command");
-        return new Made(start(by, spec), watch);
+        work.run(Worker.Lane.LOOKUP, request::prepare, (spec, error) -> {
+            if (error != null) answer.accept(null, error);
+            else admit(by, spec, watch, answer);
+        });
     }
 
     public record Made(HostedProcess process, boolean watch) {}
 
-    private ProcessSpec parse(Principal by, String name, Map<String, String> options, List<String> args) throws CommandError {
+    /** On the loop, with the prepared spec: the existing process, or a new one once spawned. */
+    private void admit(Principal by, ProcessSpec spec, boolean watch, Worker.Answer<Made> answer) {
+        String name = spec.name();
+        List<Runnable> waiting = spawning.get(name);
+        if (waiting != null) {
+            waiting.add(() -> admit(by, spec, watch, answer));
+            return;
+        }
+        Launch launch;
+        try {
+            HostedProcess existing = byName.get(name);
+            by.claim(name, existing);
+            if (existing != null) {
+                if (!existing.spec.equals(spec)) {
+                    throw new CommandError("Process for " + name + " has already been created - " + existing.line());
+                }
+                answer.accept(new Made(existing, watch), null);
+                return;
+            }
+            if (spec.args().isEmpty()) throw new CommandError("No command");
+            launch = launch(by, spec);
+        } catch (CommandError e) {
+            answer.accept(null, e);
+            return;
+        } catch (RuntimeException | LinkageError e) {
+            LOG.log(Level.SEVERE, "make process " + name + " failed", e);
+            answer.accept(null, new CommandError("Internal error: " + e));
+            return;
+        }
+        spawning.put(name, new ArrayList<>());
+        work.run(Worker.Lane.SPAWN, launch::start, (child, error) -> {
+            launch.close();
+            List<Runnable> next = spawning.remove(name);
+            if (error != null) {
+                answer.accept(null, error);
+            } else {
+                // Tracked even when the requesting session has gone meanwhile: the process exists.
+                HostedProcess p = new HostedProcess(spec, by.uid(), child.pid(), clock.nowMicros(), budget);
+                p.pidfd = child.pidfd();
+                p.stdout = child.stdout();
+                p.stderr = child.stderr();
+                track(p);
+                Audit.changed(by, "created process " + p.line());
+                answer.accept(new Made(p, watch), null);
+            }
+            for (Runnable r : next) r.run();
+        });
+    }
+
+    private ProcessRequest parse(Principal by, String name, Map<String, String> options, List<String> args) throws CommandError {
         Map<String, String> env = new LinkedHashMap<>();
         Map<Rlimit, Long> rlimits = new LinkedHashMap<>();
         String workingDir = null;
@@ -116,6 +177,7 @@ public final class ProcessTable {
         int stdout = 1;
         String stderr = "1";
         Activation activation = Activation.parse(options.remove("sockets"), options.remove("stdin_socket"));
+        Overflow overflow = Overflow.parse(options.remove("overflow"));
         for (Map.Entry<String, String> o : options.entrySet()) {
             String key = o.getKey();
             String value = o.getValue();
@@ -160,8 +222,8 @@ public final class ProcessTable {
         }
         for (String arg : args) noNul("argument", arg);
         for (String v : env.values()) noNul("environment value", v);
-        ProcessIdentity id = ProcessIdentity.resolve(by, uidText, gidText);
-        return new ProcessSpec(name, List.copyOf(args), env, rlimits, workingDir, id.uid(), id.gid(), id.groups(), stdout, stderr, bufsize, activation);
+        return new ProcessRequest(by, name, List.copyOf(args), Collections.unmodifiableMap(env), Collections.unmodifiableMap(rlimits),
+                workingDir, uidText, gidText, stdout, stderr, bufsize, activation, overflow);
     }
 
     /** Arguments, environment and paths become C strings: a NUL would silently cut them. */
@@ -189,12 +251,19 @@ public final class ProcessTable {
         return n;
     }
 
-    private HostedProcess start(Principal by, ProcessSpec spec) throws CommandError {
-        try (SpawnSockets passed = new SpawnSockets(by, sockets, spec.activation())) {
+    /**
+     * The spawn, built on the loop: socket substitution and passing look at the sockets table.
+     * The socket descriptors it passes are duplicates the launch owns until it is closed.
+     */
+    private Launch launch(Principal by, ProcessSpec spec) throws CommandError {
+        SpawnSockets passed = new SpawnSockets(by, sockets, spec.activation());
+        try {
             SpawnSpec s = new SpawnSpec(passed.substitute(spec.name(), spec.args()));
             passed.resolveActivation();
             passed.applyTo(s, spec.env());
             if (spec.workingDir() != null) s.workingDir(spec.workingDir());
+            // A principal's directory and limits are entered and set with its own rights only.
+            s.workingDirAfterIdentity(!by.isAdmin()).limitsAfterIdentity(!by.isAdmin());
             if (spec.groups() != null) s.groups(spec.groups());
             if (spec.gid() != null) s.gid(spec.gid());
             if (spec.uid() != null) s.uid(spec.uid());
@@ -205,39 +274,10 @@ public final class ProcessTable {
             s.stdout(spec.stdout() == 1 ? SpawnSpec.Output.PIPE : SpawnSpec.Output.NULL);
             s.stderr(spec.stderr().equals("1") ? SpawnSpec.Output.PIPE
                     : spec.stderr().equals("stdout") ? SpawnSpec.Output.STDOUT : SpawnSpec.Output.NULL);
-            Child child = spawn(spec, s);
-            HostedProcess p = new HostedProcess(spec, by.uid(), child.pid(), clock.nowMicros(), budget);
-            p.pidfd = child.pidfd();
-            p.stdout = child.stdout();
-            p.stderr = child.stderr();
-            track(p);
-            Audit.changed(by, "created process " + p.line());
-            return p;
-        }
-    }
-
-    private static Child spawn(ProcessSpec spec, SpawnSpec s) throws CommandError {
-        try {
-            return Spawner.spawn(s);
-        } catch (SpawnException e) {
-            switch (e.step()) {
-                case EXEC:
-                    throw new CommandError("Bad command - " + Errors.python(e, spec.args().get(0)));
-                case CHDIR:
-                    throw new CommandError("Bad working_dir - " + Errors.python(e, spec.workingDir()));
-                case SETUID:
-                case SETGID:
-                    if (e.notPermitted()) {
-                        String as = (spec.uid() != null ? "uid " + spec.uid() + " " : "") + "gid " + spec.gid();
-                        throw new CommandError("Could not start " + spec.name() + " - the daemon runs as uid "
-                                + Processes.effectiveUid() + " without the privilege to start processes as " + as);
-                    }
-                    throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
-                default:
-                    throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
-            }
-        } catch (PosixException e) {
-            throw new CommandError("Could not start " + spec.name() + " - " + e.getMessage());
+            return new Launch(spec, s, passed);
+        } catch (CommandError | RuntimeException e) {
+            passed.close();
+            throw e;
         }
     }
 
@@ -247,8 +287,7 @@ public final class ProcessTable {
         byPid.put(p.pid, p);
         try {
             loop.register(p.pidfd.get(), Epoll.IN, ev -> exited(p));
-            if (p.stdout != null) loop.register(p.stdout.get(), Epoll.IN, ev -> drain(p, OutputBuffer.OUT));
-            if (p.stderr != null) loop.register(p.stderr.get(), Epoll.IN, ev -> drain(p, OutputBuffer.ERR));
+            gate.open(p);
         } catch (PosixException e) {
             // epoll can only fail here for lack of memory; the process runs, we cannot watch it.
             LOG.log(Level.SEVERE, "cannot watch process " + p.name(), e);
@@ -262,8 +301,13 @@ public final class ProcessTable {
         if (pipe == null) return;
         boolean queued = false;
         for (int i = 0; i < READS_PER_EVENT; i++) {
+            int room = gate.room(p, READ_SIZE);
+            if (room == 0) {
+                gate.block(p);
+                break;
+            }
             int n;
-            readBuffer.clear();
+            readBuffer.clear().limit(room);
             try {
                 n = Io.read(pipe.get(), readBuffer);
             } catch (PosixException e) {
@@ -279,8 +323,10 @@ public final class ProcessTable {
                 byte[] chunk = new byte[n];
                 readBuffer.flip();
                 readBuffer.get(chunk);
+                long droppedBefore = p.output.droppedBytes();
                 p.output.append(kind, clock.nowMicros(), chunk);
                 captured(n);
+                dropLog.dropped(p.name(), p.output.droppedBytes() - droppedBefore);
                 queued = true;
             }
         }
@@ -321,12 +367,37 @@ public final class ProcessTable {
         // Descendants hold the pipes open: keep reading for a while, then report anyway.
         p.pipeDeadline = loop.schedule(PIPE_GRACE_MILLIS, () -> {
             p.pipeDeadline = null;
-            drain(p, OutputBuffer.OUT);
-            drain(p, OutputBuffer.ERR);
-            closePipe(p, OutputBuffer.OUT);
-            closePipe(p, OutputBuffer.ERR);
-            finish(p);
+            graceOver(p);
         });
+    }
+
+    private void graceOver(HostedProcess p) {
+        drain(p, OutputBuffer.OUT);
+        drain(p, OutputBuffer.ERR);
+        if (p.blocked) {
+            // overflow=block: what is still in the pipes is output the process wrote; report its
+            // exit only after that was delivered (acknowledge() comes back here)
+            p.graceDue = true;
+            return;
+        }
+        closePipe(p, OutputBuffer.OUT);
+        closePipe(p, OutputBuffer.ERR);
+        finish(p);
+    }
+
+    /**
+     * Room came back in p's queue and in the budget (an acknowledgement, a removal): read the
+     * pipes of those that waited for it again.
+     */
+    private void roomFreed(HostedProcess p) {
+        if (gate.acknowledged(p)) resumed(p);
+        for (HostedProcess q : gate.budgetFreed(READ_SIZE)) resumed(q);
+    }
+
+    private void resumed(HostedProcess p) {
+        if (!p.graceDue) return;
+        p.graceDue = false;
+        graceOver(p);
     }
 
     /** Exited and pipes closed: queue the closed item, or forget a removed process. */
@@ -353,6 +424,7 @@ public final class ProcessTable {
         if (p.gone) return;
         p.output.acknowledge(endSeq);
         if (p.output.closedAndDelivered()) forget(p);
+        roomFreed(p);
     }
 
     /** Removes {@code p} from the table and closes what the daemon holds of it. */
@@ -360,6 +432,7 @@ public final class ProcessTable {
         if (p.gone) return;
         p.gone = true;
         p.output.release();
+        gate.forget(p);
         byName.remove(p.name(), p);
         byPid.remove(p.pid, p);
         if (p.pipeDeadline != null) p.pipeDeadline.cancel();
@@ -424,6 +497,7 @@ public final class ProcessTable {
             Audit.changed(by, "removed process " + p.name() + " (pid " + p.pid + ")");
             p.removed = true;
             p.output.discardAll();
+            roomFreed(p); // a removed process is drained, whatever its overflow rule
             if (!p.running) {
                 forget(p);
             } else {
@@ -434,7 +508,7 @@ public final class ProcessTable {
     }
 
     public boolean isEmpty() {
-        return byName.isEmpty();
+        return byName.isEmpty() && spawning.isEmpty();
     }
 
     public int size() {

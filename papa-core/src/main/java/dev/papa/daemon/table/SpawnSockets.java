@@ -3,6 +3,8 @@ package dev.papa.daemon.table;
 import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.posix.Fd;
+import dev.papa.posix.Io;
+import dev.papa.posix.PosixException;
 import dev.papa.posix.SpawnSpec;
 
 import java.util.ArrayList;
@@ -15,9 +17,11 @@ import java.util.Map;
  * Which held sockets one spawn hands to its child, and at which descriptor numbers: the
  * activation sockets ({@code sockets=} at 3, 4, ..., {@code stdin_socket=} at 0) and every socket
  * an argument names in {@code $(socket.NAME.fileno)}. Each socket is looked up once per spawn, so
- * a {@code reuseport} socket contributes one fresh copy however often it is named; the copies are
- * the caller's to close after the spawn ({@link #close}), whether it succeeded or not. A principal
- * passes only the sockets it can see.
+ * a {@code reuseport} socket contributes one fresh copy however often it is named. Every other
+ * socket is passed as a close-on-exec duplicate: the spawn runs on the worker, and a socket
+ * removed meanwhile must not close (or reuse the number of) what the child is handed. Copies and
+ * duplicates are the caller's to close after the spawn ({@link #close}), whether it succeeded or
+ * not. A principal passes only the sockets it can see.
  *
  * <p>Without {@code sockets=}, a referenced socket is open in the child at the daemon's own number
  * (Part 1). With it, 3... belong to the listed sockets, so a referenced socket that is not listed
@@ -29,13 +33,11 @@ final class SpawnSockets implements AutoCloseable {
     private final Principal by;
     private final SocketTable table;
     private final Activation activation;
-    /** Socket name -> the daemon-side descriptor this spawn passes (a reuseport copy, or the socket's own). */
+    /** Socket name -> the daemon-side descriptor this spawn passes (a reuseport copy, or a duplicate). */
     private final Map<String, Integer> daemonFds = new HashMap<>();
     private final List<Fd> copies = new ArrayList<>();
-    /** Child descriptor -> daemon descriptor, for the sockets moved to a chosen number. */
+    /** Child descriptor -> daemon descriptor, for every socket passed. */
     private final Map<Integer, Integer> moved = new LinkedHashMap<>();
-    /** Daemon descriptors the child keeps at the same number (Part 1 references). */
-    private final List<Integer> kept = new ArrayList<>();
     /** Referenced sockets that {@code sockets=} does not list -> their child descriptor after the listed ones. */
     private final Map<String, Integer> unlisted = new HashMap<>();
     private int nextUnlisted;
@@ -98,7 +100,6 @@ final class SpawnSockets implements AutoCloseable {
      */
     void applyTo(SpawnSpec spawn, Map<String, String> env) {
         for (Map.Entry<Integer, Integer> m : moved.entrySet()) spawn.passFd(m.getValue(), m.getKey());
-        for (int fd : kept) spawn.keepFd(fd);
         if (activation.stdinSocket() != null) spawn.stdin(daemonFds.get(activation.stdinSocket()));
         List<String> listed = activation.sockets();
         if (listed.isEmpty()) {
@@ -118,8 +119,11 @@ final class SpawnSockets implements AutoCloseable {
         if (fd >= 0) return fd;
         int own = daemonFd(name);
         if (activation.sockets().isEmpty()) {
-            if (!kept.contains(own)) kept.add(own);
-            return own;
+            // Part 1: at the number the daemon holds it under (a reuseport copy's own number)
+            HostedSocket s = socket(name);
+            int number = s.reusePort() ? own : s.fileno();
+            moved.putIfAbsent(number, own);
+            return number;
         }
         Integer placed = unlisted.get(name);
         if (placed == null) {
@@ -140,7 +144,13 @@ final class SpawnSockets implements AutoCloseable {
             copies.add(copy);
             own = copy.get();
         } else {
-            own = s.fileno();
+            try {
+                Fd dup = Io.dupCloseOnExec(s.fileno());
+                copies.add(dup);
+                own = dup.get();
+            } catch (PosixException e) {
+                throw new CommandError("Could not pass socket " + name + " - " + e.getMessage());
+            }
         }
         daemonFds.put(name, own);
         return own;
@@ -152,7 +162,7 @@ final class SpawnSockets implements AutoCloseable {
         return s;
     }
 
-    /** Closes the reuseport copies: the child has its own by now, or there is no child. */
+    /** Closes the copies and duplicates: the child has its own by now, or there is no child. */
     @Override
     public void close() {
         for (Fd fd : copies) fd.close();
