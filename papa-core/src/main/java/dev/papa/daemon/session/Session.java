@@ -145,6 +145,7 @@ public final class Session implements Handler, ProcessWatcher {
                 unparsed = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
                 return;
             }
+            if (n < buf.capacity()) return; // drained: epoll (level-triggered) reports the rest, no EAGAIN read
         }
     }
 

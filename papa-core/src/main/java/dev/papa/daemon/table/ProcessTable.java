@@ -316,6 +316,11 @@ public final class ProcessTable {
                 captured(n);
                 queued = true;
             }
+            // A short read emptied the pipe. The loop's epoll is level-triggered and reports the
+            // pipe again when more arrives, so the read that would say EAGAIN is saved: one
+            // syscall of the few a delivered line costs (docs/PERFORMANCE.md, fleet). After the
+            // exit, read on to EOF.
+            if (n < READ_SIZE && p.running) break;
         }
         if (queued) notifyWatchers(p);
         if (!p.running && p.stdout == null && p.stderr == null) finish(p);

@@ -19,8 +19,9 @@ public final class LibPapa {
 
   private LibPapa() {}
 
-  public static native long papa_read(int fd, ByteBuffer base, long off, long len);
-  public static native long papa_write(int fd, ByteBuffer base, long off, long len);
+  /** {@code base} is a native address (a direct buffer's, see Io): a long crosses JNA unconverted. */
+  public static native long papa_read(int fd, long base, long off, long len);
+  public static native long papa_write(int fd, long base, long off, long len);
   public static native int papa_epoll_ctl(int epfd, int op, int fd, int events, long data);
   public static native int papa_epoll_wait(int epfd, ByteBuffer buf, int max, int timeout);
   public static native long papa_send_fds(int sock, byte[] data, long len, int[] fds, int nfds);
