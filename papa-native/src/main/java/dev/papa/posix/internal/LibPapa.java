@@ -2,15 +2,13 @@ package dev.papa.posix.internal;
 
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
-import java.nio.ByteBuffer;
 
 /**
  * libpapa (src-c/), bound with JNA direct mapping. JNA extracts it from the jar
  * resource {@code <os-arch>/libpapa.so}. Every function reports failure as a
  * negative errno in its return value, so callers never allocate to learn about
- * EAGAIN. ByteBuffer arguments must be direct. JNA passes a direct buffer's
- * address at its current position, so callers set the position to 0 for the
- * call and give the offset explicitly.
+ * EAGAIN. Buffers are passed as native addresses (longs) of direct buffers, with
+ * the offset explicit: JNA converts a Buffer argument on every call, a long not.
  */
 public final class LibPapa {
   static {
@@ -23,7 +21,7 @@ public final class LibPapa {
   public static native long papa_read(int fd, long base, long off, long len);
   public static native long papa_write(int fd, long base, long off, long len);
   public static native int papa_epoll_ctl(int epfd, int op, int fd, int events, long data);
-  public static native int papa_epoll_wait(int epfd, ByteBuffer buf, int max, int timeout);
+  public static native int papa_epoll_wait(int epfd, long buf, int max, int timeout);
   public static native long papa_send_fds(int sock, byte[] data, long len, int[] fds, int nfds);
   public static native long papa_recv_fds(int sock, byte[] data, long maxlen, int[] fds, int maxfds, int[] nfds);
   public static native int papa_set_thread_name(byte[] name);
