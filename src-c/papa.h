@@ -26,6 +26,9 @@ enum papa_step {
   PAPA_STEP_EXEC
 };
 
+/* papa_spawn's after_ids flags: steps taken after the identity change, as the new user. */
+enum { PAPA_AFTER_IDS_CWD = 1, PAPA_AFTER_IDS_RLIMITS = 2 };
+
 /* Output modes for stdout/stderr. */
 enum papa_output { PAPA_OUT_PIPE = 0, PAPA_OUT_NULL = 1, PAPA_OUT_STDOUT = 2 };
 

@@ -73,7 +73,7 @@ struct child_args {
   int set_groups;          /* the parent may set groups (CAP_SETGID): only then are they set */
   int gid, uid;            /* -1: leave alone; equal to the daemon's own: nothing to change */
   const char *cwd;         /* NULL: inherit */
-  int cwd_after_ids;       /* 1: enter cwd as the new user; 0: before the identity changes */
+  int after_ids;           /* PAPA_AFTER_IDS_*: steps taken as the new user rather than before the change */
   int umask_val;           /* -1: inherit */
   volatile int step;
   volatile int err;
@@ -98,6 +98,15 @@ __attribute__((noreturn)) static void child_fail(struct child_args *a, int step,
   a->err = err;
   a->step = step;
   _exit(127);
+}
+
+static void set_limits(struct child_args *a) {
+  for (int i = 0; i < a->nrl; i++) {
+    struct rlimit rl;
+    rl.rlim_cur = (rlim_t) a->rl_soft[i];
+    rl.rlim_max = (rlim_t) a->rl_hard[i];
+    if (setrlimit(a->rl_res[i], &rl) < 0) child_fail(a, PAPA_STEP_RLIMIT, errno);
+  }
 }
 
 static int child_main(void *p) {
@@ -138,15 +147,10 @@ static int child_main(void *p) {
   }
   close_fds_from(prev + 1, (int) (~0u >> 1));
 
-  for (int i = 0; i < a->nrl; i++) {
-    struct rlimit rl;
-    rl.rlim_cur = (rlim_t) a->rl_soft[i];
-    rl.rlim_max = (rlim_t) a->rl_hard[i];
-    if (setrlimit(a->rl_res[i], &rl) < 0) child_fail(a, PAPA_STEP_RLIMIT, errno);
-  }
+  if (!(a->after_ids & PAPA_AFTER_IDS_RLIMITS)) set_limits(a);
   /* An administrator's process enters its directory with the daemon's rights, before it
    * becomes the user (like the reference, and Circus without papa); a principal's only after. */
-  if (a->cwd && !a->cwd_after_ids && chdir(a->cwd) < 0) child_fail(a, PAPA_STEP_CHDIR, errno);
+  if (a->cwd && !(a->after_ids & PAPA_AFTER_IDS_CWD) && chdir(a->cwd) < 0) child_fail(a, PAPA_STEP_CHDIR, errno);
   /* Raw system calls: glibc's set*id wrappers would signal the JVM's threads
    * (they think this process is the multi-threaded parent). Ids that are already the
    * daemon's own (real, effective and saved) are left alone, so a daemon without privileges
@@ -165,7 +169,9 @@ static int child_main(void *p) {
       if (syscall(SYS_setuid, (long) a->uid) < 0) child_fail(a, PAPA_STEP_SETUID, errno);
     }
   }
-  if (a->cwd && a->cwd_after_ids && chdir(a->cwd) < 0) child_fail(a, PAPA_STEP_CHDIR, errno);
+  /* A principal's limits are set as that user, so none can exceed what the user could set itself. */
+  if (a->after_ids & PAPA_AFTER_IDS_RLIMITS) set_limits(a);
+  if (a->cwd && (a->after_ids & PAPA_AFTER_IDS_CWD) && chdir(a->cwd) < 0) child_fail(a, PAPA_STEP_CHDIR, errno);
   if (a->umask_val >= 0) umask((mode_t) a->umask_val);
 
   if (a->listen_pid_digits) {
@@ -221,7 +227,7 @@ PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *e
                            const int *pass_src, const int *pass_dst, int npass,
                            const int *rl_res, const long long *rl_soft, const long long *rl_hard, int nrl,
                            const int *groups, int ngroups, int gid, int uid,
-                           const char *cwd, int cwd_after_ids, int umask_val, int new_session, int *result) {
+                           const char *cwd, int after_ids, int umask_val, int new_session, int *result) {
   int devnull = -1, out[2] = {-1, -1}, errp[2] = {-1, -1};
   int *ints = NULL;
   void *stack = MAP_FAILED;
@@ -277,7 +283,7 @@ PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *e
     .dup_base = maxfd + 1, .nrl = nrl, .rl_res = rl_res, .rl_soft = rl_soft, .rl_hard = rl_hard,
     .ngroups = ngroups, .groups = (const gid_t *) groups,
     .set_groups = ngroups >= 0 && may_set_groups(), .gid = gid, .uid = uid,
-    .cwd = cwd, .cwd_after_ids = cwd_after_ids, .umask_val = umask_val, .step = PAPA_STEP_NONE, .err = 0,
+    .cwd = cwd, .after_ids = after_ids, .umask_val = umask_val, .step = PAPA_STEP_NONE, .err = 0,
   };
 
   stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,

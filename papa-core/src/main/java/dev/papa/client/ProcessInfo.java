@@ -35,6 +35,24 @@ public record ProcessInfo(String name, int pid, boolean running, long startedMic
         return attributes.get("stdin_socket");
     }
 
+    /** The {@code overflow=} rule it was made with, or null when none was given (the daemon's default, drop). */
+    public Overflow overflow() {
+        String o = attributes.get("overflow");
+        for (Overflow v : Overflow.values()) if (v.name().equalsIgnoreCase(o)) return v;
+        return null;
+    }
+
+    /** Bytes of its output evicted before a watcher had them ({@code overflow=drop} processes), else null. */
+    public Long dropped() {
+        String d = attributes.get("dropped");
+        return d == null ? null : Long.valueOf(d);
+    }
+
+    /** True while an {@code overflow=block} process waits for a watcher to acknowledge output. */
+    public boolean blocked() {
+        return "True".equals(attributes.get("blocked"));
+    }
+
     /** Parses one line of {@code list processes} / the reply of {@code make process}. */
     public static ProcessInfo parse(String line) throws PapaException {
         Attributes a = Attributes.parse(line, "args");

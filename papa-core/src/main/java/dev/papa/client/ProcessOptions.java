@@ -95,6 +95,11 @@ public final class ProcessOptions {
         return put("stdin_socket", socketName);
     }
 
+    /** What a full buffer does: {@link Overflow#BLOCK} makes the process wait instead of losing output. */
+    public ProcessOptions overflow(Overflow mode) {
+        return put("overflow", mode == null ? null : mode.name().toLowerCase(Locale.ROOT));
+    }
+
     /** Adds one environment variable (an empty value is kept as empty). */
     public ProcessOptions env(String name, String value) {
         if (name.isEmpty() || name.indexOf('=') >= 0) {

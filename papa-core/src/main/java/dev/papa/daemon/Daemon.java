@@ -10,11 +10,12 @@ import dev.papa.daemon.table.ValueTable;
 import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Fd;
 import dev.papa.posix.PosixException;
+import dev.papa.posix.Processes;
 import dev.papa.posix.Sockets;
+import dev.papa.posix.UnixPath;
 
 import java.io.IOException;
 import java.net.InetAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -33,6 +34,8 @@ public final class Daemon implements AutoCloseable {
     private final EventLoop loop;
     private final Worker work;
     private final Fd listener;
+    /** The control socket as bound; for a unix socket, the file to unlink at exit while it is still ours. */
+    private final UnixPath.Bound control;
     private final int port;
     private final Server server;
     private final SocketTable sockets;
@@ -50,7 +53,8 @@ public final class Daemon implements AutoCloseable {
         this.config = config;
         Preload.daemonClasses(); // error paths must not need a descriptor to load
 
-        this.listener = listen(config);
+        this.control = listen(config);
+        this.listener = control.fd();
         try {
             this.port = config.unixSocket() == null ? Sockets.localPort(listener.get()) : -1;
             this.loop = new EventLoop();
@@ -78,36 +82,34 @@ public final class Daemon implements AutoCloseable {
         return d;
     }
 
-    private static Fd listen(DaemonConfig config) throws IOException {
+    /** The control listener: a TCP socket on 127.0.0.1, or a unix socket with the file it made (dev, ino). */
+    private static UnixPath.Bound listen(DaemonConfig config) throws IOException {
         Path path = config.unixSocket();
         if (path == null) {
             try {
-                return Sockets.bindInet(Sockets.Family.INET, Sockets.Type.STREAM, InetAddress.getLoopbackAddress(),
-                        config.port(), 128, false, null);
+                return new UnixPath.Bound(Sockets.bindInet(Sockets.Family.INET, Sockets.Type.STREAM, InetAddress.getLoopbackAddress(),
+                        config.port(), 128, false, null), 0, 0);
             } catch (PosixException e) {
                 throw new IOException("cannot listen on 127.0.0.1:" + config.port() + ": " + e.reason(), e);
             }
         }
         if (!path.isAbsolute()) throw new IOException("unix socket path must be absolute: " + path);
-        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            if (!SocketTable.isSocketFile(path)) throw new IOException(path + " exists and is not a socket");
-            try (Fd probe = Sockets.connectUnix(path.toString())) {
-                throw new IOException("another daemon is listening on " + path);
-            } catch (PosixException stale) {
-                Files.delete(path); // nobody answers: a stale socket file from a daemon that died
-            }
-        }
-        try {
+        // The same rules as a unix socket a client makes (PROTOCOL.md Part 2): no symbolic link
+        // on the way, only a stale socket replaced, unlinked at exit only while still ours.
+        try (UnixPath where = UnixPath.open(path.toString(), Processes.effectiveUid())) {
             // Bound under umask 077 (nobody else can connect before the chmod), then set to the mode asked.
-            Fd fd = Sockets.bindUnix(Sockets.Type.STREAM, path.toString(), 128, 0077);
+            UnixPath.Bound bound = where.bind(Sockets.Type.STREAM, 128, 0077);
             try {
-                dev.papa.daemon.access.SocketMode.apply(path, config.socketMode());
-            } catch (IOException e) {
-                fd.close();
+                where.chmod(bound.dev(), bound.ino(), config.socketMode());
+            } catch (PosixException e) {
+                bound.fd().close();
+                where.unlinkIf(bound.dev(), bound.ino());
                 throw e;
             }
-            return fd;
+            return bound;
         } catch (PosixException e) {
+            if (UnixPath.inUse(e)) throw new IOException(path + " exists and is not a stale socket (another daemon may be listening there)", e);
+            if (UnixPath.symlinkOnPath(e)) throw new IOException("cannot listen on " + path + ": a directory on the path is a symbolic link", e);
             throw new IOException("cannot listen on " + path + ": " + e.reason(), e);
         }
     }
@@ -146,8 +148,8 @@ public final class Daemon implements AutoCloseable {
             processes.closeAll();
             work.close();
             loop.close();
-            if (config.unixSocket() != null) Files.deleteIfExists(config.unixSocket());
-        } catch (IOException | RuntimeException e) {
+            if (config.unixSocket() != null) unlinkControlSocket();
+        } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "shutdown", e);
         }
     }
@@ -155,6 +157,16 @@ public final class Daemon implements AutoCloseable {
     /** The error the loop thread died of, or null while it runs or after a normal stop. */
     public Throwable failure() {
         return failure;
+    }
+
+    private void unlinkControlSocket() {
+        try (UnixPath where = UnixPath.open(config.unixSocket().toString(), Processes.effectiveUid())) {
+            if (!where.unlinkIf(control.dev(), control.ino())) {
+                LOG.info(() -> "Left " + config.unixSocket() + " alone: it is no longer the control socket bound there");
+            }
+        } catch (PosixException e) {
+            LOG.warning(() -> "Left " + config.unixSocket() + " alone: " + e.getMessage());
+        }
     }
 
     /** The TCP port serving the control protocol (-1 on a unix socket). */

@@ -222,12 +222,29 @@ public final class DaemonMain {
         }
     }
 
+    /**
+     * The log file, never through a symbolic link and only a regular file (docs/SECURITY.md):
+     * opened natively with O_NOFOLLOW, then reopened through its descriptor's /proc link, which
+     * names that very file, for a stream Java can write to.
+     */
+    private static final int ELOOP = 40, EINVAL = 22, ENXIO = 6; // Io.openLogFile's refusals (ENXIO: a FIFO nobody reads)
+
+    static java.io.OutputStream openLog(Path path) throws IOException {
+        try (dev.papa.posix.Fd fd = dev.papa.posix.Io.openLogFile(path.toString())) {
+            return new java.io.FileOutputStream("/proc/self/fd/" + fd.get(), true);
+        } catch (dev.papa.posix.PosixException e) {
+            if (e.errno() == ELOOP) throw new IOException(path + " is a symbolic link", e);
+            if (e.errno() == EINVAL || e.errno() == ENXIO) throw new IOException(path + " is not a regular file", e);
+            throw new IOException(e.reason(), e);
+        }
+    }
+
     static void configureLogging(DaemonConfig config) throws IOException {
         Logger root = Logger.getLogger("");
         for (Handler h : root.getHandlers()) root.removeHandler(h);
         Handler handler;
         if (config.logFile() != null) {
-            java.io.OutputStream file = new java.io.FileOutputStream(config.logFile().toFile(), true);
+            java.io.OutputStream file = openLog(config.logFile());
             handler = new StreamHandler(file, new LineFormatter()) {
                 @Override
                 public synchronized void publish(LogRecord record) {

@@ -212,6 +212,37 @@ class PapaClientTest {
         assertEquals("Socket nope not found", e.daemonMessage());
     }
 
+    @Test
+    void overflowOptionsAndListingRecords() throws Exception {
+        ProcessInfo b = papa.makeProcess("blocky", TestDaemon.opts().overflow(Overflow.BLOCK).bufsize("4k"), "seq", "1", "100000");
+        daemon.track(b.pid());
+        assertEquals(Overflow.BLOCK, b.overflow());
+        assertNull(b.dropped());
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (!papa.listProcesses("blocky").get("blocky").blocked()) {
+            assertTrue(System.currentTimeMillis() < deadline, "blocky never listed blocked=True");
+            Thread.sleep(20);
+        }
+        assertTrue(papa.listProcesses("blocky").get("blocky").running());
+
+        ProcessInfo d = papa.makeProcess("droppy", TestDaemon.opts().overflow(Overflow.DROP).bufsize("1k"), "seq", "1", "100000");
+        daemon.track(d.pid());
+        assertEquals(Overflow.DROP, d.overflow());
+        assertFalse(d.blocked());
+        deadline = System.currentTimeMillis() + 10_000;
+        while (papa.listProcesses("droppy").get("droppy").running()) {
+            assertTrue(System.currentTimeMillis() < deadline, "droppy never exited");
+            Thread.sleep(20);
+        }
+        assertTrue(papa.listProcesses("droppy").get("droppy").dropped() > 0);
+
+        ProcessInfo plain = papa.makeProcess("plain", TestDaemon.opts(), "sleep", "30");
+        daemon.track(plain.pid());
+        assertNull(plain.overflow());
+        assertNull(plain.dropped());
+        assertFalse(plain.blocked());
+    }
+
     /** Runs a process to its end under a watcher; returns stdout and the exit status. */
     private static String[] runAndCollect(Papa papa, String name, ProcessOptions opts, String... command) throws Exception {
         try (Watcher w = papa.makeProcessAndWatch(name, opts, command[0],

@@ -200,6 +200,28 @@ class CommandLineTest {
     }
 
     @Test
+    void logFileIsNeverFollowedThroughALinkNorASpecialFile() throws Exception {
+        Path target = Files.writeString(tmp.resolve("target"), "");
+        Path link = Files.createSymbolicLink(tmp.resolve("papa.log"), target);
+        Process d = main("-p", "0", "--log-file", link.toString());
+        assertTrue(d.waitFor(30, TimeUnit.SECONDS), "daemon gives up");
+        assertEquals(1, d.exitValue());
+        assertEquals("papa: cannot open log file " + link + ": " + link + " is a symbolic link", stderr(d).strip());
+        assertEquals("", Files.readString(target));
+        Path fifo = tmp.resolve("fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> DaemonMain.openLog(fifo));
+        assertEquals(fifo + " is not a regular file", e.getMessage());
+        e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> DaemonMain.openLog(tmp));
+        assertTrue(e.getMessage().contains("Is a directory") || e.getMessage().contains("not a regular file"), e.getMessage());
+        Path log = Files.writeString(tmp.resolve("real.log"), "old\n");
+        try (java.io.OutputStream out = DaemonMain.openLog(log)) {
+            out.write("new\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        assertEquals("old\nnew\n", Files.readString(log));
+    }
+
+    @Test
     void startupFailureBadUnixPath() throws Exception {
         Process d = main("-u", tmp.resolve("no/such/dir/papa.sock").toString());
         assertTrue(d.waitFor(30, TimeUnit.SECONDS), "daemon gives up");

@@ -221,15 +221,13 @@ class SocketsTest extends DaemonTestBase {
     }
 
     @Test
-    void staleRegularFileAtTheSocketPathIsUnlinked() throws Exception {
+    void aRegularFileAtTheSocketPathIsKept() throws Exception {
         ProtocolClient c = connect();
         Path path = tmp.resolve("file.sock");
-        Files.writeString(path, "stale"); // PROTOCOL.md: "unlinked first if a stale file is there"
-        String line = c.ok("make socket f path=" + path);
-        assertTrue(line.startsWith("f family=unix type=stream backlog=5 path=" + path + " fileno="), line);
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(path));
-        }
+        Files.writeString(path, "not a socket"); // PROTOCOL.md Part 2: only a stale socket is replaced
+        assertEquals("Error: " + path + " exists and is not a stale socket\n> ", c.send("make socket f path=" + path));
+        assertEquals("not a socket", Files.readString(path));
+        assertEquals("\n> ", c.send("list sockets"));
     }
 
     @Test

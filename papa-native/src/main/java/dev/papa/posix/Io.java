@@ -162,4 +162,14 @@ public final class Io {
     if (fd < 0) throw new PosixException("open", Native.getLastError());
     return Fd.adopt(fd);
   }
+
+  /**
+   * Opens a log file for appending (created 0640): never through a symbolic link at the path
+   * (ELOOP) and only a regular file (EINVAL for a FIFO, device, directory or socket).
+   */
+  public static Fd openLogFile(String path) throws PosixException {
+    int fd = LibPapa.papa_open_log(Errno.cString(path));
+    if (fd < 0) throw new PosixException("open", -fd);
+    return Fd.adopt(fd);
+  }
 }

@@ -63,6 +63,11 @@ public final class Processes {
     return LibC.geteuid();
   }
 
+  /** The effective gid of this process. */
+  public static int effectiveGid() {
+    return LibC.getegid();
+  }
+
   public static int setsid() throws PosixException {
     int r = LibC.setsid();
     if (r < 0) throw new PosixException("setsid", Native.getLastError());

@@ -34,6 +34,7 @@ public final class SpawnSpec {
   final Map<String, String> env = new LinkedHashMap<>();
   String workingDir;
   boolean workingDirAfterIdentity;
+  boolean limitsAfterIdentity;
   int uid = -1;
   int gid = -1;
   int[] groups;
@@ -71,6 +72,16 @@ public final class SpawnSpec {
    */
   public SpawnSpec workingDirAfterIdentity(boolean on) {
     this.workingDirAfterIdentity = on;
+    return this;
+  }
+
+  /**
+   * true: set the resource limits after becoming the new user, so that none exceeds what that
+   * user could set itself (a raised hard limit fails with EPERM at the RLIMIT step). Default
+   * false: set them first, with the caller's rights.
+   */
+  public SpawnSpec limitsAfterIdentity(boolean on) {
+    this.limitsAfterIdentity = on;
     return this;
   }
 

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -166,6 +167,43 @@ class SpawnTest {
     } finally {
       killAndReap(c);
     }
+  }
+
+  /** Limits set after the identity change can only be what the new user could set itself. */
+  @Test
+  void limitsAfterIdentityCannotRaiseTheHardLimit() throws Exception {
+    // RLIMIT_MSGQUEUE: its hard limit is finite and root may raise it (nofile may already be at nr_open)
+    String line = Files.readAllLines(Path.of("/proc/self/limits")).stream()
+        .filter(l -> l.startsWith("Max msgqueue size")).findFirst().orElseThrow();
+    long hard = Long.parseLong(line.trim().split("\\s+")[4]);
+    SpawnSpec raised = sleeper().uid(65534).gid(65534).groups(new int[0]).rlimit(Rlimit.MSGQUEUE, 64, hard + 1);
+    SpawnException e = assertThrows(SpawnException.class, () -> Spawner.spawn(raised.limitsAfterIdentity(true)));
+    assertEquals(SpawnException.Step.RLIMIT, e.step());
+    assertEquals(1, e.errno()); // EPERM
+    // lowering is fine as the user
+    Child low = Spawner.spawn(sleeper().uid(65534).gid(65534).groups(new int[0]).rlimit(Rlimit.MSGQUEUE, 64, hard - 1)
+        .limitsAfterIdentity(true));
+    try {
+      assertTrue(Files.readAllLines(Path.of("/proc/" + low.pid() + "/limits")).stream()
+          .anyMatch(l -> l.matches("Max msgqueue size\\s+64\\s+" + (hard - 1) + "\\s+bytes\\s*")));
+    } finally {
+      killAndReap(low);
+    }
+    // With the caller's rights first, a caller holding CAP_SYS_RESOURCE raises it (a container may not grant that).
+    Assumptions.assumeTrue(hasCapability(24), "no CAP_SYS_RESOURCE here: root cannot raise hard limits either");
+    Child high = Spawner.spawn(raised.limitsAfterIdentity(false));
+    try {
+      assertTrue(Files.readAllLines(Path.of("/proc/" + high.pid() + "/limits")).stream()
+          .anyMatch(l -> l.matches("Max msgqueue size\\s+64\\s+" + (hard + 1) + "\\s+bytes\\s*")));
+    } finally {
+      killAndReap(high);
+    }
+  }
+
+  static boolean hasCapability(int bit) throws java.io.IOException {
+    String eff = Files.readAllLines(Path.of("/proc/self/status")).stream()
+        .filter(l -> l.startsWith("CapEff:")).findFirst().orElseThrow().substring(7).trim();
+    return (Long.parseUnsignedLong(eff, 16) & (1L << bit)) != 0;
   }
 
   @Test

@@ -179,7 +179,7 @@ final class Fleet {
             report(n, periodMs, steady, made[0]);
             System.out.printf(Locale.ROOT, "  fleet N=%d: daemon RSS %.1f MiB, %d threads (%d without JIT compiler threads)%n",
                     n, st[0] / 1024.0, st[1], threads);
-            h.rows.add(new LoadHarness.Row("7. fleet N=" + n + " x " + (1000 / periodMs) + " lines/s: RSS, threads (no JIT)",
+            h.rows.add(new LoadHarness.Row("8. fleet N=" + n + " x " + (1000 / periodMs) + " lines/s: RSS, threads (no JIT)",
                     String.format(Locale.ROOT, "%.1f MiB, %d (%d)", st[0] / 1024.0, st[1], threads), "", "(reported)", null));
         } finally {
             for (Watch w : watches) {
@@ -208,7 +208,7 @@ final class Fleet {
                 LoadHarness.ms(LoadHarness.pct(cap, 50)), LoadHarness.ms(LoadHarness.pct(cap, 99)), LoadHarness.ms(LoadHarness.max(cap)),
                 LoadHarness.ms(LoadHarness.pct(wr, 50)), LoadHarness.ms(LoadHarness.pct(wr, 99)), LoadHarness.ms(LoadHarness.max(wr)),
                 p.cpuMillis, usPerLine);
-        String label = "7. fleet N=" + n + " x " + (1000 / periodMs) + " lines/s, " + p.label;
+        String label = "8. fleet N=" + n + " x " + (1000 / periodMs) + " lines/s, " + p.label;
         boolean p99ok = LoadHarness.pct(cap, 99) <= 5000;
         h.rows.add(new LoadHarness.Row(label + ": capture->delivery p50 / p99 / max",
                 LoadHarness.ms(LoadHarness.pct(cap, 50)) + " / " + LoadHarness.ms(LoadHarness.pct(cap, 99)) + " / "

@@ -60,8 +60,8 @@ public final class LoadHarness {
     final Set<Integer> childPids = new LinkedHashSet<>();
     Process daemon;
     int port;
-    Set<String> sections = Set.of("1", "2", "3", "4", "5", "6", "7");
-    /** Fleet runs (section 7): processes x period in ms; steady-state seconds each. */
+    Set<String> sections = Set.of("1", "2", "3", "4", "5", "6", "7", "8");
+    /** Fleet runs (section 8): processes x period in ms; steady-state seconds each. */
     List<int[]> fleets;
     int fleetSeconds;
 
@@ -86,7 +86,7 @@ public final class LoadHarness {
         String java = ProcessHandle.current().info().command().orElse("java");
         Path jar = null;
         String flags = RECOMMENDED_FLAGS;
-        String sections = "1,2,3,4,5,6,7";
+        String sections = "1,2,3,4,5,6,7,8";
         String fleets = null;
         int fleetSeconds = -1;
         for (int i = 0; i < args.length; i++) {
@@ -101,7 +101,7 @@ public final class LoadHarness {
                 case "--fleet-seconds": fleetSeconds = Integer.parseInt(args[++i]); break;
                 default:
                     System.err.println("usage: LoadHarness [--quick] [--jar PAPA_CORE_JAR] [--java PATH] [--jvm-flags \"FLAGS\"] [--default-flags]"
-                            + " [--sections 1,2,3,4,5,6,7] [--fleet N:PERIOD_MS,...] [--fleet-seconds S]");
+                            + " [--sections 1,2,3,4,5,6,7,8] [--fleet N:PERIOD_MS,...] [--fleet-seconds S]");
                     System.exit(2);
             }
         }
@@ -149,8 +149,9 @@ public final class LoadHarness {
             if (sections.contains("2")) latency("latency (no other sessions)", null);
             if (sections.contains("5")) sessions();
             if (sections.contains("1")) throughput();
-            if (sections.contains("7")) {
-                section("7. fleet: N processes, each watched by its own session (fresh daemon each)");
+            if (sections.contains("7")) backpressure();
+            if (sections.contains("8")) {
+                section("8. fleet: N processes, each watched by its own session (fresh daemon each)");
                 Fleet fleet = new Fleet(this);
                 for (int[] f : fleets) fleet.run(f[0], f[1], fleetSeconds);
             }
@@ -352,42 +353,8 @@ public final class LoadHarness {
         }
         double best = 0;
         for (int r = 0; r < throughputRuns; r++) {
-            String name = "tp" + r;
-            long[] received = new long[1];
-            long[] nonZero = new long[1];
-            int[] exit = {Integer.MIN_VALUE};
-            long t;
-            long cpuDaemon0 = cpuMillis(daemon.pid());
-            long cpuSelf0 = cpuMillis(ProcessHandle.current().pid());
-            try (Conn c = new Conn(port, TIMEOUT_MS, 1 << 20)) {
-                c.readReply();
-                t = System.nanoTime();
-                c.send("make process " + name + " bufsize=1g watch=1 /bin/dd if=/dev/zero bs=64k count=" + count + " status=none\n");
-                c.readLine();
-                recordPid(c.lineText());
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-                Conn.Sink check = (b, off, len) -> {
-                    for (int i = off; i < off + len; i++) if (b[i] != 0) nonZero[0]++;
-                };
-                boolean more = true;
-                for (int batches = 0; more && batches < 10_000_000 && System.nanoTime() < deadline; batches++) {
-                    more = Watcher.readBatch(c, (kind, n, nl, micros, value, conn) -> {
-                        if (kind == Watcher.CLOSED) exit[0] = (int) value;
-                        else received[0] += conn.readBytes(value, check);
-                    });
-                    if (more) c.send("\n");
-                }
-            }
-            double secs = (System.nanoTime() - t) / 1e9;
-            double mbs = received[0] / 1e6 / secs;
-            long cpuDaemon = cpuMillis(daemon.pid()) - cpuDaemon0;
-            long cpuSelf = cpuMillis(ProcessHandle.current().pid()) - cpuSelf0;
-            System.out.printf(Locale.ROOT, "  run %d: %.2f s wall; CPU: daemon %d ms (%.2f s/GB), watcher %d ms%n",
-                    r, secs, cpuDaemon, cpuDaemon / 1000.0 / (received[0] / 1e9), cpuSelf);
-            boolean lossless = received[0] == throughputBytes && nonZero[0] == 0 && exit[0] == 0;
-            System.out.printf(Locale.ROOT, "  papa (dd -> daemon -> watcher, acked): %.0f MB/s, %d bytes received, %s%n",
-                    mbs, received[0], lossless ? "lossless" : "LOSS/ERROR (exit " + exit[0] + ")");
-            if (lossless) best = Math.max(best, mbs);
+            double mbs = watchedDd("tp" + r, "bufsize=1g", count);
+            if (mbs > 0) best = Math.max(best, mbs);
         }
         long[] st = status(daemon.pid());
         System.out.printf(Locale.ROOT, "  daemon RSS right after: %.1f MiB%n", st[0] / 1024.0);
@@ -433,6 +400,76 @@ public final class LoadHarness {
             return -1;
         }
         return throughputBytes / 1e6 / secs;
+    }
+
+    /**
+     * {@code dd} of {@code count} × 64 KiB zeros through the daemon to one watcher that
+     * acknowledges every batch; prints the run; returns MB/s, or 0 when anything was lost.
+     */
+    double watchedDd(String name, String options, long count) throws Exception {
+        long expected = count * 65536;
+        long[] received = new long[1];
+        long[] nonZero = new long[1];
+        int[] exit = {Integer.MIN_VALUE};
+        long t;
+        long cpuDaemon0 = cpuMillis(daemon.pid());
+        long cpuSelf0 = cpuMillis(ProcessHandle.current().pid());
+        try (Conn c = new Conn(port, TIMEOUT_MS, 1 << 20)) {
+            c.readReply();
+            t = System.nanoTime();
+            c.send("make process " + name + " " + options + " watch=1 /bin/dd if=/dev/zero bs=64k count=" + count + " status=none\n");
+            c.readLine();
+            recordPid(c.lineText());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            Conn.Sink check = (b, off, len) -> {
+                for (int i = off; i < off + len; i++) if (b[i] != 0) nonZero[0]++;
+            };
+            boolean more = true;
+            for (int batches = 0; more && batches < 10_000_000 && System.nanoTime() < deadline; batches++) {
+                more = Watcher.readBatch(c, (kind, n, nl, micros, value, conn) -> {
+                    if (kind == Watcher.CLOSED) exit[0] = (int) value;
+                    else received[0] += conn.readBytes(value, check);
+                });
+                if (more) c.send("\n");
+            }
+        }
+        double secs = (System.nanoTime() - t) / 1e9;
+        double mbs = received[0] / 1e6 / secs;
+        long cpuDaemon = cpuMillis(daemon.pid()) - cpuDaemon0;
+        long cpuSelf = cpuMillis(ProcessHandle.current().pid()) - cpuSelf0;
+        System.out.printf(Locale.ROOT, "  %s (%s): %.2f s wall; CPU: daemon %d ms (%.2f s/GB), watcher %d ms%n",
+                name, options, secs, cpuDaemon, cpuDaemon / 1000.0 / (received[0] / 1e9), cpuSelf);
+        boolean lossless = received[0] == expected && nonZero[0] == 0 && exit[0] == 0;
+        System.out.printf(Locale.ROOT, "  papa (dd -> daemon -> watcher, acked): %.0f MB/s, %d bytes received, %s%n",
+                mbs, received[0], lossless ? "lossless" : "LOSS/ERROR (exit " + exit[0] + ")");
+        return lossless ? mbs : 0;
+    }
+
+    // ------------------------------------------------------------------ 7. back-pressure
+
+    /**
+     * overflow=block with a 2 MiB buffer against the same transfer with a 1 GiB one (which never
+     * fills), interleaved run by run so that both see the same machine load.
+     */
+    void backpressure() throws Exception {
+        section("7. back-pressure: bufsize=2m overflow=block vs bufsize=1g");
+        long count = throughputBytes / 65536;
+        int runs = quick ? 2 : 5;
+        double[] block = new double[runs], big = new double[runs];
+        for (int r = 0; r < runs; r++) {
+            big[r] = watchedDd("bp1g" + r, "bufsize=1g", count);
+            block[r] = watchedDd("bp2m" + r, "bufsize=2m overflow=block", count);
+        }
+        double[] b = block.clone(), g = big.clone();
+        Arrays.sort(b);
+        Arrays.sort(g);
+        double mb = median(b, 0, runs), mg = median(g, 0, runs);
+        boolean lossless = b[0] > 0 && g[0] > 0;
+        System.out.printf(Locale.ROOT, "  median of %d: block 2m %.0f MB/s, 1g %.0f MB/s (%.0f%%); best %.0f vs %.0f MB/s%n",
+                runs, mb, mg, 100 * mb / mg, b[runs - 1], g[runs - 1]);
+        rows.add(new Row("7. overflow=block bufsize=2m, " + (throughputBytes >> 20) + " MiB, median of " + runs,
+                String.format(Locale.ROOT, "%.0f MB/s (%.0f%%)", mb, 100 * mb / mg),
+                String.format(Locale.ROOT, "bufsize=1g %.0f MB/s", mg), ">= 70% of 1g, lossless", lossless && mb >= 0.7 * mg));
     }
 
     // ------------------------------------------------------------------ 2. latency

@@ -12,10 +12,10 @@ import java.util.Arrays;
  * header and alignment and its slots in the queue's ring, not just its length, so a flood of
  * one-byte chunks is bounded as tightly as a few large ones.
  *
- * <p>Back-pressure hook ({@code overflow=block}, issue 14): a queue whose writer should be
- * paused rather than evicted must not be picked by {@link #largestQueue}; its reader asks
- * {@link #hasRoomFor} before reading its pipe and stops reading while there is none (room comes
- * back with acknowledgements and evictions of others). Not thread-safe: owned by the event loop.
+ * <p>Back-pressure ({@code overflow=block}): a queue that {@link OutputBuffer#pauses} is never
+ * picked by {@link #largestQueue}; its reader asks {@link #hasRoomFor} before reading its pipe
+ * and stops reading while there is none (table.PipeGate; room comes back with acknowledgements,
+ * removals and evictions of others). Not thread-safe: owned by the event loop.
  */
 public final class OutputBudget {
     /** The smallest budget accepted: a few full pipe reads. */
@@ -98,7 +98,7 @@ public final class OutputBudget {
         long bestCost = 0;
         for (int i = 0; i < count; i++) {
             OutputBuffer q = queues[i];
-            if (q.cost() == 0) continue;
+            if (q.cost() == 0 || q.pauses()) continue;
             long c = q == appending ? q.cost() + extra : q.cost();
             if (c > bestCost) {
                 best = q;

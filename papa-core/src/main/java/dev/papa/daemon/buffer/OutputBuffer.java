@@ -13,7 +13,11 @@ package dev.papa.daemon.buffer;
  *
  * <p>A queue may belong to the daemon's {@link OutputBudget}: then its chunks' heap cost is
  * charged there, and a chunk that would exceed the budget first evicts the oldest chunks of the
- * costliest queue, this one or another.
+ * costliest queue, this one or another, unless that queue {@link #pauses} instead.
+ *
+ * <p>Evicted bytes that no watch batch carried are counted ({@link #droppedBytes()}): that is
+ * exactly what watchers missed. {@code overflow=block} processes never reach either rule: their
+ * reader takes no more than {@link #room()} and what the budget has room for.
  *
  * <p>Storage is a ring of parallel primitive arrays, so the steady state allocates nothing but
  * the captured bytes themselves. Not thread-safe: owned by the event loop.
@@ -36,6 +40,9 @@ public final class OutputBuffer {
     private long cost;        // their heap cost (OutputBudget.chunkCost)
     private int exitStatus;
     private boolean closed;   // a closed item was queued (it may since have been acknowledged)
+    private long sentEnd;     // every item below this number was sent to a watcher
+    private long dropped;     // chunk bytes evicted before any watcher was sent them
+    private boolean pauses;   // overflow=block: never evicted by the budget
 
     /** A queue bounded by its own capacity only (tests, benchmarks). */
     public OutputBuffer(long capacity) {
@@ -56,10 +63,10 @@ public final class OutputBuffer {
         if (kind != OUT && kind != ERR) throw new IllegalArgumentException("kind " + kind);
         long len = chunk.length;
         if (len >= capacity) {
-            dropOldest(size);
+            evictOldest(size);
             bytes = 0;
         } else {
-            while (bytes + len > capacity) dropOldest(1);
+            while (bytes + len > capacity) evictOldest(1);
         }
         long c = OutputBudget.chunkCost(chunk.length);
         if (budget != null) {
@@ -90,6 +97,20 @@ public final class OutputBuffer {
         dropOldest(size);
     }
 
+    /**
+     * A watch batch carried every item below {@code endSeq}: evicting those loses nothing a
+     * watcher did not see, so they do not count as {@link #droppedBytes()}.
+     */
+    public void markSent(long endSeq) {
+        if (endSeq > sentEnd) sentEnd = endSeq;
+    }
+
+    /** Chunk bytes the overflow rule evicted before any watcher was sent them (PROTOCOL.md {@code dropped=}). */
+    public long droppedBytes() { return dropped; }
+
+    /** Room left before the overflow rule would evict (what {@code overflow=block} may still read). */
+    public long room() { return Math.max(0, capacity - bytes); }
+
     /** Drops everything and leaves the budget: the process left the table. */
     public void release() {
         dropOldest(size);
@@ -99,9 +120,16 @@ public final class OutputBuffer {
     /** The budget's eviction: drops the oldest item, a chunk; returns its length. */
     int evictOldestChunk() {
         byte[] c = chunks[head];
-        dropOldest(1);
+        evictOldest(1);
         return c == null ? 0 : c.length;
     }
+
+    /**
+     * {@code overflow=block}: this queue's writer is paused rather than its output evicted, so
+     * the budget never picks it to make room for others.
+     */
+    public void pauses(boolean on) { pauses = on; }
+    public boolean pauses() { return pauses; }
 
     public long headSeq() { return headSeq; }
     public long endSeq() { return headSeq + size; }
@@ -135,6 +163,16 @@ public final class OutputBuffer {
         times[i] = time;
         chunks[i] = chunk;
         size++;
+    }
+
+    /** The overflow rule: drops the n oldest items, counting the chunk bytes no watcher was sent. */
+    private void evictOldest(int n) {
+        int mask = kinds.length - 1;
+        for (int k = 0; k < n; k++) {
+            byte[] c = chunks[(head + k) & mask];
+            if (c != null && headSeq + k >= sentEnd) dropped += c.length;
+        }
+        dropOldest(n);
     }
 
     private void dropOldest(int n) {

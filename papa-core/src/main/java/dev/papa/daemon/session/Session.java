@@ -482,6 +482,7 @@ public final class Session implements Handler, ProcessWatcher {
             k++;
         }
         if (k == 0 || !pending.addBatch(batchQueues, batchNames, k)) return;
+        for (int i = 0; i < k; i++) batchQueues[i].markSent(sentEnds[i]); // evicting these now loses nothing
         java.util.Arrays.fill(batchQueues, 0, k, null);
         sentCount = k;
         state = State.WATCH_WAIT_ACK;

@@ -30,6 +30,10 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     /** Left the table; nothing more happens to it. */
     boolean gone;
     EventLoop.Timer pipeDeadline;
+    /** overflow=block and the queue is full: its pipes are not read (PipeGate). */
+    boolean blocked;
+    /** The pipe grace after its exit ran out while it was blocked: finish once its pipes are read again. */
+    boolean graceDue;
     final List<ProcessWatcher> watchers = new ArrayList<>(2);
 
     HostedProcess(ProcessSpec spec, int owner, int pid, long startedMicros, OutputBudget budget) {
@@ -39,6 +43,7 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
         this.pid = pid;
         this.startedMicros = startedMicros;
         this.output = new OutputBuffer(spec.bufsize(), budget);
+        output.pauses(spec.overflow() == Overflow.BLOCK);
     }
 
     public String name() { return spec.name(); }
@@ -69,6 +74,9 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
         if (spec.uid() != null) sb.append(" uid=").append(spec.uid());
         if (spec.gid() != null) sb.append(" gid=").append(spec.gid());
         spec.activation().appendTo(sb);
+        if (spec.overflow() == Overflow.BLOCK) sb.append(" overflow=block");
+        else if (spec.overflow() == Overflow.DROP) sb.append(" overflow=drop dropped=").append(output.droppedBytes());
+        if (blocked) sb.append(" blocked=True");
         sb.append(" args=").append(String.join(" ", spec.args()));
         return sb.toString();
     }

@@ -24,6 +24,12 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
     final String iface;
     final boolean reusePort;
     Fd fd;
+    // unix: the directory entry bound (PROTOCOL.md: same entry, same path), the file made there,
+    // and the identity it was made with (null: the daemon's own)
+    String pathKey;
+    long fileDev;
+    long fileIno;
+    dev.papa.daemon.principal.ProcessIdentity fileOwner;
 
     HostedSocket(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
                  String host, InetAddress address, int port, String iface, boolean reusePort) {

@@ -14,10 +14,11 @@ import java.util.Map;
  * @param stderr    "1" capture, "0" discard, "stdout" merge
  * @param groups    supplementary groups to set, or null to inherit
  * @param activation the sockets it receives by socket activation ({@link Activation#NONE} for none)
+ * @param overflow  what a full queue does
  */
 public record ProcessSpec(String name, List<String> args, Map<String, String> env, Map<Rlimit, Long> rlimits,
                           String workingDir, Integer uid, Integer gid, int[] groups, int stdout, String stderr,
-                          long bufsize, Activation activation) {
+                          long bufsize, Activation activation, Overflow overflow) {
 
     @Override
     public boolean equals(Object o) {
@@ -26,7 +27,7 @@ public record ProcessSpec(String name, List<String> args, Map<String, String> en
         return name.equals(s.name) && args.equals(s.args) && env.equals(s.env) && rlimits.equals(s.rlimits)
                 && java.util.Objects.equals(workingDir, s.workingDir) && java.util.Objects.equals(uid, s.uid)
                 && java.util.Objects.equals(gid, s.gid) && stdout == s.stdout && stderr.equals(s.stderr)
-                && bufsize == s.bufsize && activation.equals(s.activation);
+                && bufsize == s.bufsize && activation.equals(s.activation) && overflow == s.overflow;
     }
 
     @Override

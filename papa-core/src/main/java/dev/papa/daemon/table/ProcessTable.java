@@ -56,6 +56,8 @@ public final class ProcessTable {
     private final WallClock clock;
     private final SocketTable sockets;
     private final OutputBudget budget;
+    private final PipeGate gate;
+    private final DropLog dropLog;
     private final NavigableMap<String, HostedProcess> byName = new TreeMap<>();
     private final Map<Integer, HostedProcess> byPid = new HashMap<>();
     /** Names whose spawn is in flight, with the requests for the same name waiting for it. */
@@ -75,6 +77,8 @@ public final class ProcessTable {
         this.clock = clock;
         this.sockets = sockets;
         this.budget = budget;
+        this.gate = new PipeGate(loop, budget, this::drain);
+        this.dropLog = new DropLog(loop);
     }
 
     /**
@@ -173,6 +177,7 @@ public final class ProcessTable {
         int stdout = 1;
         String stderr = "1";
         Activation activation = Activation.parse(options.remove("sockets"), options.remove("stdin_socket"));
+        Overflow overflow = Overflow.parse(options.remove("overflow"));
         for (Map.Entry<String, String> o : options.entrySet()) {
             String key = o.getKey();
             String value = o.getValue();
@@ -218,7 +223,7 @@ public final class ProcessTable {
         for (String arg : args) noNul("argument", arg);
         for (String v : env.values()) noNul("environment value", v);
         return new ProcessRequest(by, name, List.copyOf(args), Collections.unmodifiableMap(env), Collections.unmodifiableMap(rlimits),
-                workingDir, uidText, gidText, stdout, stderr, bufsize, activation);
+                workingDir, uidText, gidText, stdout, stderr, bufsize, activation, overflow);
     }
 
     /** Arguments, environment and paths become C strings: a NUL would silently cut them. */
@@ -257,6 +262,8 @@ public final class ProcessTable {
             passed.resolveActivation();
             passed.applyTo(s, spec.env());
             if (spec.workingDir() != null) s.workingDir(spec.workingDir());
+            // A principal's directory and limits are entered and set with its own rights only.
+            s.workingDirAfterIdentity(!by.isAdmin()).limitsAfterIdentity(!by.isAdmin());
             if (spec.groups() != null) s.groups(spec.groups());
             if (spec.gid() != null) s.gid(spec.gid());
             if (spec.uid() != null) s.uid(spec.uid());
@@ -280,8 +287,7 @@ public final class ProcessTable {
         byPid.put(p.pid, p);
         try {
             loop.register(p.pidfd.get(), Epoll.IN, ev -> exited(p));
-            if (p.stdout != null) loop.register(p.stdout.get(), Epoll.IN, ev -> drain(p, OutputBuffer.OUT));
-            if (p.stderr != null) loop.register(p.stderr.get(), Epoll.IN, ev -> drain(p, OutputBuffer.ERR));
+            gate.open(p);
         } catch (PosixException e) {
             // epoll can only fail here for lack of memory; the process runs, we cannot watch it.
             LOG.log(Level.SEVERE, "cannot watch process " + p.name(), e);
@@ -295,8 +301,13 @@ public final class ProcessTable {
         if (pipe == null) return;
         boolean queued = false;
         for (int i = 0; i < READS_PER_EVENT; i++) {
+            int room = gate.room(p, READ_SIZE);
+            if (room == 0) {
+                gate.block(p);
+                break;
+            }
             int n;
-            readBuffer.clear();
+            readBuffer.clear().limit(room);
             try {
                 n = Io.read(pipe.get(), readBuffer);
             } catch (PosixException e) {
@@ -312,8 +323,10 @@ public final class ProcessTable {
                 byte[] chunk = new byte[n];
                 readBuffer.flip();
                 readBuffer.get(chunk);
+                long droppedBefore = p.output.droppedBytes();
                 p.output.append(kind, clock.nowMicros(), chunk);
                 captured(n);
+                dropLog.dropped(p.name(), p.output.droppedBytes() - droppedBefore);
                 queued = true;
             }
             // A short read emptied the pipe. The loop's epoll is level-triggered and reports the
@@ -359,12 +372,37 @@ public final class ProcessTable {
         // Descendants hold the pipes open: keep reading for a while, then report anyway.
         p.pipeDeadline = loop.schedule(PIPE_GRACE_MILLIS, () -> {
             p.pipeDeadline = null;
-            drain(p, OutputBuffer.OUT);
-            drain(p, OutputBuffer.ERR);
-            closePipe(p, OutputBuffer.OUT);
-            closePipe(p, OutputBuffer.ERR);
-            finish(p);
+            graceOver(p);
         });
+    }
+
+    private void graceOver(HostedProcess p) {
+        drain(p, OutputBuffer.OUT);
+        drain(p, OutputBuffer.ERR);
+        if (p.blocked) {
+            // overflow=block: what is still in the pipes is output the process wrote; report its
+            // exit only after that was delivered (acknowledge() comes back here)
+            p.graceDue = true;
+            return;
+        }
+        closePipe(p, OutputBuffer.OUT);
+        closePipe(p, OutputBuffer.ERR);
+        finish(p);
+    }
+
+    /**
+     * Room came back in p's queue and in the budget (an acknowledgement, a removal): read the
+     * pipes of those that waited for it again.
+     */
+    private void roomFreed(HostedProcess p) {
+        if (gate.acknowledged(p)) resumed(p);
+        for (HostedProcess q : gate.budgetFreed(READ_SIZE)) resumed(q);
+    }
+
+    private void resumed(HostedProcess p) {
+        if (!p.graceDue) return;
+        p.graceDue = false;
+        graceOver(p);
     }
 
     /** Exited and pipes closed: queue the closed item, or forget a removed process. */
@@ -391,6 +429,7 @@ public final class ProcessTable {
         if (p.gone) return;
         p.output.acknowledge(endSeq);
         if (p.output.closedAndDelivered()) forget(p);
+        roomFreed(p);
     }
 
     /** Removes {@code p} from the table and closes what the daemon holds of it. */
@@ -398,6 +437,7 @@ public final class ProcessTable {
         if (p.gone) return;
         p.gone = true;
         p.output.release();
+        gate.forget(p);
         byName.remove(p.name(), p);
         byPid.remove(p.pid, p);
         if (p.pipeDeadline != null) p.pipeDeadline.cancel();
@@ -462,6 +502,7 @@ public final class ProcessTable {
             Audit.changed(by, "removed process " + p.name() + " (pid " + p.pid + ")");
             p.removed = true;
             p.output.discardAll();
+            roomFreed(p); // a removed process is drained, whatever its overflow rule
             if (!p.running) {
                 forget(p);
             } else {

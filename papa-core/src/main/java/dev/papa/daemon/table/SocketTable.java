@@ -4,19 +4,19 @@ import dev.papa.daemon.principal.Audit;
 import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.Printable;
+import dev.papa.daemon.principal.ProcessIdentity;
 import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Fd;
+import dev.papa.posix.FsIdentity;
+import dev.papa.posix.UnixPath;
 import dev.papa.posix.PosixException;
+import dev.papa.posix.Processes;
 import dev.papa.posix.Sockets;
 
-import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -87,18 +87,14 @@ public final class SocketTable {
             if (existing.sameOptions(requested)) return existing;
             throw new CommandError("Socket for " + requested.name + " has already been created - " + existing.line());
         }
-        if (requested.path != null && byPath.containsKey(requested.path)) {
-            by.claim(requested.path, byPath.get(requested.path));
-            throw new CommandError("Socket for " + requested.path + " has already been created");
-        }
-        return null;
+        return null; // a unix path held by another socket is found when its directory is opened (bindUnix)
     }
 
     private HostedSocket add(Principal by, HostedSocket requested) throws CommandError {
         if (!by.isAdmin()) checkAllowed(by, requested);
-        open(requested);
+        open(by, requested);
         byName.put(requested.name, requested);
-        if (requested.path != null) byPath.put(requested.path, requested);
+        if (requested.pathKey != null) byPath.put(requested.pathKey, requested);
         Audit.changed(by, "created socket " + requested.line());
         return requested;
     }
@@ -166,11 +162,10 @@ public final class SocketTable {
         if (s.type == Sockets.Type.RAW) throw Audit.refused(by, "permission denied: type=raw");
     }
 
-    private void open(HostedSocket s) throws CommandError {
+    private void open(Principal by, HostedSocket s) throws CommandError {
         try {
             if (s.family == Sockets.Family.UNIX) {
-                removeStaleSocketFile(s.path);
-                s.fd = Sockets.bindUnix(s.type, s.path, s.backlog, s.umask);
+                bindUnix(by, s);
             } else {
                 Fd fd = bindInet(s);
                 s.port = Sockets.localPort(fd.get());
@@ -185,6 +180,37 @@ public final class SocketTable {
         } catch (PosixException e) {
             throw bindFailed(s, e);
         }
+    }
+
+    /**
+     * PROTOCOL.md Part 2, "Unix socket paths": the directory is reached without symbolic links,
+     * the path is the directory entry (two spellings of one entry are one path), only a stale
+     * socket is replaced, and a principal's file is made with its own file-system identity.
+     */
+    private void bindUnix(Principal by, HostedSocket s) throws CommandError, PosixException {
+        ProcessIdentity as = by.isAdmin() ? null : ProcessIdentity.resolve(by, null, null);
+        try (FsIdentity fs = becomeOwner(as); UnixPath where = UnixPath.open(s.path, actingUid(as))) {
+            HostedSocket holder = byPath.get(where.entryKey());
+            if (holder != null) {
+                by.claim(s.path, holder);
+                throw new CommandError("Socket for " + s.path + " has already been created");
+            }
+            UnixPath.Bound bound = where.bind(s.type, s.backlog, s.umask);
+            s.fd = bound.fd();
+            s.pathKey = where.entryKey();
+            s.fileDev = bound.dev();
+            s.fileIno = bound.ino();
+            s.fileOwner = as;
+        }
+    }
+
+    private static int actingUid(ProcessIdentity owner) {
+        return owner == null ? Processes.effectiveUid() : owner.uid();
+    }
+
+    /** Acting on the file system as the owner of a principal's socket file; null (nothing to change) for administrators. */
+    private static FsIdentity becomeOwner(ProcessIdentity owner) throws PosixException {
+        return owner == null ? null : FsIdentity.become(owner.uid(), owner.gid(), owner.groups());
     }
 
     private static Fd bindInet(HostedSocket s) throws PosixException {
@@ -202,27 +228,13 @@ public final class SocketTable {
 
     private static CommandError bindFailed(HostedSocket s, PosixException e) {
         String reason = Errors.python(e);
-        if (s.family == Sockets.Family.UNIX) return new CommandError("Bind failed: " + reason);
+        if (s.family == Sockets.Family.UNIX) {
+            if (UnixPath.inUse(e)) return new CommandError(s.path + " exists and is not a stale socket");
+            if (UnixPath.symlinkOnPath(e)) return new CommandError("Bind failed: a directory on " + s.path + " is a symbolic link");
+            if (UnixPath.namesNoEntry(e)) return new CommandError("Bind failed: " + s.path + " names no file");
+            return new CommandError("Bind failed: " + reason);
+        }
         return new CommandError("Bind failed on " + s.host + ':' + s.port + ": " + reason);
-    }
-
-    /** True when {@code p} exists and is a socket (or other special file), not a file, directory or link. */
-    public static boolean isSocketFile(Path p) {
-        try {
-            return Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther();
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    /** PROTOCOL.md: a stale file at the path is unlinked first (as the reference does); a directory is not. */
-    private static void removeStaleSocketFile(String path) throws CommandError {
-        Path p = Path.of(path);
-        try {
-            if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            throw new CommandError("Bind failed: cannot remove stale socket file " + path + ": " + e.getMessage());
-        }
     }
 
     public HostedSocket find(String name) {
@@ -253,15 +265,20 @@ public final class SocketTable {
     private void close(Principal by, HostedSocket s) {
         byName.remove(s.name);
         if (s.fd != null) s.fd.close();
-        if (s.path != null) {
-            byPath.remove(s.path);
-            try {
-                Files.deleteIfExists(Path.of(s.path));
-            } catch (IOException e) {
-                LOG.warning("cannot unlink " + s.path + ": " + e);
-            }
+        if (s.pathKey != null) {
+            byPath.remove(s.pathKey);
+            unlink(s);
         }
         Audit.changed(by, "closed socket " + s.name);
+    }
+
+    /** Unlinks a socket's file, as its owner, only while the path still leads to the file it bound. */
+    private static void unlink(HostedSocket s) {
+        try (FsIdentity fs = becomeOwner(s.fileOwner); UnixPath where = UnixPath.open(s.path, actingUid(s.fileOwner))) {
+            if (!where.unlinkIf(s.fileDev, s.fileIno)) LOG.info(() -> "Left " + s.path + " alone: it is no longer the socket file bound there");
+        } catch (PosixException e) {
+            LOG.warning(() -> "Left " + s.path + " alone: " + e.getMessage());
+        }
     }
 
     /** Closes every socket (daemon exit). */

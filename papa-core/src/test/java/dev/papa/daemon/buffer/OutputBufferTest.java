@@ -70,6 +70,25 @@ class OutputBufferTest {
     }
 
     @Test
+    void droppedCountsOnlyEvictedBytesNoWatcherWasSent() {
+        OutputBuffer q = new OutputBuffer(10);
+        q.append(OutputBuffer.OUT, 1, b("aaaa"));
+        q.append(OutputBuffer.OUT, 2, b("bbbb"));
+        q.markSent(q.headSeq() + 1);            // a batch carried "aaaa" only
+        assertEquals(2, q.room());
+        q.append(OutputBuffer.OUT, 3, b("cccc")); // evicts "aaaa": sent, so not dropped
+        assertEquals(0, q.droppedBytes());
+        q.append(OutputBuffer.ERR, 4, b("dddd")); // evicts "bbbb": never sent
+        assertEquals(4, q.droppedBytes());
+        q.append(OutputBuffer.OUT, 5, b("0123456789ab")); // replaces "cccc" and "dddd"
+        assertEquals(12, q.droppedBytes());
+        q.acknowledge(q.endSeq());               // acknowledging is not dropping
+        q.discardAll();
+        assertEquals(12, q.droppedBytes());
+        assertEquals(10, q.room());
+    }
+
+    @Test
     void closedIsDeliveredOnlyOnceAcknowledged() {
         OutputBuffer q = new OutputBuffer(100);
         q.append(OutputBuffer.OUT, 1, b("x"));

@@ -63,10 +63,21 @@ final class Conn implements AutoCloseable {
      */
     static Conn asUser(String user, String target) throws IOException {
         Process p = new ProcessBuilder("setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups",
-                "/usr/bin/python3", "-c", RELAY, target).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                "/usr/bin/python3", "-c", RELAY, target).start();
         Conn c = new Conn(null, null, p.getInputStream(), p.getOutputStream(), 20_000);
         c.relay = p;
-        c.expectGreeting();
+        try {
+            c.expectGreeting();
+        } catch (IOException e) {
+            try {
+                p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            byte[] err = p.getErrorStream().readNBytes(p.getErrorStream().available()); // destroy() closes the streams
+            c.close();
+            throw new IOException("client as " + user + ": " + new String(err, StandardCharsets.UTF_8), e);
+        }
         return c;
     }
 

@@ -195,6 +195,24 @@ class PrincipalsTest {
     }
 
     @Test
+    void workingDirAndLimitsTakeTheUsersRights() throws Exception {
+        Conn root = root(), a = as(A);
+        assertEquals("Error: Bad working_dir - [Errno 13] Permission denied: '/root'",
+                a.result("make process x working_dir=/root /bin/pwd"));
+        make(root, "rootpwd working_dir=/root /bin/pwd");
+        assertEquals("/root\n", stdoutUntilExit(root, "rootpwd"));
+        String line = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/limits")).stream()
+                .filter(l -> l.startsWith("Max msgqueue size")).findFirst().orElseThrow();
+        long hard = Long.parseLong(line.trim().split("\\s+")[4]);
+        assertEquals("Error: Could not start x - rlimit failed: Operation not permitted (errno 1)",
+                a.result("make process x rlimit.msgqueue=" + (hard + 1) + " /bin/true"));
+        make(a, "lower rlimit.msgqueue=" + (hard - 1) + " /bin/cat /proc/self/limits");
+        String limits = stdoutUntilExit(a, "lower");
+        assertTrue(limits.matches("(?s).*\nMax msgqueue size +" + (hard - 1) + " +" + (hard - 1) + " +bytes.*"), limits);
+        assertEquals("", a.result("list processes"));
+    }
+
+    @Test
     void onlyAdministratorsMayStopTheDaemon() throws Exception {
         Conn a = as(A);
         assertEquals("Error: permission denied: exit-if-idle is for administrators", a.result("exit-if-idle"));

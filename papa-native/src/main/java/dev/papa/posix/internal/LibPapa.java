@@ -32,6 +32,19 @@ public final class LibPapa {
   public static native int papa_getgrgid(int gid);
   public static native int papa_getgrouplist(byte[] user, int gid, int[] groups, int max, int[] needed);
 
+  // src-c/paths.c
+  public static native int papa_open_dir_nofollow(byte[] path);
+  public static native int papa_open_dir_walk(byte[] path);
+  public static native int papa_dir_trusted(byte[] path, int uid, long dev, long ino);
+  public static native int papa_stat_at(int dirfd, byte[] name, long[] out);
+  public static native int papa_unlink_if(int dirfd, byte[] name, long dev, long ino);
+  public static native int papa_unix_refused(byte[] path);
+  public static native int papa_open_log(byte[] path);
+  public static native int papa_chmod_if(int dirfd, byte[] name, long dev, long ino, int mode);
+  public static native int papa_thread_groups(int[] saved, int max);
+  public static native int papa_set_fs_identity(int uid, int gid, int[] groups, int ngroups);
+  public static native int papa_restore_fs_identity(int uid, int gid, int[] groups, int ngroups);
+
   /** See src-c/spawn.c; result gets {pid, pidfd, stdout, stderr, step, errno}. */
   public static native int papa_spawn(Pointer paths, Pointer argv, Pointer envp, Pointer listenPidDigits,
       int stdinFd, int stdoutMode, int stderrMode, int[] keep, int nkeep, int[] passSrc, int[] passDst, int npass,
