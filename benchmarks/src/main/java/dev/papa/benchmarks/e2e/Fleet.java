@@ -21,6 +21,8 @@ import java.util.concurrent.TimeUnit;
  * NAME watch=1 ...}) that acknowledges every batch. All N sessions are served by one selector
  * thread here, so the harness costs little per line. Measured twice: while the N processes are
  * being started (from the first request to the last reply), and in steady state afterwards.
+ * A line belongs to the phase in which it was written (a chunk: in which it was captured), so
+ * lines written during the start-up and delivered only after it count for the start-up.
  * Reported: capture->delivery latency (arrival minus the item's header time) and
  * write->delivery (arrival minus the time the writer printed), lines lost (gaps in the
  * numbers), daemon CPU per delivered line (utime+stime of /proc/PID/stat), RSS and threads.
@@ -88,6 +90,13 @@ final class Fleet {
         long lost;
         long cpuMillis;
         double seconds;
+        /** Lines written (chunks captured) before this wall-clock time, in microseconds, belong to {@link #earlier}. */
+        long fromMicros = Long.MIN_VALUE;
+        Phase earlier;
+
+        Phase owner(long writtenMicros) {
+            return earlier != null && writtenMicros < fromMicros ? earlier.owner(writtenMicros) : this;
+        }
 
         Phase(String label) {
             this.label = label;
@@ -157,16 +166,21 @@ final class Fleet {
             while (made[0] < n && System.nanoTime() < deadline) pump(sel, current[0], made);
             startup.seconds = (System.nanoTime() - t0) / 1e9;
             startup.cpuMillis = LoadHarness.cpuMillis(daemon.pid()) - cpu0;
+            long startupEnd = LoadHarness.nowMicros();
             if (made[0] < n) {
                 System.out.printf(Locale.ROOT, "  fleet N=%d: only %d of %d processes made within the time bound%n", n, made[0], n);
             }
             for (Watch w : watches) if (w.pid > 0) h.childPids.add(w.pid);
             // settle for 2 s (not measured), then steady state
             Phase settle = new Phase("settle");
+            settle.earlier = startup;
+            settle.fromMicros = startupEnd;
             current[0] = settle;
             long settleEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
             while (System.nanoTime() < settleEnd) pump(sel, settle, made);
             current[0] = steady;
+            steady.earlier = settle;
+            steady.fromMicros = LoadHarness.nowMicros();
             long s0 = System.nanoTime();
             long c0 = LoadHarness.cpuMillis(daemon.pid());
             long end = s0 + TimeUnit.SECONDS.toNanos(steadySeconds);
@@ -304,7 +318,7 @@ final class Fleet {
                 w.chunkMicros = micros(b, c2 + 1, c3);
                 w.chunkLeft = (int) number(b, c3 + 1, nl);
                 b.position(nl + 1);
-                phase.capture(now - w.chunkMicros);
+                phase.owner(w.chunkMicros).capture(now - w.chunkMicros);
             }
         }
     }
@@ -316,10 +330,11 @@ final class Fleet {
         if (sp < 0) return;
         long seq = Watcher.parseLong(w.partial, 0, sp);
         long us = Watcher.parseLong(w.partial, sp + 1, w.partialLen);
-        if (seq > w.expectedSeq) phase.lost += seq - w.expectedSeq;
+        Phase p = phase.owner(us);
+        if (seq > w.expectedSeq) p.lost += seq - w.expectedSeq;
         w.expectedSeq = seq + 1;
-        phase.lines++;
-        phase.write(now - us);
+        p.lines++;
+        p.write(now - us);
     }
 
     private static int find(ByteBuffer b, byte x) {
