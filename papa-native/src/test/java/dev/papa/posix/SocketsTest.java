@@ -161,6 +161,7 @@ class SocketsTest {
       Sockets.Received r = Sockets.receiveFds(sp[1].get(), 100, 4);
       assertEquals("hello", new String(r.data(), StandardCharsets.UTF_8));
       assertEquals(2, r.fds().length);
+      assertFalse(r.truncated());
       try (Fd w = r.fds()[0]; Fd rd = r.fds()[1]) {
         assertTrue(Io.isCloseOnExec(w.get()));
         assertTrue(Io.isCloseOnExec(rd.get()));
@@ -215,7 +216,9 @@ class SocketsTest {
         assertFalse(Sockets.isUnix(accepted.get()));
         assertEquals(new InetSocketAddress("::1", client.getLocalPort()), Sockets.peerAddress(accepted.get()));
         assertEquals(new InetSocketAddress("::1", Sockets.localPort(l.get())), Sockets.localAddress(accepted.get()));
+        assertFalse(Sockets.noDelay(accepted.get()), "a new connection waits for Nagle");
         Sockets.setNoDelay(accepted.get());
+        assertTrue(Sockets.noDelay(accepted.get()));
       }
     }
     Fd[] pair = Sockets.socketPair();

@@ -1,5 +1,6 @@
 package dev.papa.daemon.access;
 
+import dev.papa.daemon.log.LogLimiter;
 import dev.papa.daemon.principal.Principal;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
@@ -28,15 +29,18 @@ public final class AccessControl {
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
     private final ProcNetTcp procNet;
     private final SockDiag sockDiag = new SockDiag();
+    /** Refusals are a client's to repeat: logged once, then counted (docs/SECURITY.md). */
+    private final LogLimiter warnings;
 
-    public AccessControl(AllowList allowed, ProcNetTcp procNet) {
+    public AccessControl(AllowList allowed, ProcNetTcp procNet, LogLimiter warnings) {
         this.allowed = allowed;
         this.procNet = procNet;
+        this.warnings = warnings;
     }
 
     /** Root, the daemon's own effective uid, and {@code extraUids}. */
-    public static AccessControl forDaemon(Collection<Integer> extraUids) {
-        return new AccessControl(new AllowList(dev.papa.posix.Processes.effectiveUid(), extraUids), new ProcNetTcp());
+    public static AccessControl forDaemon(Collection<Integer> extraUids, LogLimiter warnings) {
+        return new AccessControl(new AllowList(dev.papa.posix.Processes.effectiveUid(), extraUids), new ProcNetTcp(), warnings);
     }
 
     public AllowList allowList() {
@@ -52,17 +56,20 @@ public final class AccessControl {
         try {
             peer = identify(fd.get());
         } catch (IOException | RuntimeException e) {
-            LOG.log(Level.WARNING, "Refused a control connection: cannot identify its peer", e);
+            warnings.warn(LOG, "refused connections of unidentified peers", "Refused a control connection: cannot identify its peer: " + e, e);
             refuse(fd, "Error: permission denied (cannot identify the peer)\n");
             return null;
         }
         if (peer.uid.isPresent() && allowed.allows(peer.uid.getAsInt())) return Principal.of(peer.uid.getAsInt(), daemonUid, peer.pid);
         if (peer.uid.isEmpty()) {
-            LOG.warning(() -> "Refused a control connection from " + peer.where + ": its owner was not found");
+            warnings.warn(LOG, "refused connections of unidentified peers",
+                    "Refused a control connection from " + peer.where + ": its owner was not found", null);
             refuse(fd, "Error: permission denied (cannot identify the peer)\n");
         } else {
             int uid = peer.uid.getAsInt();
-            LOG.warning(() -> "Refused a control connection from " + peer.where + ": uid " + uid + " is not allowed");
+            String u = Integer.toUnsignedString(uid);
+            warnings.warn(LOG, "refused connections from uid " + u,
+                    "Refused a control connection from " + peer.where + ": uid " + u + " is not allowed", null);
             refuse(fd, "Error: permission denied for uid " + Integer.toUnsignedString(uid) + "\n");
         }
         return null;

@@ -2,13 +2,17 @@ package dev.papa.posix.internal;
 
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
+import java.nio.ByteBuffer;
 
 /**
  * libpapa (src-c/), bound with JNA direct mapping. JNA extracts it from the jar
  * resource {@code <os-arch>/libpapa.so}. Every function reports failure as a
  * negative errno in its return value, so callers never allocate to learn about
- * EAGAIN. Buffers are passed as native addresses (longs) of direct buffers, with
- * the offset explicit: JNA converts a Buffer argument on every call, a long not.
+ * EAGAIN. The loop's per-line calls (read, write, epoll_wait) take a direct
+ * buffer's native address as a long, with the offset explicit: JNA converts a
+ * Buffer argument on every call, a long not. ByteBuffer arguments elsewhere must
+ * be direct; JNA passes their address at the current position, so callers set
+ * the position to 0 for the call and give the offset explicitly.
  */
 public final class LibPapa {
   static {
@@ -22,8 +26,12 @@ public final class LibPapa {
   public static native long papa_write(int fd, long base, long off, long len);
   public static native int papa_epoll_ctl(int epfd, int op, int fd, int events, long data);
   public static native int papa_epoll_wait(int epfd, long buf, int max, int timeout);
-  public static native long papa_send_fds(int sock, byte[] data, long len, int[] fds, int nfds);
-  public static native long papa_recv_fds(int sock, byte[] data, long maxlen, int[] fds, int maxfds, int[] nfds);
+  // papa_sendmsg / papa_recvmsg: one C function each, for heap arrays (blocking clients) and for
+  // direct buffers (the daemon's loop, no copy); out = {count, msg_flags, fds...}.
+  public static native long papa_sendmsg(int sock, byte[] data, long off, long len, int[] fds, int nfds);
+  public static native long papa_sendmsg(int sock, ByteBuffer base, long off, long len, int[] fds, int nfds);
+  public static native long papa_recvmsg(int sock, byte[] data, long off, long len, int[] out, int maxfds);
+  public static native long papa_recvmsg(int sock, ByteBuffer base, long off, long len, ByteBuffer out, int maxfds);
   public static native int papa_set_thread_name(byte[] name);
   public static native void papa_strerror(int err, byte[] buf, int len);
   public static native int papa_getpwnam(byte[] name, int[] out);
@@ -50,4 +58,7 @@ public final class LibPapa {
       int stdinFd, int stdoutMode, int stderrMode, int[] keep, int nkeep, int[] passSrc, int[] passDst, int npass,
       int[] rlRes, long[] rlSoft, long[] rlHard, int nrl, int[] groups, int ngroups, int gid, int uid,
       byte[] cwd, int cwdAfterIds, int umask, int newSession, int[] result);
+
+  /** See src-c/spawn.c: replaces this process; returns -errno only when nothing has changed yet. */
+  public static native int papa_exec_fds(byte[] path, Pointer argv, Pointer envp, int[] fds, int nfds);
 }
