@@ -324,9 +324,11 @@ public final class ProcessTable {
                 readBuffer.flip();
                 readBuffer.get(chunk);
                 long droppedBefore = p.output.droppedBytes();
+                long evictedBefore = budget.evictedBytes();
                 p.output.append(kind, clock.nowMicros(), chunk);
                 captured(n);
                 dropLog.dropped(p.name(), p.output.droppedBytes() - droppedBefore);
+                dropLog.budgetEvicted(budget.evictedBytes() - evictedBefore);
                 queued = true;
             }
             // A short read emptied the pipe. The loop's epoll is level-triggered and reports the
