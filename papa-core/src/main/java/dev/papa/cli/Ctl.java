@@ -110,6 +110,9 @@ public final class Ctl {
         }
         try (Papa papa = builder.connect()) {
             String first = words.get(0).toLowerCase(Locale.ROOT);
+            if (first.equals("upgrade")) {
+                return upgrade(papa, words.subList(1, words.size()), out);
+            }
             if (first.equals("exec-with-sockets")) {
                 return ExecWithSockets.run(papa, words.subList(1, words.size()), err);
             }
@@ -143,6 +146,33 @@ public final class Ctl {
             }
             err.println("papa ctl: " + e.getMessage());
             return NO_CONNECTION;
+        }
+    }
+
+    /**
+     * {@code ctl upgrade [JAR]}: upgrades the daemon to JAR, by default the jar this ctl runs
+     * from, on the java this ctl runs on; then waits until the daemon serves again and prints
+     * the version it serves with (the previous one if the new jar could not take over).
+     */
+    private static int upgrade(Papa papa, List<String> args, PrintStream out) throws PapaException {
+        if (args.size() > 1) throw PapaException.daemonError("ctl upgrade takes at most one jar");
+        Path jar = args.isEmpty() ? ownJar() : Path.of(args.get(0)).toAbsolutePath();
+        if (jar == null) throw PapaException.daemonError("ctl upgrade needs a jar: this ctl does not run from one");
+        Path java = Path.of(dev.papa.client.DaemonLauncher.javaBinary());
+        out.println("Upgrading to " + papa.upgrade(jar, java));
+        out.println("Serving: " + papa.version());
+        out.flush();
+        return OK;
+    }
+
+    /** The jar this ctl runs from, or null (classes directories). */
+    private static Path ownJar() {
+        try {
+            java.security.CodeSource cs = Ctl.class.getProtectionDomain().getCodeSource();
+            Path p = cs == null ? null : Path.of(cs.getLocation().toURI()).toAbsolutePath();
+            return p != null && p.toString().endsWith(".jar") && java.nio.file.Files.isRegularFile(p) ? p : null;
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            return null;
         }
     }
 

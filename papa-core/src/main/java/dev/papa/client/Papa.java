@@ -454,6 +454,58 @@ public final class Papa implements AutoCloseable {
         return false;
     }
 
+    /** {@code version}: the daemon's version, build and state format, one line. */
+    public String version() throws PapaException {
+        return command(words("version"));
+    }
+
+    /** {@link #upgrade(Path, Path)} with the java the daemon runs on now. */
+    public String upgrade(Path jar) throws PapaException {
+        return upgrade(jar, null);
+    }
+
+    /**
+     * {@code upgrade [java=JAVA] JAR} (administrators only): the daemon checks that {@code jar}
+     * reads its state, then re-executes itself on it, in the same pid, keeping its values,
+     * sockets, processes and their unacknowledged output. This session is closed by it; the
+     * next command connects again (and waits, in the listen backlog, until the new image serves).
+     *
+     * @param jar  the new papa-core.jar (null: the daemon's own jar again)
+     * @param java the java binary to run it with (null: the daemon's)
+     * @return the version line the daemon upgrades to
+     */
+    public String upgrade(Path jar, Path java) throws PapaException {
+        List<String> w = words("upgrade");
+        if (java != null) {
+            w.add(Words.word("java=" + java.toAbsolutePath()));
+        }
+        if (jar != null) {
+            w.add(Words.word(jar.toAbsolutePath().toString()));
+        }
+        Connection c = connection();
+        try {
+            c.sendLine(Words.line(w));
+            // The daemon first runs the new jar once to check it: allow for a slow JVM start.
+            String line = c.readLine(Connection.deadline(Math.max(timeout.toNanos(), UPGRADE_CHECK_TIMEOUT.toNanos())));
+            if (!line.startsWith(UPGRADING)) {
+                throw new PapaException(PapaException.Kind.PROTOCOL, "Unexpected reply to upgrade: \"" + line + "\"");
+            }
+            dropConnection();
+            return line.substring(UPGRADING.length());
+        } catch (PapaException e) {
+            if (e.isDaemonError()) {
+                throw e;
+            }
+            throw fail(e);
+        } catch (IOException e) {
+            throw fail(e);
+        }
+    }
+
+    private static final String UPGRADING = "Upgrading to ";
+    /** The daemon's pre-check gives the new jar 60 s to read the state. */
+    private static final Duration UPGRADE_CHECK_TIMEOUT = Duration.ofSeconds(90);
+
     /** {@code help [WORDS...]}. */
     public String help(String... words) throws PapaException {
         return command(words("help"), words);
@@ -680,7 +732,7 @@ public final class Papa implements AutoCloseable {
     /** The protocol's command words, for resolving abbreviations the way the daemon does. */
     static final class Commands {
         static final List<String> TOP = List.of("exit-if-idle", "get", "help", "list", "make", "quit", "remove",
-                "set", "take", "watch");
+                "set", "take", "upgrade", "version", "watch");
 
         private Commands() {
         }
@@ -693,7 +745,7 @@ public final class Papa implements AutoCloseable {
             }
             for (String c : TOP) {
                 if (c.startsWith(w)) {
-                    if (c.equals("exit-if-idle") && !w.equals(c)) {
+                    if ((c.equals("exit-if-idle") || c.equals("upgrade")) && !w.equals(c)) {
                         continue;
                     }
                     return c;

@@ -181,6 +181,32 @@ class UpgradeIT {
     }
 
     @Test
+    void ctlUpgradeSendsItsOwnJarAndTheJavaClientReconnects() throws Exception {
+        Path jar = JarDaemon.jar();
+        Path copy = Files.copy(jar, dir.resolve("papa-ctl.jar"));
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of())) {
+            try (dev.papa.client.Papa papa = dev.papa.client.Papa.builder().port(d.port).autoStart(false).connect()) {
+                papa.set("kept", "1");
+                String version = papa.version();
+                assertEquals(version, papa.upgrade(jar));
+                assertEquals("1", papa.get("kept"), "the next command reconnects to the new image");
+            }
+            Process ctl = new ProcessBuilder(JarDaemon.java17(), "-jar", copy.toString(), "ctl", "-p", Integer.toString(d.port),
+                    "upgrade").redirectErrorStream(true).start();
+            String out = new String(ctl.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(0, ctl.waitFor(), out);
+            String[] lines = out.split("\n");
+            assertTrue(lines[0].startsWith("Upgrading to papa "), out);
+            assertTrue(lines[1].startsWith("Serving: papa "), out);
+            String cmdline = Files.readString(Path.of("/proc/" + d.pid() + "/cmdline")).replace('\0', ' ');
+            assertTrue(cmdline.contains(" -jar " + copy + " "), cmdline);
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("1", c.ok("get kept"));
+            }
+        }
+    }
+
+    @Test
     void java17ToJava25() throws Exception {
         Path jar = JarDaemon.jar();
         Path jdk25;
