@@ -109,7 +109,7 @@ public final class UpgradeBenchmark {
             try (Session s = new Session(port)) {
                 String procs = s.ask("list processes");
                 int running = procs.split("running=True", -1).length - 1;
-                int sockets = s.ask("list sockets").split("\n").length;
+                int sockets = s.ask("list sockets").split(" fileno=", -1).length - 1;
                 System.out.printf(Locale.ROOT, "%nafter: daemon pid %d alive=%s, %d of %d processes running, %d sockets%n",
                         daemon.pid(), daemon.isAlive(), running, n, sockets);
             }
