@@ -1,6 +1,7 @@
 package dev.papa.daemon.access;
 
 import dev.papa.daemon.principal.Principal;
+import dev.papa.peer.SocketOwner;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
 import dev.papa.posix.PosixException;
@@ -26,17 +27,15 @@ public final class AccessControl {
 
     private final AllowList allowed;
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
-    private final ProcNetTcp procNet;
-    private final SockDiag sockDiag = new SockDiag();
+    private final SocketOwner owners = new SocketOwner();
 
-    public AccessControl(AllowList allowed, ProcNetTcp procNet) {
+    public AccessControl(AllowList allowed) {
         this.allowed = allowed;
-        this.procNet = procNet;
     }
 
     /** Root, the daemon's own effective uid, and {@code extraUids}. */
     public static AccessControl forDaemon(Collection<Integer> extraUids) {
-        return new AccessControl(new AllowList(dev.papa.posix.Processes.effectiveUid(), extraUids), new ProcNetTcp());
+        return new AccessControl(new AllowList(dev.papa.posix.Processes.effectiveUid(), extraUids));
     }
 
     public AllowList allowList() {
@@ -70,7 +69,7 @@ public final class AccessControl {
 
     /** Closes the sock_diag socket (daemon exit). */
     public void close() {
-        sockDiag.close();
+        owners.close();
     }
 
     private record Peer(OptionalInt uid, int pid, String where) {}
@@ -82,8 +81,7 @@ public final class AccessControl {
         }
         InetSocketAddress remote = Sockets.peerAddress(fd);
         InetSocketAddress local = Sockets.localAddress(fd);
-        OptionalInt owner = sockDiag.ownerOf(remote, local); // exact lookup; null: not offered here
-        if (owner == null) owner = procNet.ownerOf(remote, local);
+        OptionalInt owner = owners.of(remote, local); // the client's socket: its local end is our remote one
         return new Peer(owner, -1, remote.getAddress().getHostAddress() + ":" + remote.getPort());
     }
 
