@@ -23,13 +23,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the test; each user acts through its own connection, made by a process running as that user.
  */
 @Timeout(120)
-class PrincipalsTest {
+class PrincipalsTest extends UsersDaemonTestBase {
     static final String A = "papat10a", B = "papat10b", GROUP = "papat10g";
     static TestUsers users;
     static int uidA, uidB, gidA, groupG;
 
-    Daemon daemon;
-    final List<Conn> conns = new ArrayList<>();
     final List<Long> pids = new ArrayList<>();
 
     @BeforeAll
@@ -52,22 +50,8 @@ class PrincipalsTest {
     }
 
     @AfterEach
-    void stop() throws Exception {
-        for (Conn c : conns) c.close();
+    void killProcesses() {
         for (long pid : pids) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-        daemon.close();
-    }
-
-    Conn root() throws Exception {
-        Conn c = Conn.open(daemon.port());
-        conns.add(c);
-        return c;
-    }
-
-    Conn as(String user) throws Exception {
-        Conn c = Conn.asUser(user, Integer.toString(daemon.port()));
-        conns.add(c);
-        return c;
     }
 
     /** {@code make process} that must succeed; returns the pid (killed after the test). */
