@@ -67,7 +67,7 @@ public final class Daemon implements AutoCloseable {
                 processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
             }
             this.server = new Server(loop, values, sockets, processes, listener, config, this::stop);
-            this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids()));
+            this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids(), server.warnings()));
         } catch (IOException | RuntimeException e) {
             listener.close();
             throw e;

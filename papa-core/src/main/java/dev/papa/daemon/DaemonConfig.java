@@ -25,6 +25,7 @@ public final class DaemonConfig {
     private long outputBudget;
     private long valuesLimit;
     private long childOpenFilesSoft = -1;
+    private int maxSessionsPerUser;
 
     /** TCP port on 127.0.0.1; 0 lets the system choose (see {@link Daemon#port()}). */
     public DaemonConfig port(int port) { this.port = port; return this; }
@@ -39,6 +40,8 @@ public final class DaemonConfig {
     /** The program that started the daemon, for the process title {@code papa daemon from NAME}. */
     public DaemonConfig launcher(String name) { this.launcher = name; return this; }
     public DaemonConfig maxSessions(int n) { this.maxSessions = n; return this; }
+    /** Sessions one non-administrator uid may have at once (0: a quarter of maxSessions). */
+    public DaemonConfig maxSessionsPerUser(int n) { this.maxSessionsPerUser = n; return this; }
     public DaemonConfig slowClientTimeout(java.time.Duration d) { this.slowClientTimeout = d; return this; }
 
     /** Lets this uid connect too (root and the daemon's own uid always may). */
@@ -77,5 +80,6 @@ public final class DaemonConfig {
     public Path logFile() { return logFile; }
     public String launcher() { return launcher; }
     public int maxSessions() { return maxSessions; }
+    public int maxSessionsPerUser() { return maxSessionsPerUser; }
     public java.time.Duration slowClientTimeout() { return slowClientTimeout; }
 }

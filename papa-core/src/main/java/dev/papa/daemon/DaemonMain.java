@@ -35,6 +35,8 @@ public final class DaemonMain {
             "  --allow-uid N           let this uid connect too (repeatable)",
             "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
             "  --output-budget SIZE    heap all queued output may take (e.g. 512m; default half the max heap)",
+            "  --max-sessions N        sessions at once (default 1024; an eighth kept for administrators)",
+            "  --max-sessions-per-user N  sessions of one non-administrator uid (default a quarter of the limit)",
             "",
             "Once it serves, the daemon prints \"papa: listening on 127.0.0.1:PORT\" (or the unix socket",
             "path) on stderr, and when it stops \"papa: stopped: REASON\". Exit status: 0 when a",
@@ -186,6 +188,19 @@ public final class DaemonMain {
                         throw new IllegalArgumentException("invalid output budget \"" + v + "\" (at least 1m; suffix k, m or g)");
                     }
                     c.outputBudget(n);
+                    break;
+                }
+                case "--max-sessions": case "--max-sessions-per-user": {
+                    String v = value != null ? value : next(args, ++i, a);
+                    int n;
+                    try {
+                        n = Integer.parseInt(v);
+                        if (n < 1) throw new NumberFormatException();
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException(a + " needs a positive number, not \"" + v + "\"");
+                    }
+                    if (a.equals("--max-sessions")) c.maxSessions(n);
+                    else c.maxSessionsPerUser(n);
                     break;
                 }
                 case "--launcher":

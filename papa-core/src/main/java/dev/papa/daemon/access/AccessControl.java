@@ -1,5 +1,6 @@
 package dev.papa.daemon.access;
 
+import dev.papa.daemon.log.LogLimiter;
 import dev.papa.daemon.principal.Principal;
 import dev.papa.peer.SocketOwner;
 import dev.papa.posix.Fd;
@@ -28,14 +29,17 @@ public final class AccessControl {
     private final AllowList allowed;
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
     private final SocketOwner owners = new SocketOwner();
+    /** Refusals are a client's to repeat: logged once, then counted (docs/SECURITY.md). */
+    private final LogLimiter warnings;
 
-    public AccessControl(AllowList allowed) {
+    public AccessControl(AllowList allowed, LogLimiter warnings) {
         this.allowed = allowed;
+        this.warnings = warnings;
     }
 
     /** Root, the daemon's own effective uid, and {@code extraUids}. */
-    public static AccessControl forDaemon(Collection<Integer> extraUids) {
-        return new AccessControl(new AllowList(dev.papa.posix.Processes.effectiveUid(), extraUids));
+    public static AccessControl forDaemon(Collection<Integer> extraUids, LogLimiter warnings) {
+        return new AccessControl(new AllowList(dev.papa.posix.Processes.effectiveUid(), extraUids), warnings);
     }
 
     public AllowList allowList() {
@@ -51,17 +55,20 @@ public final class AccessControl {
         try {
             peer = identify(fd.get());
         } catch (IOException | RuntimeException e) {
-            LOG.log(Level.WARNING, "Refused a control connection: cannot identify its peer", e);
+            warnings.warn(LOG, "refused connections of unidentified peers", "Refused a control connection: cannot identify its peer: " + e, e);
             refuse(fd, "Error: permission denied (cannot identify the peer)\n");
             return null;
         }
-        if (peer.uid.isPresent() && allowed.allows(peer.uid.getAsInt())) return Principal.of(peer.uid.getAsInt(), daemonUid, peer.pid);
+        if (peer.uid.isPresent() && allowed.allows(peer.uid.getAsInt())) return Principal.of(peer.uid.getAsInt(), daemonUid, peer.pid, warnings);
         if (peer.uid.isEmpty()) {
-            LOG.warning(() -> "Refused a control connection from " + peer.where + ": its owner was not found");
+            warnings.warn(LOG, "refused connections of unidentified peers",
+                    "Refused a control connection from " + peer.where + ": its owner was not found", null);
             refuse(fd, "Error: permission denied (cannot identify the peer)\n");
         } else {
             int uid = peer.uid.getAsInt();
-            LOG.warning(() -> "Refused a control connection from " + peer.where + ": uid " + uid + " is not allowed");
+            String u = Integer.toUnsignedString(uid);
+            warnings.warn(LOG, "refused connections from uid " + u,
+                    "Refused a control connection from " + peer.where + ": uid " + u + " is not allowed", null);
             refuse(fd, "Error: permission denied for uid " + Integer.toUnsignedString(uid) + "\n");
         }
         return null;

@@ -1,6 +1,7 @@
 package dev.papa.daemon.session;
 
 import dev.papa.daemon.DaemonConfig;
+import dev.papa.daemon.log.LogLimiter;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.table.ProcessTable;
@@ -30,7 +31,9 @@ public final class Server {
     private final ProcessTable processes;
     private final Fd listener;
     private final boolean singleSession;
-    private final int maxSessions;
+    private final SessionQuota quota;
+    /** Every warning a client can repeat goes through here (docs/SECURITY.md, "Logging"). */
+    private final LogLimiter warnings;
     private final long stallMillis;
     private final boolean tcp;
     /** Stops the daemon; takes the reason, for the daemon's last line. */
@@ -41,6 +44,9 @@ public final class Server {
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(16384);
     /** Every session writes through this one buffer (the loop is single-threaded). */
     private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(65536);
+    /** Unix sessions read through this (recvmsg with a one-descriptor control buffer). */
+    private final dev.papa.posix.FdReceiver fdReceiver = new dev.papa.posix.FdReceiver(FdPassing.CAPACITY);
+    private final FdPassing.Strays strays;
     private boolean hadSession;
     private boolean exitWhenIdle;
     private dev.papa.daemon.access.AccessControl access;
@@ -54,10 +60,12 @@ public final class Server {
         this.processes = processes;
         this.listener = listener;
         this.singleSession = config.singleSession();
-        this.maxSessions = config.maxSessions();
+        this.quota = new SessionQuota(config.maxSessions(), config.maxSessionsPerUser());
+        this.warnings = new LogLimiter(loop::schedule);
         this.stallMillis = config.slowClientTimeout().toMillis();
         this.tcp = config.unixSocket() == null;
         this.onExit = onExit;
+        this.strays = new FdPassing.Strays(loop);
         dev.papa.posix.Io.setNonBlocking(listener.get(), true); // accept() must never block the loop
         loop.register(listener.get(), Epoll.IN, ev -> accept());
     }
@@ -70,7 +78,8 @@ public final class Server {
             } catch (PosixException e) {
                 // EMFILE and friends: the connection stays in the backlog and the listener stays
                 // readable, so pause accepting for a moment instead of spinning; keep serving.
-                LOG.log(Level.WARNING, "accept failed; pausing accepts for " + ACCEPT_PAUSE_MILLIS + " ms", e);
+                warnings.warn(LOG, "failed accepts (" + e.getMessage() + ")",
+                        "accept failed: " + e.getMessage() + "; pausing accepts for " + ACCEPT_PAUSE_MILLIS + " ms at a time", e);
                 pauseAccepting();
                 return;
             }
@@ -79,8 +88,11 @@ public final class Server {
             if (principal == null) continue; // refused, closed and logged (docs/SECURITY.md)
             if (tcp) noDelay(fd);
             exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
-            if (sessions.size() >= maxSessions) {
-                refuse(fd, "Error: too many sessions (limit " + maxSessions + ")\n");
+            String refusal = quota.admit(principal);
+            if (refusal != null) {
+                warnings.warn(LOG, "refused sessions of uid " + Integer.toUnsignedString(principal.uid()),
+                        "Refused a session of uid " + Integer.toUnsignedString(principal.uid()) + ": " + refusal, null);
+                refuse(fd, "Error: " + refusal + "\n");
                 continue;
             }
             Session s = new Session(this, fd, "fd " + fd.get() + ", " + principal, principal);
@@ -90,8 +102,9 @@ public final class Server {
                 s.start();
                 LOG.fine(() -> "Started client session " + s.peer());
             } catch (PosixException e) {
-                LOG.log(Level.WARNING, "cannot start session", e);
+                warnings.warn(LOG, "sessions that could not start", "cannot start a session: " + e.getMessage(), e);
                 sessions.remove(s);
+                quota.release(principal);
                 fd.close();
             }
         }
@@ -135,7 +148,7 @@ public final class Server {
     }
 
     void sessionClosed(Session s) {
-        sessions.remove(s);
+        if (sessions.remove(s)) quota.release(s.principal());
         LOG.fine(() -> "Closed client session " + s.peer());
         if (!sessions.isEmpty()) return;
         if (singleSession && hadSession) {
@@ -149,9 +162,14 @@ public final class Server {
     public void accessControl(dev.papa.daemon.access.AccessControl access) { this.access = access; }
 
     EventLoop loop() { return loop; }
+    public LogLimiter warnings() { return warnings; }
     ByteBuffer readBuffer() { return readBuffer; }
     ByteBuffer writeBuffer() { return writeBuffer; }
     long stallMillis() { return stallMillis; }
+    /** Descriptor passing works on the unix control socket only. */
+    boolean passesDescriptors() { return !tcp; }
+    dev.papa.posix.FdReceiver fdReceiver() { return fdReceiver; }
+    FdPassing.Strays strays() { return strays; }
     ValueTable values() { return values; }
     SocketTable sockets() { return sockets; }
     ProcessTable processes() { return processes; }

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -56,6 +57,10 @@ class DescriptorExhaustionTest {
                 Thread.sleep(2000);
                 long cpu = cpuTicks(pid) - cpu0;
                 assertTrue(cpu < 100, "daemon used " + cpu + " ticks in 2 s with a connection it cannot accept");
+                // ~20 failed accepts in those 2 s: one log line, no stack trace (LogLimiter)
+                String log = d.logText();
+                assertEquals(1, log.split("accept failed", -1).length - 1, log);
+                assertFalse(log.contains("Server.accept("), "stack trace in the log: " + log);
 
                 // free everything: the waiting client gets in, making works again
                 for (int p : pids) new ProcessBuilder("kill", Integer.toString(p)).start().waitFor();

@@ -197,6 +197,30 @@ class PrincipalsTest extends UsersDaemonTestBase {
     }
 
     @Test
+    void changesAreLoggedWithTheUidAndRepeatedRefusalsOnce() throws Exception {
+        java.util.List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.logging.Logger audit = java.util.logging.Logger.getLogger("dev.papa.daemon.principal.Audit");
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override public void publish(java.util.logging.LogRecord r) { lines.add(r.getLevel() + " " + r.getMessage()); }
+            @Override public void flush() { }
+            @Override public void close() { }
+        };
+        audit.addHandler(h);
+        try {
+            Conn a = as(A);
+            assertEquals("", a.result("set note secret-text"));
+            for (int i = 0; i < 50; i++) assertEquals("Error: permission denied: uid 0", a.result("make process x uid=0 /bin/true"));
+            List<String> set = lines.stream().filter(l -> l.contains("set value note")).toList();
+            assertEquals(1, set.size(), lines.toString());
+            assertTrue(set.get(0).matches("INFO uid " + uidA + "(?: \\(pid \\d+\\))?: set value note \\(11 characters\\)"), set.get(0));
+            assertTrue(lines.stream().noneMatch(l -> l.contains("secret-text")), lines.toString());
+            assertEquals(1, lines.stream().filter(l -> l.contains("Refused uid " + uidA)).count(), lines.toString());
+        } finally {
+            audit.removeHandler(h);
+        }
+    }
+
+    @Test
     void onlyAdministratorsMayStopTheDaemon() throws Exception {
         Conn a = as(A);
         assertEquals("Error: permission denied: exit-if-idle is for administrators", a.result("exit-if-idle"));
