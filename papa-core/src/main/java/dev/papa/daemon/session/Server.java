@@ -32,6 +32,9 @@ public final class Server {
     private final Fd listener;
     private final boolean singleSession;
     private final SessionQuota quota;
+    /** Unsent bytes of all sessions together, and the total past which slow readers pause. */
+    private long pending;
+    private final long pendingLimit = pendingLimit();
     /** Every warning a client can repeat goes through here (docs/SECURITY.md, "Logging"). */
     private final LogLimiter warnings;
     private final long stallMillis;
@@ -156,6 +159,14 @@ public final class Server {
 
     /** Checks every new connection's peer from now on (null: everyone may connect). */
     public void accessControl(dev.papa.daemon.access.AccessControl access) { this.access = access; }
+
+    /** A sixteenth of the max heap, at least 16 MiB (docs/SECURITY.md, "Limits"). */
+    static long pendingLimit() {
+        return Math.max(16L << 20, Runtime.getRuntime().maxMemory() / 16);
+    }
+
+    void pendingChanged(long delta) { pending += delta; }
+    boolean pendingOverLimit() { return pending > pendingLimit; }
 
     EventLoop loop() { return loop; }
     public LogLimiter warnings() { return warnings; }

@@ -70,6 +70,8 @@ public final class Session implements Handler, ProcessWatcher {
     private boolean wantWrite;
     private boolean wantRead = true;
     private boolean readPaused;
+    /** What this session's unsent bytes last added to the server's total. */
+    private long reportedPending;
     /** Bytes the client has taken, ever: progress, for the slow-consumer rule. */
     private long written;
     private State state = State.COMMAND;
@@ -215,9 +217,17 @@ public final class Session implements Handler, ProcessWatcher {
         updateInterest();
     }
 
+    /**
+     * Reading requests pauses past this session's own high water, and also, while all sessions
+     * together hold more unsent data than the server allows, as soon as this one's client falls
+     * behind at all: many sessions cannot add up to more than one bound (docs/SECURITY.md).
+     */
     private void updateInterest() {
+        server.pendingChanged(pending.bytes() - reportedPending);
+        reportedPending = pending.bytes();
         boolean write = !pending.isEmpty();
-        boolean pause = pending.bytes() > PENDING_HIGH_WATER;
+        boolean over = pending.bytes() > PENDING_HIGH_WATER;
+        boolean pause = over || (write && server.pendingOverLimit());
         boolean read = !pause && !awaitingAnswer;
         if (write == wantWrite && pause == readPaused && read == wantRead) return;
         boolean resumed = readPaused && !pause;
@@ -232,7 +242,7 @@ public final class Session implements Handler, ProcessWatcher {
             return;
         }
         if (resumed) server.loop().afterRound(this::readRequests);
-        if (pause) watchForStall(written);
+        if (over) watchForStall(written);
     }
 
     /**
@@ -261,6 +271,8 @@ public final class Session implements Handler, ProcessWatcher {
         server.loop().unregister(fd.get());
         fd.close();
         pending.clear();
+        server.pendingChanged(-reportedPending);
+        reportedPending = 0;
         server.sessionClosed(this);
     }
 
