@@ -68,64 +68,74 @@ PAPA_EXPORT int papa_epoll_wait(int epfd, void *buf, int max, int timeout) {
   return n;
 }
 
-PAPA_EXPORT long papa_send_fds(int sock, const void *data, long len, const int *fds, int nfds) {
-  struct iovec iov = {.iov_base = (void *) data, .iov_len = (size_t) len};
+/* The kernel's SCM_MAX_FD: the most descriptors one message may carry. */
+#define PAPA_SCM_MAX_FD 253
+
+/* sendmsg(MSG_NOSIGNAL) of base+off..len with nfds descriptors attached (SCM_RIGHTS) to
+ * its first byte. Blocking or not as the socket is; the control buffer is on the stack. */
+PAPA_EXPORT long papa_sendmsg(int sock, const void *base, long off, long len, const int *fds, int nfds) {
+  if (nfds < 0 || nfds > PAPA_SCM_MAX_FD || len <= 0) return -EINVAL;
+  union { char buf[CMSG_SPACE(sizeof(int) * PAPA_SCM_MAX_FD)]; struct cmsghdr align; } ctl;
+  struct iovec iov = {.iov_base = (char *) base + off, .iov_len = (size_t) len};
   struct msghdr msg;
   memset(&msg, 0, sizeof msg);
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  char *cbuf = NULL;
   if (nfds > 0) {
-    size_t space = CMSG_SPACE(sizeof(int) * (size_t) nfds);
-    cbuf = calloc(1, space);
-    if (!cbuf) return -ENOMEM;
-    msg.msg_control = cbuf;
-    msg.msg_controllen = space;
+    memset(ctl.buf, 0, CMSG_SPACE(sizeof(int) * (size_t) nfds));
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t) nfds);
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t) nfds);
     memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t) nfds);
   }
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
-  long r = n < 0 ? -errno : (long) n;
-  free(cbuf);
-  return r;
+  for (;;) {
+    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n >= 0) return (long) n;
+    if (errno != EINTR) return -errno;
+  }
 }
 
-/* Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC). *nfds gets how many
- * landed in fds; any beyond maxfds were never installed (MSG_CTRUNC). */
-PAPA_EXPORT long papa_recv_fds(int sock, void *data, long maxlen, int *fds, int maxfds, int *nfds) {
-  struct iovec iov = {.iov_base = data, .iov_len = (size_t) maxlen};
+/*
+ * recvmsg(MSG_CMSG_CLOEXEC) into base+off..len. out[0] gets the number of descriptors
+ * received (at most maxfds: the control buffer holds exactly that many, so a message with
+ * more is cut and the kernel discards the rest), out[1] the message flags (MSG_CTRUNC),
+ * out[2...] the descriptors. The control buffer is on the stack: the plain path (no
+ * descriptors) costs what read() costs plus an empty loop.
+ */
+PAPA_EXPORT long papa_recvmsg(int sock, void *base, long off, long len, int *out, int maxfds) {
+  if (maxfds < 0 || maxfds > PAPA_SCM_MAX_FD) return -EINVAL;
+  union { char buf[CMSG_SPACE(sizeof(int) * PAPA_SCM_MAX_FD)]; struct cmsghdr align; } ctl;
+  struct iovec iov = {.iov_base = (char *) base + off, .iov_len = (size_t) len};
   struct msghdr msg;
   memset(&msg, 0, sizeof msg);
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  size_t space = CMSG_SPACE(sizeof(int) * (size_t) (maxfds > 0 ? maxfds : 1));
-  char *cbuf = calloc(1, space);
-  if (!cbuf) return -ENOMEM;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = space;
+  if (maxfds > 0) {
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = CMSG_LEN(sizeof(int) * (size_t) maxfds);  /* room for exactly maxfds */
+  }
   ssize_t n;
   do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
-  *nfds = 0;
-  if (n < 0) {
-    int e = errno;
-    free(cbuf);
-    return -e;
-  }
+  out[0] = 0;
+  out[1] = 0;
+  if (n < 0) return -errno;
+  out[1] = msg.msg_flags;
+  if (msg.msg_controllen == 0) return (long) n;
+  int got = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     int count = (int) ((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
     for (int i = 0; i < count; i++) {
       int fd;
       memcpy(&fd, CMSG_DATA(c) + sizeof(int) * (size_t) i, sizeof fd);
-      if (*nfds < maxfds) fds[(*nfds)++] = fd;
-      else close(fd);
+      if (got < maxfds) out[2 + got++] = fd;
+      else close(fd);  /* cannot happen with an exact control buffer; never leak it anyway */
     }
   }
-  free(cbuf);
+  out[0] = got;
   return (long) n;
 }
 

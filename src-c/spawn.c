@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -335,4 +336,55 @@ fail:
   result[PAPA_R_STEP] = step;
   result[PAPA_R_ERRNO] = err;
   return -1;
+}
+
+/*
+ * papa_exec_fds: replaces this process (same pid, so LISTEN_PID stays true) by path, with
+ * fds[i] at 3 + i and every other descriptor from 3 + nfds on closed by the exec. For
+ * `ctl exec-with-sockets`, whose caller is a JVM: while the JVM's other threads still run,
+ * its signal handlers stay installed (exec drops them anyway) and only dispositions set to
+ * SIG_IGN, which would survive the exec, are reset. Returns -errno only while nothing has
+ * moved yet; once a descriptor sits at 3 + i the JVM cannot go on, so a failing execve
+ * writes why to stderr and _exit(127)s, like a shell.
+ */
+PAPA_EXPORT int papa_exec_fds(const char *path, char *const *argv, char *const *envp, const int *fds, int nfds) {
+  if (!path || !argv || !envp || nfds < 0 || nfds > 253) return -EINVAL;
+  int tmp[253];
+  int base = 3 + nfds;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  for (int i = 0; i < nfds; i++) {
+    tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, base);
+    if (tmp[i] < 0) {
+      int e = errno;
+      for (int j = 0; j < i; j++) close(tmp[j]);
+      pthread_sigmask(SIG_SETMASK, &old, NULL);
+      return -e;
+    }
+  }
+  /* No way back from here. */
+  for (int i = 0; i < nfds; i++) {
+    if (dup2(tmp[i], 3 + i) < 0) goto fail;  /* dup2 leaves FD_CLOEXEC clear: inherited */
+  }
+  close_fds_from(base, (int) (~0u >> 1));
+  struct kernel_sigaction ksa, prev;
+  memset(&ksa, 0, sizeof ksa);
+  ksa.handler = (void *) SIG_DFL;
+  for (long s = 1; s < _NSIG; s++) {
+    if (syscall(SYS_rt_sigaction, s, NULL, &prev, sizeof prev.mask) == 0 && prev.handler == (void *) SIG_IGN)
+      syscall(SYS_rt_sigaction, s, &ksa, NULL, sizeof ksa.mask);
+  }
+  uint64_t none = 0;
+  syscall(SYS_rt_sigprocmask, (long) SIG_SETMASK, &none, NULL, sizeof none);
+  execve(path, argv, envp);
+fail:;
+  int e = errno;
+  char msg[512];
+  int n = snprintf(msg, sizeof msg, "papa: cannot execute %s: %s\n", path, strerror(e));
+  if (n > 0) {
+    ssize_t w = write(2, msg, (size_t) (n < (int) sizeof msg ? n : (int) sizeof msg - 1));
+    (void) w;
+  }
+  _exit(127);
 }

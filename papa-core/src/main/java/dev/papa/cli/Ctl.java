@@ -35,6 +35,9 @@ import java.util.Optional;
  * the output as {@code TIMESTAMP NAME out|err: LINE} and each exit as {@code TIMESTAMP NAME exit: STATUS},
  * acknowledging each batch once it is printed, until nothing is left to watch or it is interrupted.
  *
+ * <p>{@code ctl exec-with-sockets NAME... -- COMMAND ARGS} takes the named sockets and becomes
+ * COMMAND with them at descriptors 3, 4, ... (see {@link ExecWithSockets}).
+ *
  * <p>Exit codes: 0 success, 1 the daemon answered {@code Error:}, 2 usage, 3 no daemon / connection lost.
  * Without {@code -p}/{@code -u} the client defaults apply ({@code PAPA_UNIX_SOCKET}, {@code PAPA_PORT}, 20202).
  * {@code ctl} never starts a daemon.
@@ -58,6 +61,7 @@ public final class Ctl {
     static void usage(PrintStream err) {
         err.println("usage: papa ctl [-p PORT | -u PATH] [-t SECONDS] COMMAND...");
         err.println("       papa ctl watch [processes] PATTERN...");
+        err.println("       papa ctl exec-with-sockets NAME... -- COMMAND [ARG...]   (unix control socket)");
         err.println("  e.g. papa ctl list processes     papa ctl set greeting \"hello world\"     papa ctl help");
     }
 
@@ -106,6 +110,9 @@ public final class Ctl {
         }
         try (Papa papa = builder.connect()) {
             String first = words.get(0).toLowerCase(Locale.ROOT);
+            if (first.equals("exec-with-sockets")) {
+                return ExecWithSockets.run(papa, words.subList(1, words.size()), err);
+            }
             boolean watch = !first.isEmpty() && "watch".startsWith(first);
             if (watch || isMakeWithWatch(words)) {
                 List<String> cmd = words;

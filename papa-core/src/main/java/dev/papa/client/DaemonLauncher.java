@@ -171,13 +171,20 @@ public final class DaemonLauncher {
         return "java";
     }
 
+    /**
+     * The daemon's environment: the launcher's, without systemd's socket-activation and notify
+     * variables. A launcher that was itself socket-activated describes its own descriptors
+     * there; the daemon receives none of them, and must not notify the launcher's manager.
+     */
+    static Map<String, String> daemonEnvironment(Map<String, String> launcher) {
+        Map<String, String> env = new LinkedHashMap<>(launcher);
+        env.keySet().removeIf(k -> k.startsWith("LISTEN_") || k.equals("NOTIFY_SOCKET"));
+        return env;
+    }
+
     /** Starts {@code command} detached. */
     public static Launched spawnDetached(List<String> command, Path logFile) throws PapaException {
-        Map<String, String> env = new LinkedHashMap<>(System.getenv());
-        // A launcher that was itself socket-activated describes its own descriptors there; the
-        // daemon receives none of them (nor the launcher's notify socket).
-        env.keySet().removeIf(k -> k.startsWith("LISTEN_") || k.equals("NOTIFY_SOCKET"));
-        SpawnSpec spec = new SpawnSpec(command).env(env).workingDir("/").umask(0027).newSession(true)
+        SpawnSpec spec = new SpawnSpec(command).env(daemonEnvironment(System.getenv())).workingDir("/").umask(0027).newSession(true)
                 .stdout(SpawnSpec.Output.NULL).stderr(SpawnSpec.Output.NULL);
         Child child;
         try {

@@ -241,6 +241,62 @@ public final class Papa implements AutoCloseable {
         command(words("remove", "sockets"), patterns);
     }
 
+    /**
+     * {@code take sockets PATTERN...}: this process's own descriptors for the matching sockets
+     * (SCM_RIGHTS over a unix connection of its own), in the order of their sorted lines; each
+     * is owned by the caller. The daemon keeps its copies, so a server may serve on them, exit
+     * and take them again without a connection ever being refused. An exact name that does
+     * not exist is an error; at most 253 in one call. Over TCP the daemon refuses.
+     */
+    public List<TakenSocket> takeSockets(String... patterns) throws PapaException {
+        List<String> w = words("take", "sockets");
+        for (String p : patterns) {
+            w.add(Words.word(p));
+        }
+        if (!endpoint.isUnix()) {
+            command(w); // the daemon answers "descriptor passing needs the unix control socket"
+            throw new PapaException(PapaException.Kind.PROTOCOL, "take sockets over TCP did not fail");
+        }
+        FdExchange.Reply r = FdExchange.request(endpoint.path(), Words.line(w), new int[0], timeout);
+        List<TakenSocket> taken = new ArrayList<>();
+        try {
+            List<String> lines = lines(r.text());
+            if (lines.size() != r.fds().length) {
+                throw new PapaException(PapaException.Kind.PROTOCOL, "papa sent " + r.fds().length
+                        + " descriptors for " + lines.size() + " sockets");
+            }
+            for (int i = 0; i < lines.size(); i++) {
+                taken.add(new TakenSocket(SocketInfo.parse(lines.get(i)), r.fds()[i]));
+            }
+            return Collections.unmodifiableList(taken);
+        } catch (PapaException | RuntimeException e) {
+            for (dev.papa.posix.Fd f : r.fds()) {
+                f.close();
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * {@code make socket NAME adopt=1} with {@code fd} attached: the daemon keeps its own
+     * duplicate of this socket as NAME (family, type, address, port and backlog as the kernel
+     * tells them). The caller still owns {@code fd}. Over TCP the daemon refuses.
+     */
+    public SocketInfo adoptSocket(String name, int fd) throws PapaException {
+        List<String> w = words("make", "socket");
+        w.add(Words.word(name));
+        w.add("adopt=1");
+        if (!endpoint.isUnix()) {
+            command(w);
+            throw new PapaException(PapaException.Kind.PROTOCOL, "adopt over TCP did not fail");
+        }
+        FdExchange.Reply r = FdExchange.request(endpoint.path(), Words.line(w), new int[] {fd}, timeout);
+        for (dev.papa.posix.Fd f : r.fds()) {
+            f.close(); // none expected
+        }
+        return SocketInfo.parse(r.text());
+    }
+
     // ---------------------------------------------------------------- values
 
     /** {@code set NAME VALUE}; a null or empty value deletes the name. */
@@ -624,7 +680,7 @@ public final class Papa implements AutoCloseable {
     /** The protocol's command words, for resolving abbreviations the way the daemon does. */
     static final class Commands {
         static final List<String> TOP = List.of("exit-if-idle", "get", "help", "list", "make", "quit", "remove",
-                "set", "watch");
+                "set", "take", "watch");
 
         private Commands() {
         }

@@ -47,6 +47,19 @@ class AutoStartTest {
     }
 
     @Test
+    void theDaemonDoesNotInheritTheLaunchersSocketActivation() {
+        Map<String, String> launcher = new java.util.LinkedHashMap<>();
+        launcher.put("PATH", "/usr/bin:/bin");
+        launcher.put("LISTEN_FDS", "2");
+        launcher.put("LISTEN_PID", "4242");
+        launcher.put("LISTEN_FDNAMES", "web:admin");
+        launcher.put("NOTIFY_SOCKET", "/run/systemd/notify");
+        launcher.put("LISTENER", "kept: not one of systemd's");
+        assertEquals(Map.of("PATH", "/usr/bin:/bin", "LISTENER", "kept: not one of systemd's"),
+                DaemonLauncher.daemonEnvironment(launcher));
+    }
+
+    @Test
     void eightThreadsStartExactlyOneDaemonAfterTheOldOneStopped() throws Exception {
         Path sock = dir.resolve("papa.sock");
         Endpoint ep = Endpoint.unix(sock);

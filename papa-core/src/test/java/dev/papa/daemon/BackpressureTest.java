@@ -87,6 +87,24 @@ class BackpressureTest extends DaemonTestBase {
     }
 
     @Test
+    void anExitWithOutputLeftInThePipeIsReportedAfterThatOutput() throws Exception {
+        ProtocolClient c = connect();
+        // seq 1 10000 is 48,894 bytes: it fits into the pipe, so seq exits while the daemon,
+        // blocked at 4k, has read only the first of it
+        Proc p = make(c, "short overflow=block bufsize=4k /usr/bin/seq 1 10000");
+        awaitReaped(p.pid());
+        String listed = c.ok("list processes short");
+        assertTrue(listed.contains(" running=False ") && listed.contains(" blocked=True "), listed);
+        // let the one-second pipe grace for descendants run out while blocked (a timer; there
+        // is nothing to poll for): the output still in the pipe must not be cut off by it
+        Thread.sleep(1500);
+        List<ProtocolClient.Item> items = watchAll(c, "short", 1);
+        assertArrayEquals(seq(10_000), ProtocolClient.outBytes(items), "all of it, in order");
+        assertEquals("closed", items.get(items.size() - 1).kind());
+        assertEquals(0, items.get(items.size() - 1).status());
+    }
+
+    @Test
     void stdoutAndStderrBlockIndependentlyAndLoseNothing() throws Exception {
         ProtocolClient c = connect();
         // 400,000 lines on each stream, interleaved in bursts

@@ -89,4 +89,13 @@ public final class Processes {
   static Object umaskLock() {
     return UMASK_LOCK;
   }
+
+  /** How many descriptors this process has open now (the entries of /proc/self/fd). */
+  public static int openDescriptorCount() throws PosixException {
+    try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/fd"))) {
+      return (int) s.count() - 1;  // less the directory descriptor the listing itself holds
+    } catch (java.io.IOException e) {
+      throw new PosixException("list /proc/self/fd", dev.papa.posix.internal.Errno.EMFILE);
+    }
+  }
 }

@@ -29,7 +29,8 @@ public final class Sockets {
   private static final int AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
   private static final int SOCK_NONBLOCK = 04000, SOCK_CLOEXEC = 02000000;
   private static final int SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_PEERCRED = 17,
-      SO_REUSEPORT = 15, SO_BINDTODEVICE = 25;
+      SO_REUSEPORT = 15, SO_RCVTIMEO = 20, SO_BINDTODEVICE = 25, SO_ACCEPTCONN = 30, SO_DOMAIN = 39;
+  private static final int ESOCKTNOSUPPORT = 94;
   private static final int UNIX_PATH_MAX = 108;
   private static final int IPPROTO_TCP = 6, TCP_NODELAY = 1;
 
@@ -189,32 +190,113 @@ public final class Sockets {
     return new Fd[] {Fd.adopt(sv[0]), Fd.adopt(sv[1])};
   }
 
-  /** Sends data (at least 1 byte) with the descriptors attached (SCM_RIGHTS); no SIGPIPE. */
+  /** The kernel's SCM_MAX_FD: the most descriptors one message can carry. */
+  public static final int MAX_FDS_PER_MESSAGE = 253;
+  /** recvmsg's flag for control data that did not fit (descriptors discarded by the kernel). */
+  static final int MSG_CTRUNC = 8;
+
+  /** Sends data (at least 1 byte) with the descriptors attached (SCM_RIGHTS) to its first byte; no SIGPIPE. */
   public static void sendFds(int sock, byte[] data, int... fds) throws PosixException {
     if (data.length == 0) throw new IllegalArgumentException("SCM_RIGHTS needs at least 1 byte of data");
-    long n = LibPapa.papa_send_fds(sock, data, data.length, fds, fds.length);
+    if (fds.length > MAX_FDS_PER_MESSAGE) throw new IllegalArgumentException("at most " + MAX_FDS_PER_MESSAGE + " descriptors");
+    long n = LibPapa.papa_sendmsg(sock, data, 0, data.length, fds, fds.length);
     if (n < 0) throw new PosixException("sendmsg", (int) -n);
     while (n < data.length) {  // the descriptors went with the first part
-      byte[] rest = Arrays.copyOfRange(data, (int) n, data.length);
-      long m = LibPapa.papa_send_fds(sock, rest, rest.length, null, 0);
+      long m = LibPapa.papa_sendmsg(sock, data, n, data.length - n, null, 0);
       if (m < 0) throw new PosixException("sendmsg", (int) -m);
       n += m;
     }
   }
 
-  /** What {@link #receiveFds} got: the data read (empty at EOF) and the descriptors that came with it. */
-  public record Received(byte[] data, Fd[] fds) {}
+  /**
+   * Sends buf's position..limit on a nonblocking socket with fds attached to the first byte;
+   * returns the bytes sent (position advanced; the descriptors went with them) or
+   * {@link Io#AGAIN} (nothing sent, descriptors not sent).
+   */
+  public static int send(int sock, ByteBuffer buf, int[] fds) throws PosixException {
+    if (!buf.isDirect()) throw new IllegalArgumentException("direct buffer required");
+    int pos = buf.position(), rem = buf.limit() - pos;
+    buf.position(0);  // JNA passes a direct buffer's address at its position (see Io.read)
+    long n = LibPapa.papa_sendmsg(sock, buf, pos, rem, fds, fds.length);
+    buf.position(n > 0 ? pos + (int) n : pos);
+    if (n >= 0) return (int) n;
+    if (n == -Errno.EAGAIN) return Io.AGAIN;
+    throw new PosixException("sendmsg", (int) -n);
+  }
 
-  /** recvmsg(MSG_CMSG_CLOEXEC): up to maxData bytes and maxFds descriptors (any more are closed by the kernel). */
+  /**
+   * What {@link #receiveFds} got: the data read (empty at EOF), the descriptors that came with
+   * it, and whether the kernel cut the control data (more descriptors were sent than asked
+   * for: those were discarded).
+   */
+  public record Received(byte[] data, Fd[] fds, boolean truncated) {}
+
+  /** Blocking recvmsg(MSG_CMSG_CLOEXEC): up to maxData bytes and maxFds (at most 253) descriptors. */
   public static Received receiveFds(int sock, int maxData, int maxFds) throws PosixException {
+    if (maxFds < 0 || maxFds > MAX_FDS_PER_MESSAGE) throw new IllegalArgumentException("maxFds " + maxFds);
     byte[] buf = new byte[Math.max(1, maxData)];
-    int[] fds = new int[Math.max(1, maxFds)];
-    int[] nfds = new int[1];
-    long n = LibPapa.papa_recv_fds(sock, buf, maxData, fds, maxFds, nfds);
+    int[] out = new int[2 + maxFds];
+    long n = LibPapa.papa_recvmsg(sock, buf, 0, maxData, out, maxFds);
     if (n < 0) throw new PosixException("recvmsg", (int) -n);
-    Fd[] out = new Fd[nfds[0]];
-    for (int i = 0; i < out.length; i++) out[i] = Fd.adopt(fds[i]);
-    return new Received(Arrays.copyOf(buf, (int) n), out);
+    Fd[] fds = new Fd[out[0]];
+    for (int i = 0; i < fds.length; i++) fds[i] = Fd.adopt(out[2 + i]);
+    return new Received(Arrays.copyOf(buf, (int) n), fds, (out[1] & MSG_CTRUNC) != 0);
+  }
+
+  /**
+   * What the kernel says a socket is: family (SO_DOMAIN), type (SO_TYPE), whether it listens
+   * (SO_ACCEPTCONN), and its local address (getsockname): {@code inet} for inet/inet6,
+   * {@code path} for a bound unix socket ({@code @name} for an abstract one), else null.
+   */
+  public record Description(Family family, Type type, boolean listening, java.net.InetSocketAddress inet, String path) {}
+
+  /**
+   * Describes any descriptor: ENOTSOCK for a pipe or file, EAFNOSUPPORT for a family other
+   * than unix/inet/inet6, ESOCKTNOSUPPORT for a type outside {@link Type}.
+   */
+  public static Description describe(int fd) throws PosixException {
+    int domain = getInt(fd, SO_DOMAIN, "SO_DOMAIN");
+    Family family;
+    switch (domain) {
+      case AF_UNIX: family = Family.UNIX; break;
+      case AF_INET: family = Family.INET; break;
+      case AF_INET6: family = Family.INET6; break;
+      default: throw new PosixException("getsockopt(SO_DOMAIN)", Errno.EAFNOSUPPORT);
+    }
+    int t = getInt(fd, SO_TYPE, "SO_TYPE");
+    if (t < 1 || t > Type.values().length) throw new PosixException("getsockopt(SO_TYPE)", ESOCKTNOSUPPORT);
+    boolean listening = getInt(fd, SO_ACCEPTCONN, "SO_ACCEPTCONN") != 0;
+    byte[] a = new byte[128];
+    int[] len = {a.length};
+    if (LibC.getsockname(fd, a, len) < 0) throw new PosixException("getsockname", Native.getLastError());
+    if (family != Family.UNIX) return new Description(family, Type.values()[t - 1], listening, inetAddress(a), null);
+    String path = null;
+    int n = Math.min(len[0], a.length);
+    if (n > 2 && a[2] == 0) {
+      path = "@" + new String(a, 3, n - 3, StandardCharsets.UTF_8);  // abstract name
+    } else if (n > 2) {
+      int end = 2;
+      while (end < n && a[end] != 0) end++;
+      path = new String(a, 2, end - 2, StandardCharsets.UTF_8);
+    }
+    return new Description(family, Type.values()[t - 1], listening, null, path);
+  }
+
+  private static int getInt(int fd, int opt, String name) throws PosixException {
+    int[] v = new int[1];
+    int[] len = {4};
+    if (LibC.getsockopt(fd, SOL_SOCKET, opt, v, len) < 0) {
+      throw new PosixException("getsockopt(" + name + ")", Native.getLastError());
+    }
+    return v[0];
+  }
+
+  /** SO_RCVTIMEO: a blocking read on sock fails with EAGAIN after this long (0: never). */
+  public static void setReceiveTimeout(int sock, long millis) throws PosixException {
+    long[] tv = {millis / 1000, (millis % 1000) * 1000};
+    if (LibC.setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, tv, 16) < 0) {
+      throw new PosixException("setsockopt(SO_RCVTIMEO)", Native.getLastError());
+    }
   }
 
   /** The unix socket peer's credentials at connect time. */
@@ -232,12 +314,7 @@ public final class Sockets {
 
   /** SO_TYPE (1 = stream, 2 = dgram, ...). */
   public static int socketType(int fd) throws PosixException {
-    int[] v = new int[1];
-    int[] len = {4};
-    if (LibC.getsockopt(fd, SOL_SOCKET, SO_TYPE, v, len) < 0) {
-      throw new PosixException("getsockopt(SO_TYPE)", Native.getLastError());
-    }
-    return v[0];
+    return getInt(fd, SO_TYPE, "SO_TYPE");
   }
 
   private static Fd socket(int domain, Type t) throws PosixException {

@@ -40,16 +40,7 @@ public final class Spawner {
       envList.add(LISTEN_PID + "=" + "0".repeat(23)); // the child writes its pid over the zeros
     }
 
-    String prog = argvList.get(0);
-    List<String> candidates = new ArrayList<>();
-    if (prog.indexOf('/') >= 0 || prog.isEmpty()) {
-      candidates.add(prog);
-    } else {
-      String path = spec.env.getOrDefault("PATH", DEFAULT_PATH);
-      for (String dir : path.split(":", -1)) {
-        candidates.add(dir.isEmpty() ? prog : dir.endsWith("/") ? dir + prog : dir + "/" + prog);
-      }
-    }
+    List<String> candidates = candidates(argvList.get(0), spec.env);
 
     // One native block for the three NULL-terminated string vectors, freed right after the
     // call: thousands of spawns must not wait for the GC to release native memory.
@@ -105,6 +96,55 @@ public final class Spawner {
     return new Child(result[0], Fd.adopt(result[1]),
         result[2] >= 0 ? Fd.adopt(result[2]) : null,
         result[3] >= 0 ? Fd.adopt(result[3]) : null);
+  }
+
+  /** Where execvp would look for prog: prog itself when it has a slash, else each PATH entry. */
+  private static List<String> candidates(String prog, Map<String, String> env) {
+    List<String> candidates = new ArrayList<>();
+    if (prog.indexOf('/') >= 0 || prog.isEmpty()) {
+      candidates.add(prog);
+    } else {
+      String path = env.getOrDefault("PATH", DEFAULT_PATH);
+      for (String dir : path.split(":", -1)) {
+        candidates.add(dir.isEmpty() ? prog : dir.endsWith("/") ? dir + prog : dir + "/" + prog);
+      }
+    }
+    return candidates;
+  }
+
+  /**
+   * Replaces this process, keeping its pid, by {@code argv[0]} (looked up in env's PATH as
+   * {@link #spawn} does) with exactly the environment {@code env}, descriptors 0-2 as they
+   * are, {@code fds[i]} at 3 + i and nothing else. For a CLI that hands sockets to a server
+   * (LISTEN_PID is then this process's pid). Returns only by throwing, and only while nothing
+   * has changed: no executable found, a descriptor that cannot be copied.
+   */
+  public static void execInPlace(List<String> argv, Map<String, String> env, int[] fds) throws PosixException {
+    if (argv.isEmpty()) throw new IllegalArgumentException("empty argv");
+    for (String a : argv) checkNoNul(a);
+    List<String> envList = new ArrayList<>();
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      if (e.getKey().isEmpty() || e.getKey().indexOf('=') >= 0) throw new SpawnException(SpawnException.Step.PREPARE, Errno.EINVAL);
+      checkNoNul(e.getKey());
+      checkNoNul(e.getValue());
+      envList.add(e.getKey() + "=" + e.getValue());
+    }
+    String found = null;
+    boolean denied = false;
+    for (String c : candidates(argv.get(0), env)) {
+      java.nio.file.Path p = java.nio.file.Path.of(c);
+      if (!java.nio.file.Files.isRegularFile(p)) continue;
+      if (java.nio.file.Files.isExecutable(p)) {
+        found = c;
+        break;
+      }
+      denied = true;
+    }
+    if (found == null) throw new SpawnException(SpawnException.Step.EXEC, denied ? Errno.EACCES : Errno.ENOENT);
+    try (StringVectors vectors = new StringVectors(argv, envList)) {
+      int rc = LibPapa.papa_exec_fds(Errno.cString(found), vectors.vector(0), vectors.vector(1), fds, fds.length);
+      throw new SpawnException(SpawnException.Step.PREPARE, -rc);
+    }
   }
 
   /** Several NULL-terminated {@code char*} vectors packed into one native allocation. */

@@ -161,6 +161,7 @@ class SocketsTest {
       Sockets.Received r = Sockets.receiveFds(sp[1].get(), 100, 4);
       assertEquals("hello", new String(r.data(), StandardCharsets.UTF_8));
       assertEquals(2, r.fds().length);
+      assertFalse(r.truncated());
       try (Fd w = r.fds()[0]; Fd rd = r.fds()[1]) {
         assertTrue(Io.isCloseOnExec(w.get()));
         assertTrue(Io.isCloseOnExec(rd.get()));

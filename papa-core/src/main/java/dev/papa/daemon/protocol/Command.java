@@ -9,10 +9,10 @@ import java.util.List;
  */
 public enum Command {
     EXIT_IF_IDLE, GET, HELP, LIST_PROCESSES, LIST_SOCKETS, LIST_VALUES, MAKE_PROCESS, MAKE_SOCKET,
-    QUIT, REMOVE_PROCESSES, REMOVE_SOCKETS, REMOVE_VALUES, SET, WATCH_PROCESSES;
+    QUIT, REMOVE_PROCESSES, REMOVE_SOCKETS, REMOVE_VALUES, SET, TAKE_SOCKETS, WATCH_PROCESSES;
 
     /** Top-level words, sorted: resolution depends on this order. */
-    static final List<String> TOP = List.of("exit-if-idle", "get", "help", "list", "make", "quit", "remove", "set", "watch");
+    static final List<String> TOP = List.of("exit-if-idle", "get", "help", "list", "make", "quit", "remove", "set", "take", "watch");
 
     static List<String> secondWords(String first) {
         switch (first) {
@@ -23,6 +23,8 @@ public enum Command {
                 return List.of("process", "socket");
             case "watch":
                 return List.of("processes");
+            case "take":
+                return List.of("sockets");
             default:
                 return List.of();
         }

@@ -71,6 +71,8 @@ public final class Help {
                         "Abbreviated: r p nginx, r s uwsgi, r v circus.*");
             case "watch":
                 return of(Command.WATCH_PROCESSES);
+            case "take":
+                return of(Command.TAKE_SOCKETS);
             default:
                 return of(Command.valueOf(word.toUpperCase(java.util.Locale.ROOT).replace('-', '_')));
         }
@@ -136,6 +138,16 @@ public final class Help {
                         "Examples:",
                         "    make socket uwsgi port=8080",
                         "    make socket chaussette path=/tmp/chaussette.sock");
+            case TAKE_SOCKETS:
+                return lines("Receive duplicates of sockets (unix control socket only).",
+                        "The reply is the list sockets lines; one message carries the descriptors",
+                        "(SCM_RIGHTS), in the order of the lines. At most 253 in one take.",
+                        "The other way round, \"make socket NAME adopt=1\" with one socket descriptor",
+                        "attached to the request line makes papa keep that socket as NAME.",
+                        "",
+                        "Examples:",
+                        "    take sockets web",
+                        "    take sockets web* api");
             case MAKE_PROCESS:
                 return lines("Create a process.",
                         "You need to specify a name, followed by name=value pairs for the process",

@@ -47,6 +47,9 @@ public final class Server {
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(16384);
     /** Every session writes through this one buffer (the loop is single-threaded). */
     private final ByteBuffer writeBuffer = ByteBuffer.allocateDirect(65536);
+    /** Unix sessions read through this (recvmsg with a one-descriptor control buffer). */
+    private final dev.papa.posix.FdReceiver fdReceiver = new dev.papa.posix.FdReceiver(FdPassing.CAPACITY);
+    private final FdPassing.Strays strays;
     private boolean hadSession;
     private boolean exitWhenIdle;
     private dev.papa.daemon.access.AccessControl access;
@@ -65,6 +68,7 @@ public final class Server {
         this.stallMillis = config.slowClientTimeout().toMillis();
         this.tcp = config.unixSocket() == null;
         this.onExit = onExit;
+        this.strays = new FdPassing.Strays(loop);
         dev.papa.posix.Io.setNonBlocking(listener.get(), true); // accept() must never block the loop
         loop.register(listener.get(), Epoll.IN, ev -> accept());
     }
@@ -173,6 +177,10 @@ public final class Server {
     ByteBuffer readBuffer() { return readBuffer; }
     ByteBuffer writeBuffer() { return writeBuffer; }
     long stallMillis() { return stallMillis; }
+    /** Descriptor passing works on the unix control socket only. */
+    boolean passesDescriptors() { return !tcp; }
+    dev.papa.posix.FdReceiver fdReceiver() { return fdReceiver; }
+    FdPassing.Strays strays() { return strays; }
     ValueTable values() { return values; }
     SocketTable sockets() { return sockets; }
     ProcessTable processes() { return processes; }

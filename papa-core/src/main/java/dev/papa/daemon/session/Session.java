@@ -11,6 +11,7 @@ import dev.papa.daemon.protocol.Words;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.ProcessWatcher;
+import dev.papa.daemon.table.SocketTable;
 import dev.papa.posix.Epoll;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
@@ -66,6 +67,10 @@ public final class Session implements Handler, ProcessWatcher {
      */
     private boolean awaitingAnswer;
     private final Outbox pending = new Outbox();
+    /** Descriptor passing, on unix sessions only (null on TCP). */
+    private final FdPassing passing;
+    /** The descriptors that came with the request line being handled, if any. */
+    private FdPassing.Attached lineFds;
     private boolean closeWhenFlushed;
     private boolean wantWrite;
     private boolean wantRead = true;
@@ -93,6 +98,7 @@ public final class Session implements Handler, ProcessWatcher {
         this.fd = fd;
         this.peer = peer;
         this.principal = principal;
+        this.passing = server.passesDescriptors() ? new FdPassing(server.strays(), peer) : null;
     }
 
     String peer() {
@@ -134,7 +140,8 @@ public final class Session implements Handler, ProcessWatcher {
             buf.clear();
             int n;
             try {
-                n = Io.read(fd.get(), buf);
+                // recvmsg only where descriptors can come (unix); same syscall count as read
+                n = passing == null ? Io.read(fd.get(), buf) : server.fdReceiver().read(fd.get(), buf);
             } catch (PosixException e) {
                 LOG.log(Level.FINE, "read from " + peer, e);
                 n = Io.EOF;
@@ -145,6 +152,10 @@ public final class Session implements Handler, ProcessWatcher {
                 return;
             }
             buf.flip();
+            if (passing != null && server.fdReceiver().hasAncillary()) {
+                boolean cut = server.fdReceiver().truncated();
+                passing.received(server.fdReceiver().take(), cut);
+            }
             parse(buf);
             if (buf.hasRemaining() && state != State.CLOSED) {
                 // Paused or awaiting mid-buffer: the rest waits here (at most one read).
@@ -159,6 +170,9 @@ public final class Session implements Handler, ProcessWatcher {
         while (buf.hasRemaining() && state != State.CLOSED && !readPaused && !awaitingAnswer) {
             byte b = buf.get();
             if (b == '\n') {
+                if (passing != null && passing.ownsDescriptors(buf.remaining())) lineFds = passing.claim();
+                String request = lineFds == null ? null
+                        : discardingLongLine ? "(a line over " + MAX_LINE + " bytes)" : preview(lineLength);
                 if (discardingLongLine) {
                     discardingLongLine = false;
                     lineLength = 0;
@@ -169,6 +183,7 @@ public final class Session implements Handler, ProcessWatcher {
                     onLine(len);
                     if (line.length > 16 * SMALL_LINE) line = new byte[SMALL_LINE];
                 }
+                if (lineFds != null) releaseLineFds(request);
             } else if (discardingLongLine) {
                 // skip to the end of the line
             } else if (lineLength == MAX_LINE) {
@@ -178,6 +193,18 @@ public final class Session implements Handler, ProcessWatcher {
                 line[lineLength++] = b;
             }
         }
+        if (passing != null && !buf.hasRemaining()) passing.endOfRead();
+    }
+
+    /** Closes (and logs) the descriptors of the line just handled that no request kept. */
+    private void releaseLineFds(String request) {
+        FdPassing.Attached a = lineFds;
+        lineFds = null;
+        passing.release(a, request);
+    }
+
+    private String preview(int len) {
+        return new String(line, 0, Math.min(len, 80), StandardCharsets.UTF_8).strip();
     }
 
     private void send(byte[] bytes) {
@@ -197,9 +224,16 @@ public final class Session implements Handler, ProcessWatcher {
             buf.clear();
             pending.fill(buf);
             buf.flip();
+            long fdsAt = passing == null ? -1 : passing.nextOffset();
+            if (fdsAt > written && fdsAt - written < buf.limit()) buf.limit((int) (fdsAt - written));
             int n;
             try {
-                n = Io.write(fd.get(), buf);
+                if (fdsAt == written) {
+                    n = dev.papa.posix.Sockets.send(fd.get(), buf, passing.nextNumbers());
+                    if (n > 0) passing.sent();
+                } else {
+                    n = Io.write(fd.get(), buf);
+                }
             } catch (PosixException e) {
                 LOG.log(Level.FINE, "write to " + peer, e);
                 close();
@@ -273,6 +307,8 @@ public final class Session implements Handler, ProcessWatcher {
         pending.clear();
         server.pendingChanged(-reportedPending);
         reportedPending = 0;
+        if (passing != null) passing.closeAll();
+        if (lineFds != null) releaseLineFds("(session closed)");
         server.sessionClosed(this);
     }
 
@@ -305,6 +341,11 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void execute(String text) {
+        if (lineFds != null && lineFds.cut()) {
+            reply(null, "more descriptors were attached to the request than papa takes (" + FdPassing.CAPACITY
+                    + "): refused, and every descriptor of it closed");
+            return;
+        }
         List<String> words = Words.split(text);
         String result;
         try {
@@ -353,8 +394,15 @@ public final class Session implements Handler, ProcessWatcher {
                 return "";
             case MAKE_SOCKET:
                 awaitAnswer();
-                server.sockets().make(principal, args, (socket, error) -> answered(error, () -> reply(socket.line(), null)));
+                server.sockets().make(principal, args, passing == null ? null : lineFds == null ? FdPassing.NONE : lineFds.fds(),
+                        (socket, error) -> answered(error, () -> reply(socket.line(), null)));
                 return null;
+            case TAKE_SOCKETS: {
+                if (passing == null) throw new CommandError("descriptor passing needs the unix control socket");
+                SocketTable.Taken taken = server.sockets().take(principal, args);
+                if (taken.fds().length > 0) passing.attachToReply(written + pending.bytes(), taken.fds());
+                return taken.reply();
+            }
             case LIST_SOCKETS:
                 return server.sockets().list(principal, args);
             case REMOVE_SOCKETS:

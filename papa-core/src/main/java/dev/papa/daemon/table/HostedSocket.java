@@ -23,6 +23,8 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
     int port;                 // the bound port (chosen by the system when 0 was asked)
     final String iface;
     final boolean reusePort;
+    /** Handed to the daemon ({@code adopt=1}): what it is came from the kernel, and its path is not the daemon's to unlink. */
+    final boolean adopted;
     Fd fd;
     // unix: the directory entry bound (PROTOCOL.md: same entry, same path), the file made there,
     // and the identity it was made with (null: the daemon's own)
@@ -33,6 +35,11 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
 
     HostedSocket(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
                  String host, InetAddress address, int port, String iface, boolean reusePort) {
+        this(name, owner, family, type, backlog, path, umask, host, address, port, iface, reusePort, false);
+    }
+
+    HostedSocket(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog, String path, Integer umask,
+                 String host, InetAddress address, int port, String iface, boolean reusePort, boolean adopted) {
         this.name = name;
         this.owner = owner;
         this.family = family;
@@ -45,6 +52,7 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
         this.port = port;
         this.iface = iface;
         this.reusePort = reusePort;
+        this.adopted = adopted;
     }
 
     /** This request with its host resolved to {@code resolved}. */
@@ -59,6 +67,8 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
     public boolean reusePort() { return reusePort; }
     /** The daemon's descriptor, or -1 for a reuseport socket. */
     public int fileno() { return fd == null ? -1 : fd.get(); }
+
+    public boolean adopted() { return adopted; }
 
     /** Same options as {@code other} (a requested port of 0 matches any port; reuseport is not compared, as in the reference). */
     boolean sameOptions(HostedSocket requested) {

@@ -49,14 +49,28 @@ public final class SocketTable {
      * happens on the loop.
      */
     public void make(Principal by, List<String> words, Worker.Answer<HostedSocket> answer) throws CommandError {
+        make(by, words, null, answer);
+    }
+
+    /**
+     * Like {@link #make(Principal, List, Worker.Answer)}, with the descriptors that came with the
+     * request: null when the session cannot carry any (TCP). {@code adopt=1} keeps the one there
+     * (answered at once) and nulls its slot; the caller closes whatever is left in the array.
+     */
+    public void make(Principal by, List<String> words, Fd[] attached, Worker.Answer<HostedSocket> answer) throws CommandError {
         if (words.isEmpty()) throw new CommandError("Socket requires a name");
         String name = words.remove(0);
         Map<String, String> options = dev.papa.daemon.protocol.Words.takeOptions(words);
         if (!words.isEmpty()) throw new CommandError("Unexpected argument \"" + words.get(0) + "\" - socket options are name=value");
+        boolean adopt = flag("adopt", options.remove("adopt"));
         for (String key : options.keySet()) {
             if (!OPTIONS.contains(key)) throw new CommandError("Unknown socket option \"" + key + "\"");
         }
         Names.check("Socket", name);
+        if (adopt) {
+            answer.accept(adopt(by, name, options, attached), null); // nothing to look up
+            return;
+        }
         HostedSocket requested = parse(name, options, by.uid());
         HostedSocket existing = existing(by, requested);
         if (existing != null) {
@@ -97,6 +111,83 @@ public final class SocketTable {
         if (requested.pathKey != null) byPath.put(requested.pathKey, requested);
         Audit.changed(by, "created socket " + requested.line());
         return requested;
+    }
+
+    /** {@code make socket NAME adopt=1}: keeps the attached descriptor as NAME (PROTOCOL.md "Descriptor passing"). */
+    private HostedSocket adopt(Principal by, String name, Map<String, String> options, Fd[] attached) throws CommandError {
+        if (attached == null) throw new CommandError(Adoption.NEEDS_UNIX);
+        if (!options.isEmpty()) {
+            throw new CommandError("adopt=1 takes no other option (the kernel tells the rest): " + options.keySet().iterator().next());
+        }
+        HostedSocket existing = byName.get(name);
+        by.claim(name, existing);
+        if (existing != null) throw new CommandError("Socket for " + name + " has already been created - " + existing.line());
+        if (attached.length != 1) throw new CommandError(Adoption.NEEDS_SOCKET);
+        // no port or type rule for non-administrators: nothing is bound, the socket already exists
+        HostedSocket s = Adoption.describe(name, by.uid(), attached[0]);
+        String key = entryKey(by, s.path);
+        if (key != null && byPath.containsKey(key)) {
+            by.claim(s.path, byPath.get(key));
+            throw new CommandError("Socket for " + s.path + " has already been created");
+        }
+        Adoption.checkHeadroom(0); // the descriptor is already counted: keep the reserve free
+        attached[0] = null;        // the table owns it now
+        byName.put(name, s);
+        s.pathKey = key;
+        if (key != null) byPath.put(key, s);
+        Audit.changed(by, "adopted socket " + s.line());
+        return s;
+    }
+
+    /**
+     * The directory entry an adopted unix socket's path names (so no socket is made there while
+     * it is held), or null: no path, an abstract name, or a path that cannot be resolved safely.
+     */
+    private static String entryKey(Principal by, String path) {
+        if (path == null || path.startsWith("@")) return null;
+        try (UnixPath where = UnixPath.open(path, by.isAdmin() ? Processes.effectiveUid() : by.uid())) {
+            return where.entryKey();
+        } catch (PosixException e) {
+            return null;
+        }
+    }
+
+    /** What {@code take sockets} hands over: the reply lines and one descriptor per line, owned by the caller. */
+    public record Taken(String reply, Fd[] fds) {}
+
+    /**
+     * {@code take sockets PATTERN...}: the matched sockets' lines, sorted, and a close-on-exec
+     * duplicate of each (a fresh copy of a reuseport socket), in the order of the lines.
+     */
+    public Taken take(Principal by, List<String> patterns) throws CommandError {
+        List<HostedSocket> matched = new ArrayList<>(select(by, patterns, true).values()); // what by sees
+        if (matched.size() > Sockets.MAX_FDS_PER_MESSAGE) {
+            throw new CommandError("at most " + Sockets.MAX_FDS_PER_MESSAGE + " sockets in one take");
+        }
+        if (matched.isEmpty()) return new Taken("", new Fd[0]);
+        matched.sort(java.util.Comparator.comparing(HostedSocket::line));
+        Adoption.checkHeadroom(matched.size());
+        Fd[] fds = new Fd[matched.size()];
+        List<String> lines = new ArrayList<>(matched.size());
+        try {
+            for (int i = 0; i < fds.length; i++) {
+                HostedSocket s = matched.get(i);
+                fds[i] = s.fd == null ? reusePortCopy(s) : dup(s.fd);
+                lines.add(s.line());
+            }
+        } catch (CommandError | RuntimeException e) {
+            for (Fd f : fds) if (f != null) f.close();
+            throw e;
+        }
+        return new Taken(String.join("\n", lines), fds);
+    }
+
+    private static Fd dup(Fd fd) throws CommandError {
+        try {
+            return dev.papa.posix.Io.dupCloseOnExec(fd.get());
+        } catch (PosixException e) {
+            throw new CommandError("Cannot duplicate a socket: " + Errors.python(e));
+        }
     }
 
     private static HostedSocket parse(String name, Map<String, String> o, int owner) throws CommandError {
@@ -267,7 +358,7 @@ public final class SocketTable {
         if (s.fd != null) s.fd.close();
         if (s.pathKey != null) {
             byPath.remove(s.pathKey);
-            unlink(s);
+            if (!s.adopted) unlink(s); // an adopted socket's file belongs to whoever bound it
         }
         Audit.changed(by, "closed socket " + s.name);
     }

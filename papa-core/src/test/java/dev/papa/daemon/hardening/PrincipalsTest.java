@@ -186,6 +186,8 @@ class PrincipalsTest {
         assertEquals("Error: rootweb is in use by another user", a.result("make socket rootweb"));
         // a process of a cannot be handed root's socket
         assertEquals("Error: Socket rootweb not found", a.result("make process x /bin/echo $(socket.rootweb.fileno)"));
+        assertEquals("Error: Socket rootweb not found", a.result("make process x sockets=rootweb /bin/true"));
+        assertEquals("Error: Socket rootweb not found", a.result("make process x stdin_socket=rootweb /bin/true"));
         assertEquals("Error: Socket web not found", b.result("make process x /bin/echo $(socket.web.port)"));
         make(a, "echo /bin/echo $(socket.web.fileno)");
         assertTrue(stdoutUntilExit(a, "echo").strip().matches("\\d+"));

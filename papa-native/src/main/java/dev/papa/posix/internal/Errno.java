@@ -5,7 +5,7 @@ import java.nio.charset.StandardCharsets;
 /** Linux errno numbers used by papa-native, and the kernel's message for any errno. */
 public final class Errno {
   public static final int EPERM = 1, ENOENT = 2, EINTR = 4, EBADF = 9, ECHILD = 10, EAGAIN = 11,
-      ENOMEM = 12, EACCES = 13, ENOTDIR = 20, EINVAL = 22, EPIPE = 32, ERANGE = 34, ENAMETOOLONG = 36,
+      ENOMEM = 12, EACCES = 13, ENOTDIR = 20, EINVAL = 22, EMFILE = 24, EPIPE = 32, ERANGE = 34, ENAMETOOLONG = 36,
       ENOSYS = 38, EEXIST = 17, ELOOP = 40, ESTALE = 116, ENOTSOCK = 88, EAFNOSUPPORT = 97, ECONNABORTED = 103;
 
   private static final String[] CACHE = new String[160];

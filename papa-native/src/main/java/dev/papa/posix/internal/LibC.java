@@ -32,11 +32,14 @@ public final class LibC {
   public static native int socketpair(int domain, int type, int protocol, int[] sv);
   public static native int setsockopt(int fd, int level, int name, int[] value, int len);
   public static native int setsockopt(int fd, int level, int name, byte[] value, int len);
+  public static native int setsockopt(int fd, int level, int name, long[] value, int len);
   public static native int getsockopt(int fd, int level, int name, int[] value, int[] len);
   public static native int bind(int fd, byte[] addr, int len);
   public static native int connect(int fd, byte[] addr, int len);
   public static native int listen(int fd, int backlog);
   public static native int getsockname(int fd, byte[] addr, int[] len);
+  public static native long send(int fd, byte[] buf, long len, int flags);
+  public static native long recv(int fd, byte[] buf, long len, int flags);
   public static native int getpeername(int fd, byte[] addr, int[] len);
   public static native int geteuid();
   public static native int getegid();

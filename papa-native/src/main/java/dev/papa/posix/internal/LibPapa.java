@@ -23,8 +23,12 @@ public final class LibPapa {
   public static native long papa_write(int fd, ByteBuffer base, long off, long len);
   public static native int papa_epoll_ctl(int epfd, int op, int fd, int events, long data);
   public static native int papa_epoll_wait(int epfd, ByteBuffer buf, int max, int timeout);
-  public static native long papa_send_fds(int sock, byte[] data, long len, int[] fds, int nfds);
-  public static native long papa_recv_fds(int sock, byte[] data, long maxlen, int[] fds, int maxfds, int[] nfds);
+  // papa_sendmsg / papa_recvmsg: one C function each, for heap arrays (blocking clients) and for
+  // direct buffers (the daemon's loop, no copy); out = {count, msg_flags, fds...}.
+  public static native long papa_sendmsg(int sock, byte[] data, long off, long len, int[] fds, int nfds);
+  public static native long papa_sendmsg(int sock, ByteBuffer base, long off, long len, int[] fds, int nfds);
+  public static native long papa_recvmsg(int sock, byte[] data, long off, long len, int[] out, int maxfds);
+  public static native long papa_recvmsg(int sock, ByteBuffer base, long off, long len, ByteBuffer out, int maxfds);
   public static native int papa_set_thread_name(byte[] name);
   public static native void papa_strerror(int err, byte[] buf, int len);
   public static native int papa_getpwnam(byte[] name, int[] out);
@@ -51,4 +55,7 @@ public final class LibPapa {
       int stdinFd, int stdoutMode, int stderrMode, int[] keep, int nkeep, int[] passSrc, int[] passDst, int npass,
       int[] rlRes, long[] rlSoft, long[] rlHard, int nrl, int[] groups, int ngroups, int gid, int uid,
       byte[] cwd, int cwdAfterIds, int umask, int newSession, int[] result);
+
+  /** See src-c/spawn.c: replaces this process; returns -errno only when nothing has changed yet. */
+  public static native int papa_exec_fds(byte[] path, Pointer argv, Pointer envp, int[] fds, int nfds);
 }
