@@ -154,6 +154,11 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
+    /** The loop (tests in this package look at its timers). */
+    EventLoop loop() {
+        return loop;
+    }
+
     /** The error the loop thread died of, or null while it runs or after a normal stop. */
     public Throwable failure() {
         return failure;

@@ -163,6 +163,13 @@ class PapaClientTest {
         daemon.track(q.pid());
         assertEquals(0, q.uid());
         assertEquals(0, q.gid());
+        // what the child got, from /proc (bufsize is checked by its effect, in bufsizeReachesTheDaemon)
+        awaitExec(q.pid(), "sleep");
+        assertEquals("0\t0\t0\t0", ProcInfo.status(q.pid(), "Uid"));
+        assertEquals("0\t0\t0\t0", ProcInfo.status(q.pid(), "Gid"));
+        assertEquals("/tmp", ProcInfo.link(q.pid(), "cwd"));
+        assertTrue(Files.readAllLines(Path.of("/proc/" + q.pid() + "/limits")).stream()
+                .anyMatch(l -> l.matches("Max open files\\s+256\\s+256\\s+files\\s*")), "rlimit.nofile=256 in the child");
 
         Map<String, ProcessInfo> all = papa.listProcesses();
         assertEquals(List.of("as-root", "sleeper"), List.copyOf(all.keySet()));
@@ -518,5 +525,29 @@ class PapaClientTest {
                 Papa.setDefaultPort(before.port());
             }
         }
+    }
+
+    /** Waits until {@code pid} has exec'd {@code comm} (its /proc entries are the child's own from then on). */
+    static void awaitExec(long pid, String comm) throws Exception {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!Files.readString(Path.of("/proc/" + pid + "/comm")).strip().equals(comm)) {
+            assertTrue(System.nanoTime() < deadline, "pid " + pid + " never exec'd " + comm);
+            Thread.sleep(5); // poll interval
+        }
+    }
+
+    /** bufsize reaches the daemon: 0 means nothing is captured, so the child's stdout and stderr are /dev/null. */
+    @Test
+    void bufsizeReachesTheDaemon() throws Exception {
+        ProcessInfo none = papa.makeProcess("none", TestDaemon.opts().bufsize("0"), "sleep", "30");
+        ProcessInfo some = papa.makeProcess("some", TestDaemon.opts().bufsize("1k"), "sleep", "30");
+        daemon.track(none.pid());
+        daemon.track(some.pid());
+        awaitExec(none.pid(), "sleep");
+        awaitExec(some.pid(), "sleep");
+        assertEquals("/dev/null", ProcInfo.link(none.pid(), "fd/1"));
+        assertEquals("/dev/null", ProcInfo.link(none.pid(), "fd/2"));
+        assertTrue(ProcInfo.link(some.pid(), "fd/1").startsWith("pipe:"), ProcInfo.link(some.pid(), "fd/1"));
+        assertTrue(ProcInfo.link(some.pid(), "fd/2").startsWith("pipe:"), ProcInfo.link(some.pid(), "fd/2"));
     }
 }

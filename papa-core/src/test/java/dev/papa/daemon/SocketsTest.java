@@ -2,6 +2,7 @@ package dev.papa.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -84,6 +85,29 @@ class SocketsTest extends DaemonTestBase {
         }
     }
 
+    /** The inode ({@code socket:[N]}) of descriptor {@code fd} of {@code pid}. */
+    static String socketInode(long pid, int fd) throws IOException {
+        String target = Files.readSymbolicLink(Path.of("/proc/" + pid + "/fd/" + fd)).toString();
+        assertTrue(target.startsWith("socket:["), target);
+        return target;
+    }
+
+    /** Every socket {@code pid} holds, as {@code socket:[N]}. */
+    static Set<String> socketInodes(long pid) throws IOException {
+        Set<String> out = new java.util.HashSet<>();
+        try (var fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            for (Path fd : (Iterable<Path>) fds::iterator) {
+                try {
+                    String t = Files.readSymbolicLink(fd).toString();
+                    if (t.startsWith("socket:[")) out.add(t);
+                } catch (IOException closedMeanwhile) {
+                    // a descriptor closed while listing
+                }
+            }
+        }
+        return out;
+    }
+
     /**
      * A port nobody else can take: a bound, not listening socket with SO_REUSEADDR. The daemon
      * (which sets SO_REUSEADDR too) may still bind and listen on it; a port that was merely free
@@ -123,8 +147,12 @@ class SocketsTest extends DaemonTestBase {
         assertEquals("Error: Socket for web has already been created - " + line + "\n> ",
                 c.send("make socket web type=dgram"));
         assertEquals(line + "\n> ", c.send("list sockets"));
-        // remove, then an exact name that is gone is an error
+        // remove: the daemon's copy is closed (gone from its descriptors)
+        String inode = socketInode(ProcessHandle.current().pid(), filenoOf(line));
+        assertTrue(socketInodes(ProcessHandle.current().pid()).contains(inode));
         assertEquals("\n> ", c.send("remove sockets web"));
+        assertFalse(socketInodes(ProcessHandle.current().pid()).contains(inode), "the daemon still holds " + inode);
+        // an exact name that is gone is an error
         assertEquals("\n> ", c.send("list sockets"));
         assertEquals("Error: web not found\n> ", c.send("remove sockets web"));
     }
@@ -355,13 +383,13 @@ class SocketsTest extends DaemonTestBase {
         assertEquals(line + "\n> ", c.send("list sockets"));
         Proc s1 = make(c, "srv1 /usr/bin/python3 " + server + " $(socket.rp.fileno)");
         Proc s2 = make(c, "srv2 /usr/bin/python3 " + server + " $(socket.rp.fileno)");
+        List<String> inodes = new java.util.ArrayList<>();
         for (Proc s : List.of(s1, s2)) {
             awaitExec(s.pid(), "python3");
             String[] argv = Files.readString(Path.of("/proc/" + s.pid() + "/cmdline")).split("\0");
-            int fd = Integer.parseInt(argv[2]);
-            String target = Files.readSymbolicLink(Path.of("/proc/" + s.pid() + "/fd/" + fd)).toString();
-            assertTrue(target.startsWith("socket:"), target);
+            inodes.add(socketInode(s.pid(), Integer.parseInt(argv[2])));
         }
+        assertNotEquals(inodes.get(0), inodes.get(1), "each process has its own socket");
         for (int i = 0; i < 6; i++) {
             assertEquals("r" + i, echo(new InetSocketAddress("127.0.0.1", p), "r" + i));
         }

@@ -117,6 +117,18 @@ public final class Sockets {
     return inetAddress(sockaddr(fd, true));
   }
 
+  /**
+   * Bytes written to a connected unix stream socket that its peer has not read yet
+   * (SIOCOUTQ: on AF_UNIX the memory of the messages still queued at the peer).
+   */
+  public static int unreadByPeer(int fd) throws PosixException {
+    int[] n = new int[1];
+    if (LibC.ioctl(fd, SIOCOUTQ, n) < 0) throw new PosixException("ioctl(SIOCOUTQ)", Native.getLastError());
+    return n[0];
+  }
+
+  private static final long SIOCOUTQ = 0x5411;
+
   /** True for an AF_UNIX socket. */
   public static boolean isUnix(int fd) throws PosixException {
     return family(sockaddr(fd, false)) == AF_UNIX;
@@ -127,6 +139,16 @@ public final class Sockets {
     if (LibC.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, new int[] {1}, 4) < 0) {
       throw new PosixException("setsockopt(TCP_NODELAY)", Native.getLastError());
     }
+  }
+
+  /** TCP_NODELAY as the kernel has it (for the tests that check {@link #setNoDelay}). */
+  static boolean noDelay(int fd) throws PosixException {
+    int[] v = new int[1];
+    int[] len = {4};
+    if (LibC.getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, v, len) < 0) {
+      throw new PosixException("getsockopt(TCP_NODELAY)", Native.getLastError());
+    }
+    return v[0] != 0;
   }
 
   private static byte[] sockaddr(int fd, boolean peer) throws PosixException {

@@ -78,8 +78,11 @@ class IoEpollTest {
       int total = 0, n;
       while ((n = Io.write(w.get(), b.clear())) != Io.AGAIN) total += n;
       assertTrue(total >= 4096);
+      assertTrue(nonBlocking(w.get()));
       Io.setNonBlocking(w.get(), false);
+      assertFalse(nonBlocking(w.get()));
       Io.setNonBlocking(w.get(), true);
+      assertTrue(nonBlocking(w.get()));
       Io.setCloseOnExec(w.get(), false);
       assertFalse(Io.isCloseOnExec(w.get()));
       Io.setCloseOnExec(w.get(), true);
@@ -181,5 +184,13 @@ class IoEpollTest {
     Rlimit.CORE.set(cur[0], cur[1]);
     assertArrayEquals(cur, Rlimit.CORE.get());
     assertEquals(-1L, Rlimit.CPU.get()[1], "unlimited is -1");
+  }
+
+  /** O_NONBLOCK as the kernel shows it: the octal "flags:" line of /proc/self/fdinfo/FD. */
+  static boolean nonBlocking(int fd) throws java.io.IOException {
+    for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/fdinfo/" + fd))) {
+      if (line.startsWith("flags:")) return (Integer.parseInt(line.substring(6).trim(), 8) & 04000) != 0;
+    }
+    throw new AssertionError("no flags in /proc/self/fdinfo/" + fd);
   }
 }

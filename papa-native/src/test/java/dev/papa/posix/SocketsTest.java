@@ -216,7 +216,9 @@ class SocketsTest {
         assertFalse(Sockets.isUnix(accepted.get()));
         assertEquals(new InetSocketAddress("::1", client.getLocalPort()), Sockets.peerAddress(accepted.get()));
         assertEquals(new InetSocketAddress("::1", Sockets.localPort(l.get())), Sockets.localAddress(accepted.get()));
+        assertFalse(Sockets.noDelay(accepted.get()), "a new connection waits for Nagle");
         Sockets.setNoDelay(accepted.get());
+        assertTrue(Sockets.noDelay(accepted.get()));
       }
     }
     Fd[] pair = Sockets.socketPair();

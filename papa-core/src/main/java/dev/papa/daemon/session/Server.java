@@ -52,7 +52,10 @@ public final class Server {
     private final FdPassing.Strays strays;
     private boolean hadSession;
     private boolean exitWhenIdle;
+    private boolean exitCheckScheduled;
     private dev.papa.daemon.access.AccessControl access;
+    /** How much of what a session wrote its TCP client has not read yet (the first batch waits for it). */
+    private final dev.papa.daemon.access.SockDiag clientQueues = new dev.papa.daemon.access.SockDiag();
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
@@ -153,12 +156,23 @@ public final class Server {
     void sessionClosed(Session s) {
         if (sessions.remove(s)) quota.release(s.principal());
         LOG.fine(() -> "Closed client session " + s.peer());
-        if (!sessions.isEmpty()) return;
-        if (singleSession && hadSession) {
-            onExit.accept("the last session closed (--single-session)");
-        } else if (exitWhenIdle && isIdle()) {
-            onExit.accept("exit-if-idle");
-        }
+        if (!sessions.isEmpty() || exitCheckScheduled) return;
+        // Decided after the round: a connection accepted in this same round gets a normal
+        // session (and cancels exit-if-idle) instead of a greeting and then end of file.
+        exitCheckScheduled = true;
+        loop.afterRound(this::exitIfLastSessionClosed);
+    }
+
+    private void exitIfLastSessionClosed() {
+        exitCheckScheduled = false;
+        if (!sessions.isEmpty() || !wantsExit()) return;
+        if (listener.isOpen()) accept(); // one that is still in the backlog is served too
+        if (!sessions.isEmpty() || !wantsExit()) return;
+        onExit.accept(singleSession ? "the last session closed (--single-session)" : "exit-if-idle");
+    }
+
+    private boolean wantsExit() {
+        return (singleSession && hadSession) || (exitWhenIdle && isIdle());
     }
 
     /** Checks every new connection's peer from now on (null: everyone may connect). */
@@ -173,6 +187,8 @@ public final class Server {
     boolean pendingOverLimit() { return pending > pendingLimit; }
 
     EventLoop loop() { return loop; }
+    boolean tcp() { return tcp; }
+    dev.papa.daemon.access.SockDiag clientQueues() { return clientQueues; }
     public LogLimiter warnings() { return warnings; }
     ByteBuffer readBuffer() { return readBuffer; }
     ByteBuffer writeBuffer() { return writeBuffer; }
@@ -203,5 +219,6 @@ public final class Server {
         listener.close();
         for (Session s : sessions.toArray(new Session[0])) s.close();
         if (access != null) access.close();
+        clientQueues.close();
     }
 }

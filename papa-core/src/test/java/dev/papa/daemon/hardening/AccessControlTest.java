@@ -29,11 +29,41 @@ class AccessControlTest {
             // an IPv6 socket (v4-mapped) is found in /proc/net/tcp6
             assertEquals(WELCOME, AsUser.client(null, "v6:" + port));
             assertEquals(REFUSED, AsUser.client(NOBODY, "v6:" + port));
-            // a refused client costs no session, and root still works afterwards
             try (Conn c = Conn.open(d.port())) {
                 assertEquals("", c.result("set a 1"));
                 assertEquals("1", c.result("get a"));
             }
+        }
+    }
+
+    /** With room for one session, refused clients must not take it: root is admitted after five refusals. */
+    @Test
+    void aRefusedClientCostsNoSession() throws Exception {
+        try (Daemon d = Daemon.start(new DaemonConfig().port(0).maxSessions(1))) {
+            String port = Integer.toString(d.port());
+            for (int i = 0; i < 5; i++) assertEquals(REFUSED, AsUser.client(NOBODY, port));
+            try (Conn c = Conn.open(d.port())) {
+                assertEquals("", c.result("set a 1"));
+                // and the one session is the limit: another is refused for that, not for its uid
+                try (Conn extra = Conn.tcp(d.port())) {
+                    assertEquals("Error: too many sessions (limit 1)\n", extra.readToEof());
+                }
+            }
+        }
+    }
+
+    /**
+     * A daemon run as nobody admits nobody (its own uid) and root, and refuses uid 1: "the
+     * daemon's own uid" and "root" are told apart.
+     */
+    @Test
+    void theDaemonsOwnUidIsNotRoot() throws Exception {
+        try (DaemonJvm d = DaemonJvm.startAs(NOBODY)) {
+            assertEquals(NOBODY, ProcStats.status(d.pid(), "Uid"), "the daemon runs as nobody");
+            String port = Integer.toString(d.port);
+            assertEquals(WELCOME, AsUser.client(NOBODY, port));
+            assertEquals(WELCOME, AsUser.client(null, port));
+            assertEquals("Error: permission denied for uid 1\n", AsUser.client(1, port));
         }
     }
 

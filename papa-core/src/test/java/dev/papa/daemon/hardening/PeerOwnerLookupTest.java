@@ -8,11 +8,13 @@ import org.junit.jupiter.api.Timeout;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.List;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** sock_diag and /proc/net/tcp{,6} find the same owner for a connection, IPv4 and v4-mapped IPv6. */
 @Timeout(60)
@@ -49,5 +51,65 @@ class PeerOwnerLookupTest {
                 assertEquals(OptionalInt.empty(), new ProcNetTcp().ownerOf(new InetSocketAddress("127.0.0.1", 1), new InetSocketAddress("127.0.0.1", port)));
             }
         }
+    }
+
+    /**
+     * A connection in TIME_WAIT has no socket behind it (inode 0, and its uid column reads 0):
+     * neither lookup may report an owner, or a client that closed at once would pass for root.
+     */
+    @Test
+    void timeWaitHasNoOwner() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"));
+             SockDiag diag = new SockDiag()) {
+            InetSocketAddress clientEnd;
+            InetSocketAddress serverEnd;
+            try (Socket client = new Socket("127.0.0.1", server.getLocalPort()); Socket accepted = server.accept()) {
+                clientEnd = (InetSocketAddress) client.getLocalSocketAddress();
+                serverEnd = (InetSocketAddress) accepted.getLocalSocketAddress();
+                assertEquals(OptionalInt.of(0), diag.ownerOf(clientEnd, serverEnd), "open: owned by us");
+                client.close(); // the client closes first: its end goes to TIME_WAIT once the server closes too
+            }
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (!TcpQueues.state(clientEnd.getPort(), serverEnd.getPort()).equals("06")) { // TCP_TIME_WAIT
+                assertTrue(System.nanoTime() < deadline, "no TIME_WAIT: " + TcpQueues.state(clientEnd.getPort(), serverEnd.getPort()));
+                Thread.sleep(10); // poll interval
+            }
+            assertEquals(OptionalInt.empty(), diag.ownerOf(clientEnd, serverEnd));
+            assertEquals(OptionalInt.empty(), new ProcNetTcp().ownerOf(clientEnd, serverEnd));
+        }
+    }
+
+    /**
+     * End to end: a client that connects, writes a command and closes before the daemon accepts
+     * (the daemon is stopped with SIGSTOP meanwhile) is refused as "cannot identify", and its
+     * command is not run.
+     */
+    @Test
+    void aClientGoneBeforeTheAcceptIsRefusedAndRunsNothing() throws Exception {
+        try (DaemonJvm d = DaemonJvm.start(List.of())) {
+            signal("STOP", d.pid());
+            try {
+                try (Socket s = new Socket("127.0.0.1", d.port)) { // completes in the backlog
+                    s.getOutputStream().write("set sneaked in\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                }
+            } finally {
+                signal("CONT", d.pid());
+            }
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (!d.logText().contains("Refused a control connection")) {
+                assertTrue(System.nanoTime() < deadline, "no refusal logged: " + d.logText());
+                Thread.sleep(20); // poll interval
+            }
+            assertTrue(d.logText().contains("its owner was not found") || d.logText().contains("cannot identify its peer"), d.logText());
+            try (Conn c = Conn.open(d.port)) {
+                assertEquals("", c.result("get sneaked"), "the refused client's command did not run");
+            }
+        }
+    }
+
+    static void signal(String name, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+        assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
+        assertEquals(0, kill.exitValue());
     }
 }

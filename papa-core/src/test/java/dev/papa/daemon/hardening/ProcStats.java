@@ -40,12 +40,21 @@ final class ProcStats {
      * "used" is not it: it drifts with the collector's own sizing.)
      */
     static long heapUsedAfterGcKb(long pid) throws IOException, InterruptedException {
+        return liveHeapAfterGc(pid).get("") / 1024;
+    }
+
+    /** The live heap after a full GC: instances per class, and the total bytes under the key "". */
+    static java.util.Map<String, Long> liveHeapAfterGc(long pid) throws IOException, InterruptedException {
         String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
-        String histogram = run(jcmd, Long.toString(pid), "GC.class_histogram");
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)").matcher(histogram);
-        if (!m.find()) throw new IOException("cannot read the heap histogram");
+        String histogram = run(jcmd, Long.toString(pid), "GC.class_histogram"); // forces a full GC first
+        java.util.Map<String, Long> live = new java.util.HashMap<>();
+        java.util.regex.Matcher row = java.util.regex.Pattern.compile("(?m)^\\s*\\d+:\\s+(\\d+)\\s+\\d+\\s+(\\S+)").matcher(histogram);
+        while (row.find()) live.merge(row.group(2), Long.parseLong(row.group(1)), Long::sum);
+        java.util.regex.Matcher total = java.util.regex.Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)").matcher(histogram);
+        if (!total.find() || live.isEmpty()) throw new IOException("cannot read the heap histogram: " + histogram);
+        live.put("", Long.parseLong(total.group(1)));
         if (Boolean.getBoolean("papa.hardening.histogram")) System.out.println(histogram.substring(0, Math.min(histogram.length(), 900)));
-        return Long.parseLong(m.group(1)) / 1024;
+        return live;
     }
 
     private static String run(String... cmd) throws IOException, InterruptedException {

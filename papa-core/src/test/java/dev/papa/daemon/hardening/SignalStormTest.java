@@ -46,18 +46,15 @@ class SignalStormTest {
                 }
                 assertTrue(ProcStats.fdCount(pid) >= fdsBefore + 2 * CHILDREN);
                 // all exit at once (EOF on the fifo), while signals keep coming
-                Thread storm = new Thread(() -> {
-                    try {
-                        signals(pid, 1000);
-                    } catch (Exception e) {
-                        throw new RuntimeException(e);
-                    }
+                java.util.concurrent.FutureTask<Void> storm = new java.util.concurrent.FutureTask<>(() -> {
+                    signals(pid, 1000);
+                    return null;
                 });
-                storm.start();
+                new Thread(storm, "signal-storm").start();
                 try (FileOutputStream w = new FileOutputStream(fifo.toFile())) {
                     w.write(new byte[0]);
                 }
-                storm.join(60_000);
+                storm.get(60, TimeUnit.SECONDS); // rethrows the storm's failure; times out if it hangs
                 drainAll(c, "c*", CHILDREN);
                 assertTrue(d.process.isAlive(), "daemon died: " + d.logText());
                 assertEquals("", c.result("list processes"));
