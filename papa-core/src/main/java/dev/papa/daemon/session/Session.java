@@ -195,6 +195,7 @@ public final class Session implements Handler, ProcessWatcher {
                 unparsed = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
                 return;
             }
+            if (n < buf.capacity()) return; // drained: epoll (level-triggered) reports the rest, no EAGAIN read
         }
     }
 
@@ -280,6 +281,15 @@ public final class Session implements Handler, ProcessWatcher {
         } catch (PosixException e) {
             return false;
         }
+    }
+
+    /** Only spaces, tabs and a carriage return (what strip() would leave empty), for the ASCII ack line. */
+    private boolean isBlank(int len) {
+        for (int i = 0; i < len; i++) {
+            byte b = line[i];
+            if (b != ' ' && b != '\t' && b != '\r') return false;
+        }
+        return true;
     }
 
     private void send(byte[] bytes) {
@@ -403,6 +413,10 @@ public final class Session implements Handler, ProcessWatcher {
     // ---------------------------------------------------------------- requests
 
     private void onLine(int len) {
+        if (state == State.WATCH_WAIT_ACK && isBlank(len)) {
+            acknowledge(false); // the acknowledgement of every batch: nothing to decode
+            return;
+        }
         String text;
         try {
             text = utf8.decode(ByteBuffer.wrap(line, 0, len)).toString().strip();
@@ -500,6 +514,13 @@ public final class Session implements Handler, ProcessWatcher {
                 awaitAnswer();
                 server.processes().make(principal, args, (made, error) -> answered(error, () -> processMade(made)));
                 return null;
+            case VERSION:
+                return dev.papa.daemon.Version.line();
+            case UPGRADE:
+                principal.requireAdmin("upgrade is for administrators");
+                awaitAnswer();
+                server.upgrade(args, this);
+                return null;
             case LIST_PROCESSES:
                 return server.processes().list(principal, args);
             case REMOVE_PROCESSES:
@@ -553,6 +574,19 @@ public final class Session implements Handler, ProcessWatcher {
         else onSuccess.run();
         updateInterest();
         server.loop().afterRound(this::readRequests);
+    }
+
+    /** The upgrade could not start: {@code Error: MESSAGE}, and requests are read again. */
+    public void upgradeRefused(String message) {
+        answered(new CommandError(message), null);
+    }
+
+    /** The upgrade goes ahead: the one line, then the session ends (like {@code quit}). */
+    public void upgrading(String line) {
+        answered(null, () -> {
+            send(line + "\n");
+            closeAfterFlush();
+        });
     }
 
     /** Success: the text, a newline unless it ends in one, the prompt. Failure: {@code Error: MESSAGE}. */
