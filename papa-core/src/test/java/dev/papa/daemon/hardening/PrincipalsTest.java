@@ -226,6 +226,7 @@ class PrincipalsTest extends UsersDaemonTestBase {
     void onlyAdministratorsMayStopTheDaemon() throws Exception {
         Conn a = as(A);
         assertEquals("Error: permission denied: exit-if-idle is for administrators", a.result("exit-if-idle"));
+        assertEquals("Error: permission denied: upgrade is for administrators", a.result("upgrade"));
         assertEquals("", a.result("set x 1"));
     }
 }
