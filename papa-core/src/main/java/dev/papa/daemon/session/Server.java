@@ -34,6 +34,9 @@ public final class Server {
     private final Fd listener;
     private final boolean singleSession;
     private final SessionQuota quota;
+    /** Unsent bytes of all sessions together, and the total past which slow readers pause. */
+    private long pending;
+    private final long pendingLimit = pendingLimit();
     /** Every warning a client can repeat goes through here (docs/SECURITY.md, "Logging"). */
     private final LogLimiter warnings;
     private final long stallMillis;
@@ -56,7 +59,7 @@ public final class Server {
     private Upgrades upgrades;
     private boolean upgrading;
     /** How much of what a session wrote its TCP client has not read yet (the first batch waits for it). */
-    private final dev.papa.daemon.access.SockDiag clientQueues = new dev.papa.daemon.access.SockDiag();
+    private final dev.papa.peer.SockDiag clientQueues = new dev.papa.peer.SockDiag();
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
@@ -207,9 +210,17 @@ public final class Server {
     /** Checks every new connection's peer from now on (null: everyone may connect). */
     public void accessControl(dev.papa.daemon.access.AccessControl access) { this.access = access; }
 
+    /** A sixteenth of the max heap, at least 16 MiB (docs/SECURITY.md, "Limits"). */
+    static long pendingLimit() {
+        return Math.max(16L << 20, Runtime.getRuntime().maxMemory() / 16);
+    }
+
+    void pendingChanged(long delta) { pending += delta; }
+    boolean pendingOverLimit() { return pending > pendingLimit; }
+
     EventLoop loop() { return loop; }
     boolean tcp() { return tcp; }
-    dev.papa.daemon.access.SockDiag clientQueues() { return clientQueues; }
+    dev.papa.peer.SockDiag clientQueues() { return clientQueues; }
     public LogLimiter warnings() { return warnings; }
     ByteBuffer readBuffer() { return readBuffer; }
     ByteBuffer writeBuffer() { return writeBuffer; }
