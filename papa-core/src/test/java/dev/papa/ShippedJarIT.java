@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(120)
 class ShippedJarIT {
-    static final Path JAR = Path.of("target", "papa-core.jar");
+    static final Path JAR = Path.of(System.getProperty("papa.jar", "target/papa-core.jar"));
 
     @TempDir Path tmp;
 

@@ -117,6 +117,18 @@ public final class Sockets {
     return inetAddress(sockaddr(fd, true));
   }
 
+  /**
+   * Bytes written to a connected unix stream socket that its peer has not read yet
+   * (SIOCOUTQ: on AF_UNIX the memory of the messages still queued at the peer).
+   */
+  public static int unreadByPeer(int fd) throws PosixException {
+    int[] n = new int[1];
+    if (LibC.ioctl(fd, SIOCOUTQ, n) < 0) throw new PosixException("ioctl(SIOCOUTQ)", Native.getLastError());
+    return n[0];
+  }
+
+  private static final long SIOCOUTQ = 0x5411;
+
   /** True for an AF_UNIX socket. */
   public static boolean isUnix(int fd) throws PosixException {
     return family(sockaddr(fd, false)) == AF_UNIX;

@@ -69,6 +69,13 @@ public final class EventLoop implements AutoCloseable {
         return t;
     }
 
+    /** Timers waiting to run, cancelled ones not counted (loop thread only; diagnostics and tests). */
+    public int timerCount() {
+        int n = 0;
+        for (Timer t : timers) if (!t.cancelled) n++;
+        return n;
+    }
+
     /** Runs {@code task} once after the current round of events (coalescing point). */
     public void afterRound(Runnable task) {
         afterRound.add(task);
@@ -197,6 +204,11 @@ public final class EventLoop implements AutoCloseable {
 
         public void cancel() {
             cancelled = true;
+        }
+
+        /** Milliseconds until it fires (0 when due). */
+        public long remainingMillis() {
+            return Math.max(0, (deadline - System.nanoTime()) / 1_000_000L);
         }
 
         @Override

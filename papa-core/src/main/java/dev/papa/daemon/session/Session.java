@@ -16,6 +16,7 @@ import dev.papa.posix.Epoll;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
 import dev.papa.posix.PosixException;
+import dev.papa.posix.Sockets;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -44,6 +45,26 @@ public final class Session implements Handler, ProcessWatcher {
     static final int SMALL_LINE = 256;
     /** Past this much unsent reply data the session stops reading requests until it drains. */
     static final int PENDING_HIGH_WATER = 1 << 20;
+    /**
+     * The first batch of a watch is sent only once the client has read the reply line
+     * ({@code Watching N} or the process line), in a write of its own: the reference clients
+     * read that line with one recv() and then wait in select() for the batch, so bytes of the
+     * batch that arrived with the line would be stranded in their buffer (PROTOCOL.md,
+     * "Timing"). The client's unread bytes are looked at every millisecond; when they cannot be
+     * known the batch waits {@link #FIRST_BATCH_DELAY_MILLIS}, and never longer than
+     * {@link #FIRST_BATCH_MAX_WAIT_MILLIS}. Later batches follow acknowledgements and go at once.
+     */
+    static final long FIRST_BATCH_POLL_MILLIS = 1;
+    static final long FIRST_BATCH_DELAY_MILLIS = 10;
+    static final long FIRST_BATCH_MAX_WAIT_MILLIS = 1000;
+    /**
+     * A client that only shut down its sending side in watch mode ({@code nc -N}) cannot
+     * acknowledge: a batch written to it in full counts as acknowledged when its socket is still
+     * open this much later. A client that closed its socket is told apart from one that shut
+     * down its side (unix: EPOLLHUP; TCP: sock_diag shows no open file for the client's socket)
+     * and ends the watch like any disconnect, acknowledging nothing.
+     */
+    static final long HALF_CLOSED_ACK_MILLIS = 50;
 
     static final byte[] GREETING = "Papa is home. Type \"help\" for commands.\n> ".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] PROMPT = "> ".getBytes(StandardCharsets.US_ASCII);
@@ -72,9 +93,15 @@ public final class Session implements Handler, ProcessWatcher {
     /** The descriptors that came with the request line being handled, if any. */
     private FdPassing.Attached lineFds;
     private boolean closeWhenFlushed;
-    private boolean wantWrite;
-    private boolean wantRead = true;
+    /** The epoll events the descriptor is registered for. */
+    private int registeredEvents = Epoll.IN | Epoll.RDHUP;
     private boolean readPaused;
+    /** What this session's unsent bytes last added to the server's total. */
+    private long reportedPending;
+    /** A stall check is scheduled (one chain per session, however often it pauses). */
+    private boolean stallCheckRunning;
+    /** The client shut down its sending side (EOF); it may still read. */
+    private boolean inputClosed;
     /** Bytes the client has taken, ever: progress, for the slow-consumer rule. */
     private long written;
     private State state = State.COMMAND;
@@ -90,6 +117,13 @@ public final class Session implements Handler, ProcessWatcher {
     private OutputBuffer[] batchQueues = new OutputBuffer[4];
     private byte[][] batchNames = new byte[4][];
     private boolean flushScheduled;
+    /** The first batch of a watch waits for this timer (null: not waiting). */
+    private dev.papa.daemon.loop.EventLoop.Timer firstBatchTimer;
+    private long firstBatchSince;
+    /** The TCP connection's two ends, looked up once for sock_diag. */
+    private java.net.InetSocketAddress clientEnd, daemonEnd;
+    /** The first batch waits for the reply line to be written, then for the delay. */
+    private boolean firstBatchAfterFlush;
 
     Session(Server server, Fd fd, String peer, Principal principal) {
         this.server = server;
@@ -108,7 +142,7 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     void start() throws PosixException {
-        server.loop().register(fd.get(), Epoll.IN | Epoll.RDHUP, this);
+        server.loop().register(fd.get(), registeredEvents, this);
         send(GREETING);
     }
 
@@ -119,10 +153,11 @@ public final class Session implements Handler, ProcessWatcher {
         if (state == State.CLOSED) return;
         if ((events & Epoll.OUT) != 0) flush();
         if (state == State.CLOSED) return;
-        if (awaitingAnswer && (events & (Epoll.HUP | Epoll.ERR)) != 0) {
-            close(); // reported whatever the interest; the answer will find the session closed
+        if ((inputClosed || awaitingAnswer) && (events & (Epoll.HUP | Epoll.ERR)) != 0) {
+            close(); // a reset, reported whatever the interest: the client is gone
             return;
         }
+        if (inputClosed) return;
         if ((events & (Epoll.IN | Epoll.HUP | Epoll.ERR | Epoll.RDHUP)) != 0 && !readPaused) readRequests();
     }
 
@@ -146,7 +181,7 @@ public final class Session implements Handler, ProcessWatcher {
             }
             if (n == Io.AGAIN) return;
             if (n == Io.EOF) {
-                close();
+                inputEnded();
                 return;
             }
             buf.flip();
@@ -160,6 +195,7 @@ public final class Session implements Handler, ProcessWatcher {
                 unparsed = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
                 return;
             }
+            if (n < buf.capacity()) return; // drained: epoll (level-triggered) reports the rest, no EAGAIN read
         }
     }
 
@@ -205,6 +241,57 @@ public final class Session implements Handler, ProcessWatcher {
         return new String(line, 0, Math.min(len, 80), StandardCharsets.UTF_8).strip();
     }
 
+    /**
+     * End of the client's requests. Replies still unsent are written first; a watch goes on until
+     * it ends or a write fails (a half-closed client such as {@code nc -N} still reads).
+     */
+    private void inputEnded() {
+        if (inputClosed) return;
+        inputClosed = true;
+        if (state == State.COMMAND) {
+            closeAfterFlush();
+            return;
+        }
+        if (!clientSocketOpen()) {
+            close();
+            return;
+        }
+        updateInterest(); // drops EPOLLIN: the end of file would stay readable
+        if (state == State.WATCH_WAIT_ACK && pending.isEmpty()) ackWhenHalfClosed();
+    }
+
+    /**
+     * False when the client closed its socket rather than shutting down its side. On a unix
+     * socket a close shows as EPOLLHUP (handled in onReady), so only TCP is looked up.
+     */
+    private boolean clientSocketOpen() {
+        if (!server.tcp()) return true;
+        if (!tcpEnds()) return false;
+        java.util.OptionalInt owner = server.clientQueues().ownerOf(clientEnd, daemonEnd);
+        return owner != null && owner.isPresent();
+    }
+
+    /** Looks up the TCP connection's two ends once; false when they cannot be had. */
+    private boolean tcpEnds() {
+        if (clientEnd != null) return true;
+        try {
+            clientEnd = Sockets.peerAddress(fd.get());
+            daemonEnd = Sockets.localAddress(fd.get());
+            return true;
+        } catch (PosixException e) {
+            return false;
+        }
+    }
+
+    /** Only spaces, tabs and a carriage return (what strip() would leave empty), for the ASCII ack line. */
+    private boolean isBlank(int len) {
+        for (int i = 0; i < len; i++) {
+            byte b = line[i];
+            if (b != ' ' && b != '\t' && b != '\r') return false;
+        }
+        return true;
+    }
+
     private void send(byte[] bytes) {
         if (state == State.CLOSED) return;
         pending.add(bytes);
@@ -246,27 +333,45 @@ public final class Session implements Handler, ProcessWatcher {
             close();
             return;
         }
+        if (pending.isEmpty()) {
+            if (firstBatchAfterFlush) {
+                firstBatchAfterFlush = false;
+                scheduleFirstBatch();
+            }
+            if (inputClosed && state == State.WATCH_WAIT_ACK) ackWhenHalfClosed();
+        }
         updateInterest();
     }
 
+    /**
+     * Reading requests pauses past this session's own high water, and also, while all sessions
+     * together hold more unsent data than the server allows, as soon as this one's client falls
+     * behind at all: many sessions cannot add up to more than one bound (docs/SECURITY.md).
+     */
     private void updateInterest() {
+        server.pendingChanged(pending.bytes() - reportedPending);
+        reportedPending = pending.bytes();
         boolean write = !pending.isEmpty();
-        boolean pause = pending.bytes() > PENDING_HIGH_WATER;
-        boolean read = !pause && !awaitingAnswer;
-        if (write == wantWrite && pause == readPaused && read == wantRead) return;
+        boolean over = pending.bytes() > PENDING_HIGH_WATER;
+        boolean pause = over || (write && server.pendingOverLimit());
         boolean resumed = readPaused && !pause;
-        wantWrite = write;
-        wantRead = read;
         readPaused = pause;
-        int events = (read ? Epoll.IN | Epoll.RDHUP : 0) | (write ? Epoll.OUT : 0);
-        try {
-            server.loop().modify(fd.get(), events);
-        } catch (PosixException e) {
-            close();
-            return;
+        boolean read = !pause && !awaitingAnswer && !inputClosed;
+        int wanted = (read ? Epoll.IN | Epoll.RDHUP : 0) | (write ? Epoll.OUT : 0);
+        if (wanted != registeredEvents) {
+            try {
+                server.loop().modify(fd.get(), wanted);
+            } catch (PosixException e) {
+                close();
+                return;
+            }
+            registeredEvents = wanted;
         }
-        if (resumed) server.loop().afterRound(this::readRequests);
-        if (pause) watchForStall(written);
+        if (resumed && !inputClosed) server.loop().afterRound(this::readRequests);
+        if (over && !stallCheckRunning) {
+            stallCheckRunning = true;
+            watchForStall(written);
+        }
     }
 
     /**
@@ -276,7 +381,10 @@ public final class Session implements Handler, ProcessWatcher {
      */
     private void watchForStall(long mark) {
         server.loop().schedule(server.stallMillis(), () -> {
-            if (state == State.CLOSED || !readPaused) return;
+            if (state == State.CLOSED || !readPaused) {
+                stallCheckRunning = false;
+                return;
+            }
             if (written == mark) {
                 server.warnings().warn(LOG, "slow clients disconnected", "Disconnecting " + peer + ": it read nothing for "
                         + server.stallMillis() + " ms with " + pending.bytes() + " bytes waiting", null);
@@ -295,6 +403,8 @@ public final class Session implements Handler, ProcessWatcher {
         server.loop().unregister(fd.get());
         fd.close();
         pending.clear();
+        server.pendingChanged(-reportedPending);
+        reportedPending = 0;
         if (passing != null) passing.closeAll();
         if (lineFds != null) releaseLineFds("(session closed)");
         server.sessionClosed(this);
@@ -303,6 +413,10 @@ public final class Session implements Handler, ProcessWatcher {
     // ---------------------------------------------------------------- requests
 
     private void onLine(int len) {
+        if (state == State.WATCH_WAIT_ACK && isBlank(len)) {
+            acknowledge(false); // the acknowledgement of every batch: nothing to decode
+            return;
+        }
         String text;
         try {
             text = utf8.decode(ByteBuffer.wrap(line, 0, len)).toString().strip();
@@ -364,8 +478,8 @@ public final class Session implements Handler, ProcessWatcher {
             case EXIT_IF_IDLE:
                 principal.requireAdmin("exit-if-idle is for administrators");
                 if (!server.isIdle()) return "not idle";
+                server.exitWhenIdle(); // before the reply: a client gone already must not cancel it
                 send("Exiting papa!\n> ");
-                server.exitWhenIdle();
                 closeAfterFlush();
                 return null;
             case SET:
@@ -399,6 +513,13 @@ public final class Session implements Handler, ProcessWatcher {
             case MAKE_PROCESS:
                 awaitAnswer();
                 server.processes().make(principal, args, (made, error) -> answered(error, () -> processMade(made)));
+                return null;
+            case VERSION:
+                return dev.papa.daemon.Version.line();
+            case UPGRADE:
+                principal.requireAdmin("upgrade is for administrators");
+                awaitAnswer();
+                server.upgrade(args, this);
                 return null;
             case LIST_PROCESSES:
                 return server.processes().list(principal, args);
@@ -455,6 +576,19 @@ public final class Session implements Handler, ProcessWatcher {
         server.loop().afterRound(this::readRequests);
     }
 
+    /** The upgrade could not start: {@code Error: MESSAGE}, and requests are read again. */
+    public void upgradeRefused(String message) {
+        answered(new CommandError(message), null);
+    }
+
+    /** The upgrade goes ahead: the one line, then the session ends (like {@code quit}). */
+    public void upgrading(String line) {
+        answered(null, () -> {
+            send(line + "\n");
+            closeAfterFlush();
+        });
+    }
+
     /** Success: the text, a newline unless it ends in one, the prompt. Failure: {@code Error: MESSAGE}. */
     private void reply(String result, String error) {
         String text = error != null ? "Error: " + error : result;
@@ -470,10 +604,46 @@ public final class Session implements Handler, ProcessWatcher {
     // ---------------------------------------------------------------- watch mode
 
     private void startWatching(NavigableMap<String, HostedProcess> procs) {
+        if (state == State.CLOSED) return; // the reply line could not be written
         watched.putAll(procs);
         for (HostedProcess p : procs.values()) p.addWatcher(this);
         state = State.WATCH_WAIT_DATA;
-        scheduleBatch();
+        if (pending.isEmpty()) scheduleFirstBatch();
+        else firstBatchAfterFlush = true;
+    }
+
+    private void scheduleFirstBatch() {
+        firstBatchSince = System.nanoTime();
+        firstBatchTimer = server.loop().schedule(FIRST_BATCH_POLL_MILLIS, this::firstBatchDue);
+    }
+
+    private void firstBatchDue() {
+        firstBatchTimer = null;
+        long waited = (System.nanoTime() - firstBatchSince) / 1_000_000;
+        int unread = unreadByClient();
+        boolean due = unread == 0 || (unread < 0 && waited >= FIRST_BATCH_DELAY_MILLIS) || waited >= FIRST_BATCH_MAX_WAIT_MILLIS;
+        if (due) sendBatch();
+        else firstBatchTimer = server.loop().schedule(FIRST_BATCH_POLL_MILLIS, this::firstBatchDue);
+    }
+
+    /** Bytes written to the client that it has not read yet; -1 when that cannot be known. */
+    private int unreadByClient() {
+        try {
+            if (!server.tcp()) return Sockets.unreadByPeer(fd.get());
+        } catch (PosixException e) {
+            return -1;
+        }
+        return tcpEnds() ? server.clientQueues().unreadBytes(clientEnd, daemonEnd) : -1;
+    }
+
+    /** See {@link #HALF_CLOSED_ACK_MILLIS}. */
+    private void ackWhenHalfClosed() {
+        long mark = written;
+        server.loop().schedule(HALF_CLOSED_ACK_MILLIS, () -> {
+            if (state != State.WATCH_WAIT_ACK || written != mark || !pending.isEmpty()) return;
+            if (clientSocketOpen()) acknowledge(false);
+            else close();
+        });
     }
 
     @Override
@@ -489,7 +659,7 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void scheduleBatch() {
-        if (flushScheduled) return;
+        if (flushScheduled || firstBatchTimer != null || firstBatchAfterFlush) return;
         flushScheduled = true;
         server.loop().afterRound(this::sendBatch);
     }
@@ -497,7 +667,7 @@ public final class Session implements Handler, ProcessWatcher {
     /** Sends every queued item of every watched process, if there is any; then waits for the ack. */
     private void sendBatch() {
         flushScheduled = false;
-        if (state != State.WATCH_WAIT_DATA) return;
+        if (state != State.WATCH_WAIT_DATA || firstBatchTimer != null || firstBatchAfterFlush) return;
         if (watched.isEmpty()) {
             endWatch("Nothing left to watch");
             return;
@@ -546,12 +716,19 @@ public final class Session implements Handler, ProcessWatcher {
     }
 
     private void endWatch(String message) {
+        if (state == State.CLOSED) return;
         stopWatching();
         state = State.COMMAND;
         send(message + "\n> ");
+        if (inputClosed) closeAfterFlush();
     }
 
     private void stopWatching() {
+        if (firstBatchTimer != null) {
+            firstBatchTimer.cancel();
+            firstBatchTimer = null;
+        }
+        firstBatchAfterFlush = false;
         for (HostedProcess p : watched.values()) p.removeWatcher(this);
         watched.clear();
         java.util.Arrays.fill(sentProcs, 0, sentCount, null);

@@ -43,6 +43,7 @@ public final class LibC {
   public static native int getpeername(int fd, byte[] addr, int[] len);
   public static native int geteuid();
   public static native int getegid();
+  public static native int ioctl(int fd, long request, int[] arg);
   public static native int accept4(int fd, Pointer addr, Pointer len, int flags);
 
   public static native int getpid();

@@ -1,4 +1,4 @@
-package dev.papa.daemon.access;
+package dev.papa.peer;
 
 import com.sun.jna.Native;
 import com.sun.jna.Platform;
@@ -11,7 +11,8 @@ import java.nio.ByteOrder;
 import java.util.OptionalInt;
 
 /**
- * The owner of one TCP socket by exact lookup through NETLINK_SOCK_DIAG (what {@code ss} uses):
+ * The owner of one TCP socket, or the bytes waiting unread in it, by exact lookup through
+ * NETLINK_SOCK_DIAG (what {@code ss} uses):
  * O(1) per connection, where /proc/net/tcp costs a read of every TCP socket on the host. The
  * answer is the same uid column /proc/net/tcp shows. When the kernel offers no sock_diag (no
  * inet_diag module), {@link #available()} is false and {@link ProcNetTcp} does the work.
@@ -57,20 +58,42 @@ public final class SockDiag implements AutoCloseable {
      * no open file (time-wait, orphaned); null when sock_diag cannot answer (use /proc).
      */
     public OptionalInt ownerOf(InetSocketAddress clientEnd, InetSocketAddress daemonEnd) {
+        ByteBuffer r = find(clientEnd, daemonEnd);
+        if (r == null) return null;
+        if (r == NOT_FOUND) return OptionalInt.empty();
+        long uid = r.getInt(80) & 0xffffffffL;
+        long inode = r.getInt(84) & 0xffffffffL;
+        if (inode == 0) return OptionalInt.empty();
+        return OptionalInt.of((int) uid);
+    }
+
+    /**
+     * Bytes that arrived at the client's socket (local end {@code clientEnd}) and that the
+     * client has not read yet; -1 when unknown.
+     */
+    public int unreadBytes(InetSocketAddress clientEnd, InetSocketAddress daemonEnd) {
+        ByteBuffer r = find(clientEnd, daemonEnd);
+        return r == null || r == NOT_FOUND ? -1 : r.getInt(72); // idiag_rqueue
+    }
+
+    private static final ByteBuffer NOT_FOUND = ByteBuffer.allocate(0);
+
+    /** The inet_diag_msg reply, NOT_FOUND, or null when sock_diag cannot answer. */
+    private ByteBuffer find(InetSocketAddress clientEnd, InetSocketAddress daemonEnd) {
         if (!available()) return null;
         InetAddress ca = clientEnd.getAddress();
         InetAddress da = daemonEnd.getAddress();
         boolean v4 = ca instanceof Inet4Address && da instanceof Inet4Address;
-        OptionalInt r = query(v4 ? AF_INET : AF_INET6, clientEnd, daemonEnd);
-        if (r != null && r.isEmpty() && v4) {
+        ByteBuffer r = query(v4 ? AF_INET : AF_INET6, clientEnd, daemonEnd);
+        if (r == NOT_FOUND && v4) {
             // an IPv6 client socket talking to an IPv4 listener through v4-mapped addresses
-            OptionalInt r6 = query(AF_INET6, clientEnd, daemonEnd);
+            ByteBuffer r6 = query(AF_INET6, clientEnd, daemonEnd);
             if (r6 != null) r = r6;
         }
         return r;
     }
 
-    private OptionalInt query(int family, InetSocketAddress src, InetSocketAddress dst) {
+    private ByteBuffer query(int family, InetSocketAddress src, InetSocketAddress dst) {
         ByteBuffer b = ByteBuffer.allocate(72).order(ByteOrder.nativeOrder());
         b.putInt(72).putShort((short) SOCK_DIAG_BY_FAMILY).putShort((short) NLM_F_REQUEST).putInt(++seq).putInt(0);
         b.put((byte) family).put((byte) IPPROTO_TCP).put((byte) 0).put((byte) 0).putInt(-1); // every state
@@ -85,17 +108,14 @@ public final class SockDiag implements AutoCloseable {
         int type = r.getShort(4) & 0xffff;
         if (type == NLMSG_ERROR) {
             int err = -r.getInt(16);
-            return err == ENOENT ? OptionalInt.empty() : fail();
+            return err == ENOENT ? NOT_FOUND : fail();
         }
         if (type != SOCK_DIAG_BY_FAMILY || n < 88 || r.getInt(8) != seq) return fail();
-        long uid = r.getInt(80) & 0xffffffffL;
-        long inode = r.getInt(84) & 0xffffffffL;
-        if (inode == 0) return OptionalInt.empty();
-        return OptionalInt.of((int) uid);
+        return r;
     }
 
     /** A reply we do not understand: stop using sock_diag, fall back to /proc for good. */
-    private OptionalInt fail() {
+    private ByteBuffer fail() {
         close();
         broken = true;
         return null;

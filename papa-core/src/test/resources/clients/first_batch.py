@@ -1,0 +1,70 @@
+# Watches processes whose output is already queued exactly the way the reference papa client
+# does (issue 9, item 1): one recv() of up to 1024 bytes for the reply line, then select() on the
+# socket before reading the batch. Bytes of the batch that came with that recv would be stranded
+# in the client's buffer, and select() would never wake.
+# usage: first_batch.py PORT|SOCKET_PATH N ; prints "watch STRANDED TIMEOUTS" and "make STRANDED TIMEOUTS",
+# then "gap_ms MEDIAN MAX" (time between the reply line and the batch, as seen by this client).
+import select, socket, sys, time
+
+target, n = sys.argv[1], int(sys.argv[2])
+if target.startswith('/'):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(target)
+else:
+    s = socket.create_connection(('127.0.0.1', int(target)), timeout=10)
+
+def read_until(buf, end):
+    while not buf.endswith(end):
+        d = s.recv(65536)
+        if not d:
+            raise SystemExit('daemon closed the connection')
+        buf += d
+    return buf
+
+read_until(b'', b'> ')
+
+def cmd(line):
+    s.sendall(line.encode() + b'\n')
+    return read_until(b'', b'\n> ')[:-3].decode()
+
+gaps = []
+for path in ('watch', 'make'):
+    stranded = timeouts = 0
+    for i in range(n):
+        name = '%s%d' % (path, i)
+        cmd('make process %s /bin/echo hello' % name)
+        while 'running=False' not in cmd('list processes ' + name):
+            time.sleep(0.002)
+        if path == 'watch':
+            s.sendall(('watch processes %s\n' % name).encode())
+        else:  # the same spec again: the existing process, with its output queued
+            s.sendall(('make process %s watch=1 /bin/echo hello\n' % name).encode())
+        first = s.recv(1024)
+        t_line = time.monotonic()
+        nl = first.find(b'\n')
+        line, rest = first[:nl + 1], first[nl + 1:]
+        if path == 'watch' and line != b'Watching 1\n' or path == 'make' and not line.startswith((name + ' pid=').encode()):
+            raise SystemExit('unexpected reply line %r' % first)
+        if rest:
+            stranded += 1
+            batch = rest
+        else:
+            r, _, _ = select.select([s], [], [], 2)
+            if not r:
+                timeouts += 1  # the reference client would stall here for ever
+            else:
+                gaps.append((time.monotonic() - t_line) * 1000)
+            batch = b''
+        # acknowledge until the process has left the watch
+        while True:
+            batch = read_until(batch, b'] ')
+            s.sendall(b'\n')
+            after = read_until(b'', b' ')
+            if after.startswith(b'Nothing left to watch'):
+                read_until(after, b'\n> ')
+                break
+            batch = after
+    print(path, stranded, timeouts)
+gaps.sort()
+print('gap_ms %.2f %.2f' % (gaps[len(gaps) // 2], gaps[-1]) if gaps else 'gap_ms - -')
