@@ -115,7 +115,6 @@ class BadInputTest extends DaemonTestBase {
         refused("remove values", "You cannot remove all variables");
         refused("remove sockets nope", "nope not found");
         refused("remove processes nope", "nope not found");
-        refused("remove values nope", "nope not found");
         refused("make process p2", "No command");
     }
 
