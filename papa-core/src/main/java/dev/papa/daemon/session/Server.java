@@ -35,6 +35,7 @@ public final class Server {
     /** Every warning a client can repeat goes through here (docs/SECURITY.md, "Logging"). */
     private final LogLimiter warnings;
     private final long stallMillis;
+    private final int maxLine;
     private final boolean tcp;
     /** Stops the daemon; takes the reason, for the daemon's last line. */
     private final java.util.function.Consumer<String> onExit;
@@ -66,6 +67,7 @@ public final class Server {
         this.quota = new SessionQuota(config.maxSessions(), config.maxSessionsPerUser());
         this.warnings = new LogLimiter(loop::schedule);
         this.stallMillis = config.slowClientTimeout().toMillis();
+        this.maxLine = config.maxLine();
         this.tcp = config.unixSocket() == null;
         this.onExit = onExit;
         this.strays = new FdPassing.Strays(loop);
@@ -176,6 +178,8 @@ public final class Server {
     public void accessControl(dev.papa.daemon.access.AccessControl access) { this.access = access; }
 
     EventLoop loop() { return loop; }
+    /** The longest request line (--max-line). */
+    int maxLine() { return maxLine; }
     boolean tcp() { return tcp; }
     dev.papa.daemon.access.SockDiag clientQueues() { return clientQueues; }
     public LogLimiter warnings() { return warnings; }
