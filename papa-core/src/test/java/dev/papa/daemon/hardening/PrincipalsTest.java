@@ -218,6 +218,7 @@ class PrincipalsTest {
     void onlyAdministratorsMayStopTheDaemon() throws Exception {
         Conn a = as(A);
         assertEquals("Error: permission denied: exit-if-idle is for administrators", a.result("exit-if-idle"));
+        assertEquals("Error: permission denied: upgrade is for administrators", a.result("upgrade"));
         assertEquals("", a.result("set x 1"));
     }
 }
