@@ -60,7 +60,7 @@ public final class Server {
     private Upgrades upgrades;
     private boolean upgrading;
     /** How much of what a session wrote its TCP client has not read yet (the first batch waits for it). */
-    private final dev.papa.daemon.access.SockDiag clientQueues = new dev.papa.daemon.access.SockDiag();
+    private final dev.papa.peer.SockDiag clientQueues = new dev.papa.peer.SockDiag();
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
@@ -224,7 +224,7 @@ public final class Server {
     /** The longest request line (--max-line). */
     int maxLine() { return maxLine; }
     boolean tcp() { return tcp; }
-    dev.papa.daemon.access.SockDiag clientQueues() { return clientQueues; }
+    dev.papa.peer.SockDiag clientQueues() { return clientQueues; }
     public LogLimiter warnings() { return warnings; }
     ByteBuffer readBuffer() { return readBuffer; }
     ByteBuffer writeBuffer() { return writeBuffer; }
