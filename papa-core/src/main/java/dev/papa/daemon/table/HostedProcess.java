@@ -29,12 +29,7 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     boolean removed;
     /** Left the table; its pipes may still be drained until descendants close them. */
     boolean gone;
-    /**
-     * Its exit was reported (or it left the table) while descendants still hold its pipes: they
-     * are read until end of file, and what they write is discarded, never left to block them or
-     * kill them with SIGPIPE (PROTOCOL.md, "Output buffering").
-     */
-    boolean discarding;
+
     EventLoop.Timer pipeDeadline;
     /** overflow=block and the queue is full: its pipes are not read (PipeGate). */
     boolean blocked;
@@ -42,9 +37,13 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     boolean graceDue;
     final List<ProcessWatcher> watchers = new ArrayList<>(2);
 
-    /** Whether what its pipes give goes into its queue. */
+    /**
+     * Whether what its pipes give goes into its queue. Not once its exit was queued (or it left
+     * the table) while descendants still hold the pipes: they are read until end of file and
+     * what they write is discarded, never left to block them or kill them with SIGPIPE.
+     */
     boolean keepsOutput() {
-        return !removed && !discarding;
+        return !removed && !gone && !output.isClosed();
     }
 
     HostedProcess(ProcessSpec spec, int owner, int pid, long startedMicros, OutputBudget budget) {

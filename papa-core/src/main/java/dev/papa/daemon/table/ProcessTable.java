@@ -394,9 +394,7 @@ public final class ProcessTable {
             p.graceDue = true;
             return;
         }
-        // Report the exit now; descendants keep the pipes, which are read until end of file.
-        p.discarding = true;
-        finish(p);
+        finish(p); // report the exit now; descendants keep the pipes, which are read until end of file
     }
 
     /**
@@ -452,7 +450,6 @@ public final class ProcessTable {
     private void forget(HostedProcess p, boolean daemonExit) {
         if (p.gone) return;
         p.gone = true;
-        p.discarding = true;
         p.output.release();
         gate.forget(p);
         byName.remove(p.name(), p);
