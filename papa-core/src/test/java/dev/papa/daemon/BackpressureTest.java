@@ -181,6 +181,38 @@ class BackpressureTest extends DaemonTestBase {
         assertTrue(dropped > 0 && received < written, "the 1k buffer overflowed: received " + received);
         // what was sent in the first batch and evicted before its acknowledgement is not counted
         assertEquals(written, dropped + received, "dropped + received = written");
+        // and the log has it, aggregated: a line a second at most, with burst's share
+        awaitIo("the drops logged", 5_000, () -> loggedDrops("burst") == dropped);
+        assertTrue(dropLines.size() <= 3, "aggregated, not one line per eviction: " + dropLines);
+    }
+
+    private final List<String> dropLines = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final java.util.logging.Handler dropHandler = new java.util.logging.Handler() {
+        @Override public void publish(java.util.logging.LogRecord r) {
+            if (r.getMessage().startsWith("Output dropped")) dropLines.add(r.getMessage());
+        }
+        @Override public void flush() { }
+        @Override public void close() { }
+    };
+
+    @org.junit.jupiter.api.BeforeEach
+    void listenToTheDropLog() {
+        java.util.logging.Logger.getLogger("dev.papa.daemon.table.DropLog").addHandler(dropHandler);
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void stopListening() {
+        java.util.logging.Logger.getLogger("dev.papa.daemon.table.DropLog").removeHandler(dropHandler);
+    }
+
+    /** The bytes the log lines so far report for process {@code name}. */
+    private long loggedDrops(String name) {
+        long sum = 0;
+        for (String line : dropLines) {
+            Matcher m = Pattern.compile("[(, ]" + name + " (\\d+)[,)]").matcher(line);
+            if (m.find()) sum += Long.parseLong(m.group(1));
+        }
+        return sum;
     }
 
     @Test

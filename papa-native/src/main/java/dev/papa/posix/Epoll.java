@@ -1,6 +1,7 @@
 package dev.papa.posix;
 
 import com.sun.jna.Native;
+import com.sun.jna.Pointer;
 import dev.papa.posix.internal.Errno;
 import dev.papa.posix.internal.LibC;
 import dev.papa.posix.internal.LibPapa;
@@ -20,6 +21,7 @@ public final class Epoll implements AutoCloseable {
   private final Fd epfd;
   private final int maxEvents;
   private final ByteBuffer events;
+  private final long eventsAddress;
   private int ready;
 
   public Epoll(int maxEvents) throws PosixException {
@@ -29,6 +31,7 @@ public final class Epoll implements AutoCloseable {
     this.epfd = Fd.adopt(fd);
     this.maxEvents = maxEvents;
     this.events = ByteBuffer.allocateDirect(16 * maxEvents).order(ByteOrder.nativeOrder());
+    this.eventsAddress = Pointer.nativeValue(Native.getDirectBufferPointer(events)); // a long crosses JNA unconverted
   }
 
   /** The epoll descriptor itself (to nest it or to inspect it). */
@@ -54,7 +57,7 @@ public final class Epoll implements AutoCloseable {
 
   /** Waits up to timeoutMillis (-1 = forever); returns the number of ready entries (0 on timeout or EINTR). */
   public int await(int timeoutMillis) throws PosixException {
-    int n = LibPapa.papa_epoll_wait(epfd.get(), events, maxEvents, timeoutMillis);
+    int n = LibPapa.papa_epoll_wait(epfd.get(), eventsAddress, maxEvents, timeoutMillis);
     if (n < 0) {
       ready = 0;
       if (n == -Errno.EINTR) return 0;

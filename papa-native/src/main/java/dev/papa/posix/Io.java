@@ -1,6 +1,7 @@
 package dev.papa.posix;
 
 import com.sun.jna.Native;
+import com.sun.jna.Pointer;
 import dev.papa.posix.internal.Errno;
 import dev.papa.posix.internal.LibC;
 import dev.papa.posix.internal.LibPapa;
@@ -39,14 +40,11 @@ public final class Io {
     if (buf.isReadOnly()) throw new java.nio.ReadOnlyBufferException();
     long n;
     if (buf.isDirect()) {
-      // JNA passes a direct buffer's address at its position: pin position at 0 so the
-      // offset is ours alone, whatever the JNA version does.
-      buf.position(0);
-      n = LibPapa.papa_read(fd, buf, pos, rem);
-      buf.position(n > 0 ? pos + (int) n : pos);
+      n = LibPapa.papa_read(fd, address(buf), pos, rem);
+      if (n > 0) buf.position(pos + (int) n);
     } else {
       ByteBuffer s = SCRATCH_BUF.get();
-      n = LibPapa.papa_read(fd, s, 0, Math.min(rem, SCRATCH));
+      n = LibPapa.papa_read(fd, address(s), 0, Math.min(rem, SCRATCH));
       if (n > 0) {
         s.get(0, buf.array(), buf.arrayOffset() + pos, (int) n);  // Java 13+ absolute bulk get
         buf.position(pos + (int) n);
@@ -68,14 +66,12 @@ public final class Io {
     if (rem == 0) return 0;
     long n;
     if (buf.isDirect()) {
-      buf.position(0);  // see read()
-      n = LibPapa.papa_write(fd, buf, pos, rem);
-      buf.position(pos);
+      n = LibPapa.papa_write(fd, address(buf), pos, rem);
     } else {
       ByteBuffer s = SCRATCH_BUF.get();
       int len = Math.min(rem, SCRATCH);
       s.put(0, buf.array(), buf.arrayOffset() + pos, len);
-      n = LibPapa.papa_write(fd, s, 0, len);
+      n = LibPapa.papa_write(fd, address(s), 0, len);
     }
     if (n >= 0) {
       buf.position(pos + (int) n);
@@ -83,6 +79,27 @@ public final class Io {
     }
     if (n == -Errno.EAGAIN) return AGAIN;
     throw new PosixException("write", (int) -n);
+  }
+
+  /** A direct buffer's native address, remembered by identity (entries are immutable, so threads may share them). */
+  private record Address(ByteBuffer buffer, long base) {}
+
+  /**
+   * JNA converts a Buffer argument on every call (about 0.5 us a call here, measured: the loop
+   * makes 3-4 such calls per delivered line); a long crosses unconverted. The few hot buffers
+   * (the loop's shared read and write buffers, the scratch buffers) stay here; an entry keeps
+   * its buffer reachable, so its memory cannot be freed while the address is used.
+   */
+  private static final Address[] ADDRESSES = new Address[16];
+
+  private static long address(ByteBuffer direct) {
+    int slot = System.identityHashCode(direct) & (ADDRESSES.length - 1);
+    Address a = ADDRESSES[slot];
+    if (a == null || a.buffer != direct) {
+      a = new Address(direct, Pointer.nativeValue(Native.getDirectBufferPointer(direct)));
+      ADDRESSES[slot] = a;
+    }
+    return a.base;
   }
 
   /** {read, write}, both O_NONBLOCK|O_CLOEXEC. */

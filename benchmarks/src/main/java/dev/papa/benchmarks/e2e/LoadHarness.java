@@ -7,6 +7,8 @@ import dev.papa.posix.Spawner;
 
 import java.io.File;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,7 +60,10 @@ public final class LoadHarness {
     final Set<Integer> childPids = new LinkedHashSet<>();
     Process daemon;
     int port;
-    Set<String> sections = Set.of("1", "2", "3", "4", "5", "6");
+    Set<String> sections = Set.of("1", "2", "3", "4", "5", "6", "7", "8");
+    /** Fleet runs (section 8): processes x period in ms; steady-state seconds each. */
+    List<int[]> fleets;
+    int fleetSeconds;
 
     LoadHarness(boolean quick, String java, Path jar, List<String> daemonFlags) throws IOException {
         this.quick = quick;
@@ -71,6 +76,8 @@ public final class LoadHarness {
         spawnCount = quick ? 100 : 500;
         scaleSteps = quick ? new int[] {200, 1000} : new int[] {1000, 5000};
         idleSessions = quick ? 200 : 1000;
+        fleets = quick ? List.of(new int[] {100, 10}) : List.of(new int[] {100, 10}, new int[] {500, 20}, new int[] {1000, 50});
+        fleetSeconds = quick ? 5 : 10;
         work = Files.createTempDirectory("papa-bench");
     }
 
@@ -79,7 +86,9 @@ public final class LoadHarness {
         String java = ProcessHandle.current().info().command().orElse("java");
         Path jar = null;
         String flags = RECOMMENDED_FLAGS;
-        String sections = "1,2,3,4,5,6,7";
+        String sections = "1,2,3,4,5,6,7,8";
+        String fleets = null;
+        int fleetSeconds = -1;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick": quick = true; break;
@@ -88,8 +97,11 @@ public final class LoadHarness {
                 case "--jvm-flags": flags = args[++i]; break;
                 case "--default-flags": flags = ""; break;
                 case "--sections": sections = args[++i]; break;
+                case "--fleet": fleets = args[++i]; break;
+                case "--fleet-seconds": fleetSeconds = Integer.parseInt(args[++i]); break;
                 default:
-                    System.err.println("usage: LoadHarness [--quick] [--jar PAPA_CORE_JAR] [--java PATH] [--jvm-flags \"FLAGS\"] [--default-flags] [--sections 1,2,3,4,5,6,7]");
+                    System.err.println("usage: LoadHarness [--quick] [--jar PAPA_CORE_JAR] [--java PATH] [--jvm-flags \"FLAGS\"] [--default-flags]"
+                            + " [--sections 1,2,3,4,5,6,7,8] [--fleet N:PERIOD_MS,...] [--fleet-seconds S]");
                     System.exit(2);
             }
         }
@@ -97,6 +109,15 @@ public final class LoadHarness {
         List<String> daemonFlags = flags.isBlank() ? List.of() : Arrays.asList(flags.trim().split("\\s+"));
         LoadHarness h = new LoadHarness(quick, java, jar, daemonFlags);
         h.sections = Set.of(sections.split(","));
+        if (fleets != null) {
+            List<int[]> runs = new ArrayList<>();
+            for (String f : fleets.split(",")) {
+                String[] np = f.split(":");
+                runs.add(new int[] {Integer.parseInt(np[0]), Integer.parseInt(np[1])});
+            }
+            h.fleets = runs;
+        }
+        if (fleetSeconds > 0) h.fleetSeconds = fleetSeconds;
         int code = h.run();
         System.exit(code);
     }
@@ -129,6 +150,11 @@ public final class LoadHarness {
             if (sections.contains("5")) sessions();
             if (sections.contains("1")) throughput();
             if (sections.contains("7")) backpressure();
+            if (sections.contains("8")) {
+                section("8. fleet: N processes, each watched by its own session (fresh daemon each)");
+                Fleet fleet = new Fleet(this);
+                for (int[] f : fleets) fleet.run(f[0], f[1], fleetSeconds);
+            }
         } finally {
             cleanup();
         }
@@ -318,6 +344,13 @@ public final class LoadHarness {
             rawBest = Math.max(rawBest, mbs);
             System.out.printf(Locale.ROOT, "  raw dd | cat: %.0f MB/s%n", mbs);
         }
+        double relayBest = 0;
+        for (int r = 0; r < throughputRuns; r++) {
+            double mbs = relay(count);
+            if (mbs < 0) break;
+            relayBest = Math.max(relayBest, mbs);
+            System.out.printf(Locale.ROOT, "  raw dd | socat -> TCP -> socat: %.0f MB/s%n", mbs);
+        }
         double best = 0;
         for (int r = 0; r < throughputRuns; r++) {
             double mbs = watchedDd("tp" + r, "bufsize=1g", count);
@@ -329,11 +362,44 @@ public final class LoadHarness {
         rows.add(new Row("1. lossless throughput, " + (throughputBytes >> 20) + " MiB, best of " + throughputRuns,
                 String.format(Locale.ROOT, "%.0f MB/s (%.0f%%)", best, 100 * ratio),
                 String.format(Locale.ROOT, "dd|cat %.0f MB/s", rawBest), ">= 50% of raw", ratio >= 0.5));
+        rows.add(new Row("1. the same against a TCP relay", String.format(Locale.ROOT, "%.0f MB/s", best),
+                relayBest > 0 ? String.format(Locale.ROOT, "dd|socat->TCP->socat %.0f MB/s", relayBest) : "socat not installed",
+                "(reported)", null));
         // idle RSS after load: the heap the burst needed, given back?
         sleep(quick ? 2000 : 5000);
         st = status(daemon.pid());
         rows.add(new Row("RSS " + (quick ? 2 : 5) + " s after the throughput runs", String.format(Locale.ROOT, "%.1f MiB", st[0] / 1024.0),
                 "", "<= 64 MiB", st[0] <= 64 * 1024));
+    }
+
+    /**
+     * {@code dd | socat -> TCP 127.0.0.1 -> socat > /dev/null}: what one loopback TCP hop costs
+     * the same bytes; MB/s, or -1 (said once) when socat is not installed.
+     */
+    double relay(long count) throws Exception {
+        if (!Files.isExecutable(Path.of("/usr/bin/socat")) && !Files.isExecutable(Path.of("/bin/socat"))) {
+            System.out.println("  socat is not installed (apt-get install socat): the TCP relay is not measured");
+            return -1;
+        }
+        int relayPort;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            relayPort = s.getLocalPort();
+        }
+        Process sink = new ProcessBuilder("socat", "-u", "TCP-LISTEN:" + relayPort + ",bind=127.0.0.1,reuseaddr", "OPEN:/dev/null")
+                .redirectErrorStream(true).start();
+        long t = System.nanoTime();
+        Process src = new ProcessBuilder("/bin/sh", "-c", "dd if=/dev/zero bs=64k count=" + count
+                + " status=none | socat -u STDIN TCP:127.0.0.1:" + relayPort + ",retry=100,interval=0.01").redirectErrorStream(true).start();
+        boolean done = src.waitFor(120, TimeUnit.SECONDS) && sink.waitFor(120, TimeUnit.SECONDS);
+        double secs = (System.nanoTime() - t) / 1e9;
+        if (!done || src.exitValue() != 0) {
+            src.destroyForcibly();
+            sink.destroyForcibly();
+            System.out.println("  relay failed: " + new String(src.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
+                    + new String(sink.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+            return -1;
+        }
+        return throughputBytes / 1e6 / secs;
     }
 
     /**

@@ -193,6 +193,7 @@ public final class Session implements Handler, ProcessWatcher {
                 unparsed = ByteBuffer.allocate(buf.remaining()).put(buf).flip();
                 return;
             }
+            if (n < buf.capacity()) return; // drained: epoll (level-triggered) reports the rest, no EAGAIN read
         }
     }
 
@@ -278,6 +279,15 @@ public final class Session implements Handler, ProcessWatcher {
         } catch (PosixException e) {
             return false;
         }
+    }
+
+    /** Only spaces, tabs and a carriage return (what strip() would leave empty), for the ASCII ack line. */
+    private boolean isBlank(int len) {
+        for (int i = 0; i < len; i++) {
+            byte b = line[i];
+            if (b != ' ' && b != '\t' && b != '\r') return false;
+        }
+        return true;
     }
 
     private void send(byte[] bytes) {
@@ -391,6 +401,10 @@ public final class Session implements Handler, ProcessWatcher {
     // ---------------------------------------------------------------- requests
 
     private void onLine(int len) {
+        if (state == State.WATCH_WAIT_ACK && isBlank(len)) {
+            acknowledge(false); // the acknowledgement of every batch: nothing to decode
+            return;
+        }
         String text;
         try {
             text = utf8.decode(ByteBuffer.wrap(line, 0, len)).toString().strip();

@@ -20,6 +20,7 @@ final class DropLog {
     private final EventLoop loop;
     private final Map<String, Long> pending = new LinkedHashMap<>();
     private long pendingBytes;
+    private long budgetBytes;
     private boolean scheduled;
 
     DropLog(EventLoop loop) {
@@ -31,6 +32,17 @@ final class DropLog {
         if (bytes <= 0) return;
         pending.merge(name, bytes, Long::sum);
         pendingBytes += bytes;
+        schedule();
+    }
+
+    /** The output budget evicted {@code bytes} (of any process) to make room. */
+    void budgetEvicted(long bytes) {
+        if (bytes <= 0) return;
+        budgetBytes += bytes;
+        schedule();
+    }
+
+    private void schedule() {
         if (!scheduled) {
             scheduled = true;
             loop.schedule(PERIOD_MILLIS, this::flush);
@@ -39,21 +51,28 @@ final class DropLog {
 
     private void flush() {
         scheduled = false;
-        if (pending.isEmpty()) return;
-        StringBuilder sb = new StringBuilder("Output dropped by the overflow rule in the last second: ");
-        sb.append(pendingBytes).append(" bytes of ").append(pending.size()).append(pending.size() == 1 ? " process (" : " processes (");
-        int n = 0;
-        for (Map.Entry<String, Long> e : pending.entrySet()) {
-            if (n == NAMED) {
-                sb.append(", and ").append(pending.size() - NAMED).append(" more");
-                break;
+        StringBuilder sb = new StringBuilder();
+        if (!pending.isEmpty()) {
+            sb.append("Output dropped by the overflow rule in the last second: ").append(pendingBytes).append(" bytes of ")
+                    .append(pending.size()).append(pending.size() == 1 ? " process (" : " processes (");
+            int n = 0;
+            for (Map.Entry<String, Long> e : pending.entrySet()) {
+                if (n == NAMED) {
+                    sb.append(", and ").append(pending.size() - NAMED).append(" more");
+                    break;
+                }
+                if (n++ > 0) sb.append(", ");
+                sb.append(e.getKey()).append(' ').append(e.getValue());
             }
-            if (n++ > 0) sb.append(", ");
-            sb.append(e.getKey()).append(' ').append(e.getValue());
+            sb.append(')');
         }
-        sb.append(')');
+        if (budgetBytes > 0) {
+            sb.append(sb.length() == 0 ? "In the last second the" : "; the").append(" output budget evicted ")
+                    .append(budgetBytes).append(" bytes to make room");
+        }
         pending.clear();
         pendingBytes = 0;
-        LOG.warning(sb.toString());
+        budgetBytes = 0;
+        if (sb.length() > 0) LOG.warning(sb.toString());
     }
 }

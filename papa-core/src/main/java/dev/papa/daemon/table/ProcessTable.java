@@ -324,11 +324,18 @@ public final class ProcessTable {
                 readBuffer.flip();
                 readBuffer.get(chunk);
                 long droppedBefore = p.output.droppedBytes();
+                long evictedBefore = budget.evictedBytes();
                 p.output.append(kind, clock.nowMicros(), chunk);
                 captured(n);
                 dropLog.dropped(p.name(), p.output.droppedBytes() - droppedBefore);
+                dropLog.budgetEvicted(budget.evictedBytes() - evictedBefore);
                 queued = true;
             }
+            // A short read emptied the pipe. The loop's epoll is level-triggered and reports the
+            // pipe again when more arrives, so the read that would say EAGAIN is saved: one
+            // syscall of the few a delivered line costs (docs/PERFORMANCE.md, fleet). After the
+            // exit, read on to EOF.
+            if (n < READ_SIZE && p.running) break;
         }
         if (queued) notifyWatchers(p);
         if (!p.running && p.stdout == null && p.stderr == null) finish(p);
