@@ -31,11 +31,24 @@
 
 struct papa_open_how { uint64_t flags, mode, resolve; };
 
-/* The fallback for kernels without openat2 (< 5.6): one component at a time, each opened
- * with O_NOFOLLOW|O_DIRECTORY, so a symbolic link anywhere fails with ENOTDIR or ELOOP. */
-PAPA_EXPORT int papa_open_dir_walk(const char *path) {
+static int is_symlink_at(int dirfd, const char *name) {
+  struct stat st;
+  return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* From "/", one component at a time, each opened with O_PATH|O_DIRECTORY|O_NOFOLLOW, so a
+ * symbolic link anywhere is ELOOP. With trusted != NULL it also finds whether nobody but root
+ * and UID can change where the path leads: every directory that holds a component is writable
+ * by no one else, or is sticky (owned by root or UID) and the component belongs to root or UID;
+ * ".." on the way counts as untrusted. The directory's descriptor, or -errno. */
+static int walk(const char *path, int uid, int *trusted) {
   int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -errno;
+  struct stat parent, st;
+  if (trusted) {
+    *trusted = 1;
+    if (fstat(fd, &parent) < 0) { int e = errno; close(fd); return -e; }
+  }
   char comp[256];
   const char *p = path;
   while (*p) {
@@ -46,13 +59,32 @@ PAPA_EXPORT int papa_open_dir_walk(const char *path) {
     memcpy(comp, p, n);
     comp[n] = '\0';
     p += n;
+    if (strcmp(comp, ".") == 0) continue;
+    if (trusted && strcmp(comp, "..") == 0) *trusted = 0;
     int next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int e = errno;
+    if (next < 0) {
+      int e = errno;
+      if (e == ENOTDIR && is_symlink_at(fd, comp)) e = ELOOP; /* O_PATH|O_NOFOLLOW on a link: ENOTDIR */
+      close(fd);
+      return -e;
+    }
     close(fd);
-    if (next < 0) return -(e == ENOTDIR || e == ELOOP ? ELOOP : e);
     fd = next;
+    if (trusted && *trusted) {
+      if (fstat(fd, &st) < 0) { int e = errno; close(fd); return -e; }
+      int others_write = (parent.st_uid != 0 && parent.st_uid != (uid_t) uid) || (parent.st_mode & (S_IWGRP | S_IWOTH));
+      int kept = (parent.st_mode & S_ISVTX) && (parent.st_uid == 0 || parent.st_uid == (uid_t) uid)
+                 && (st.st_uid == 0 || st.st_uid == (uid_t) uid);
+      if (others_write && !kept) *trusted = 0;
+      parent = st;
+    }
   }
   return fd;
+}
+
+/* The fallback for kernels without openat2 (< 5.6), exported for the tests. */
+PAPA_EXPORT int papa_open_dir_walk(const char *path) {
+  return walk(path, -1, NULL);
 }
 
 /* An O_PATH descriptor of the absolute directory path, reached without following any
@@ -62,8 +94,8 @@ PAPA_EXPORT int papa_open_dir_nofollow(const char *path) {
   struct papa_open_how how = { O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS };
   long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
   if (fd >= 0) return (int) fd;
-  if (errno == ENOSYS || errno == EPERM) return papa_open_dir_walk(path); /* EPERM: seccomp filters that refuse it */
-  return errno == ENOTDIR ? -ELOOP : -errno;
+  if (errno == ENOSYS || errno == EPERM) return walk(path, -1, NULL); /* EPERM: seccomp filters that refuse it */
+  return -errno; /* ELOOP: a symbolic link on the way */
 }
 
 /* lstat of NAME in DIRFD (NAME "" : DIRFD itself): out = {dev, ino, mode, uid}. */
@@ -157,42 +189,16 @@ PAPA_EXPORT int papa_chmod_if(int dirfd, const char *name, long long dev, long l
   return r;
 }
 
-/* Whether no one but root and UID can change which directory PATH leads to: every directory
- * that holds a component of it is writable by no one else, or is sticky and the component
- * belongs to root or UID. Then binding by the path itself resolves to the directory DEV/INO
- * that papa_open_dir_nofollow opened, and the socket keeps its real path as its address
- * (getsockname, ss, /proc/net/unix). 1 yes, 0 no (".." on the way counts as no), -errno. */
+/* Whether nobody but root and UID can change which directory PATH leads to (see walk), and it
+ * still leads to DEV/INO, the directory papa_open_dir_nofollow opened. Then binding by the path
+ * itself reaches that directory, and the socket keeps its real path as its address
+ * (getsockname, ss, /proc/net/unix). 1 yes, 0 no, -errno. */
 PAPA_EXPORT int papa_dir_trusted(const char *path, int uid, long long dev, long long ino) {
-  int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  struct stat parent, st;
-  if (fstat(fd, &parent) < 0) { int e = errno; close(fd); return -e; }
-  char comp[256];
-  const char *p = path;
-  int trusted = 1;
-  while (*p && trusted) {
-    while (*p == '/') p++;
-    if (!*p) break;
-    size_t n = strcspn(p, "/");
-    if (n >= sizeof comp) { close(fd); return -ENAMETOOLONG; }
-    memcpy(comp, p, n);
-    comp[n] = '\0';
-    p += n;
-    if (strcmp(comp, ".") == 0) continue;
-    if (strcmp(comp, "..") == 0) { trusted = 0; break; }
-    int next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int e = errno;
-    close(fd);
-    if (next < 0) return -e;
-    fd = next;
-    if (fstat(fd, &st) < 0) { e = errno; close(fd); return -e; }
-    int others_write = (parent.st_uid != 0 && parent.st_uid != (uid_t) uid) || (parent.st_mode & (S_IWGRP | S_IWOTH));
-    int kept = (parent.st_mode & S_ISVTX) && (parent.st_uid == 0 || parent.st_uid == (uid_t) uid)
-               && (st.st_uid == 0 || st.st_uid == (uid_t) uid);
-    if (others_write && !kept) trusted = 0;
-    parent = st;
-  }
-  if (trusted && ((long long) parent.st_dev != dev || (long long) parent.st_ino != ino)) trusted = 0;
+  int trusted;
+  int fd = walk(path, uid, &trusted);
+  if (fd < 0) return fd;
+  struct stat st;
+  if (fstat(fd, &st) < 0 || (long long) st.st_dev != dev || (long long) st.st_ino != ino) trusted = 0;
   close(fd);
   return trusted;
 }

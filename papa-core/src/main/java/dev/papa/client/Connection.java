@@ -58,6 +58,10 @@ final class Connection implements Closeable {
         return endpoint;
     }
 
+    SocketChannel channel() {
+        return channel;
+    }
+
     SocketAddress localAddress() throws IOException {
         return channel.getLocalAddress();
     }

@@ -59,18 +59,22 @@ public final class Papa implements AutoCloseable {
     private static volatile Endpoint defaultEndpoint = initialEndpoint();
     private static volatile Duration defaultTimeout = Duration.ofSeconds(10);
     private static volatile boolean defaultAutoStart = initialAutoStart();
+    private static volatile boolean defaultCheckDaemonOwner = !isOff(System.getProperty("papa.checkDaemonOwner",
+            System.getenv("PAPA_CHECK_DAEMON_OWNER")));
 
     private final Endpoint endpoint;
     private final Duration timeout;
     private final boolean autoStart;
+    private final boolean checkDaemonOwner;
     private Connection conn;
     private final AtomicReference<Connection> spare = new AtomicReference<>();
     private volatile boolean closed;
 
-    private Papa(Endpoint endpoint, Duration timeout, boolean autoStart) throws PapaException {
+    private Papa(Endpoint endpoint, Duration timeout, boolean autoStart, boolean checkDaemonOwner) throws PapaException {
         this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
         this.timeout = Objects.requireNonNull(timeout, "timeout");
         this.autoStart = autoStart;
+        this.checkDaemonOwner = checkDaemonOwner;
         this.conn = open();
     }
 
@@ -93,8 +97,11 @@ public final class Papa implements AutoCloseable {
     }
 
     private static boolean initialAutoStart() {
-        String v = System.getProperty("papa.autoStart", System.getenv("PAPA_AUTO_START"));
-        return v == null || v.isBlank() || !(v.trim().equalsIgnoreCase("false") || v.trim().equals("0")
+        return !isOff(System.getProperty("papa.autoStart", System.getenv("PAPA_AUTO_START")));
+    }
+
+    private static boolean isOff(String v) {
+        return v != null && (v.trim().equalsIgnoreCase("false") || v.trim().equals("0")
                 || v.trim().equalsIgnoreCase("no") || v.trim().equalsIgnoreCase("off"));
     }
 
@@ -157,6 +164,7 @@ public final class Papa implements AutoCloseable {
         private Endpoint endpoint;
         private Duration timeout;
         private Boolean autoStart;
+        private Boolean checkDaemonOwner;
 
         private Builder() {
         }
@@ -186,10 +194,22 @@ public final class Papa implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Talk only to a daemon run by root or by this process's uid (default on; the system
+         * property {@code papa.checkDaemonOwner=false} or {@code PAPA_CHECK_DAEMON_OWNER=false}
+         * changes the default). Off, a local user who took the daemon's address first would
+         * receive every command. See docs/SECURITY.md.
+         */
+        public Builder checkDaemonOwner(boolean on) {
+            this.checkDaemonOwner = on;
+            return this;
+        }
+
         public Papa connect() throws PapaException {
             return new Papa(endpoint != null ? endpoint : defaultEndpoint,
                     timeout != null ? timeout : defaultTimeout,
-                    autoStart != null ? autoStart : defaultAutoStart);
+                    autoStart != null ? autoStart : defaultAutoStart,
+                    checkDaemonOwner != null ? checkDaemonOwner : defaultCheckDaemonOwner);
         }
     }
 
@@ -667,9 +687,10 @@ public final class Papa implements AutoCloseable {
         }
     }
 
-    private static Connection greet(Connection c, long deadline) throws IOException {
+    private Connection greet(Connection c, long deadline) throws IOException {
         try {
             c.readReply(deadline);
+            if (checkDaemonOwner) DaemonOwner.check(endpoint, c.channel());
             return c;
         } catch (IOException | RuntimeException e) {
             c.close();

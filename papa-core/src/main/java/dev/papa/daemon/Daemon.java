@@ -4,6 +4,11 @@ import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.session.Server;
+import dev.papa.daemon.state.Carried;
+import dev.papa.daemon.state.Restore;
+import dev.papa.daemon.state.Snapshot;
+import dev.papa.daemon.state.StateException;
+import dev.papa.daemon.upgrade.Upgrader;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
 import dev.papa.daemon.table.ValueTable;
@@ -49,11 +54,15 @@ public final class Daemon implements AutoCloseable {
     /** Freed when the loop dies of an error, so that saying why does not run out of heap too. */
     private byte[] reserve = new byte[256 << 10];
 
-    private Daemon(DaemonConfig config) throws IOException {
+    /** @param image a state carried over an upgrade, or null for a fresh daemon */
+    private Daemon(DaemonConfig config, Restore.Image image) throws IOException, StateException {
         this.config = config;
         Preload.daemonClasses(); // error paths must not need a descriptor to load
 
-        this.control = listen(config);
+        // A restored daemon's descriptors are never closed on failure: the previous image takes them back.
+        this.control = image == null ? listen(config) : new UnixPath.Bound(
+                Restore.descriptor(image.header().daemon().listenerFd()), image.header().daemon().listenerDev(),
+                image.header().daemon().listenerIno());
         this.listener = control.fd();
         try {
             this.port = config.unixSocket() == null ? Sockets.localPort(listener.get()) : -1;
@@ -66,10 +75,14 @@ public final class Daemon implements AutoCloseable {
             if (config.childOpenFilesSoft() >= 0) {
                 processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
             }
+            if (image != null) Restore.apply(image, values, sockets, processes);
             this.server = new Server(loop, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids(), server.warnings()));
+            this.server.upgrader(new Upgrader(loop, work, server, new Snapshot(values, sockets, processes,
+                    new Carried.Daemonwide(listener.get(), control.dev(), control.ino(), config.childOpenFilesSoft())),
+                    config.arguments()));
         } catch (IOException | RuntimeException e) {
-            listener.close();
+            if (image == null) listener.close();
             throw e;
         }
         this.thread = new Thread(this::run, "papa-loop");
@@ -77,8 +90,38 @@ public final class Daemon implements AutoCloseable {
 
     /** Binds the control socket and starts serving on a new thread. */
     public static Daemon start(DaemonConfig config) throws IOException {
-        Daemon d = new Daemon(config);
+        try {
+            Daemon d = new Daemon(config, null);
+            d.thread.start();
+            return d;
+        } catch (StateException e) {
+            throw new AssertionError(e); // no state, nothing to restore
+        }
+    }
+
+    /** Test hook: restoring fails in the image run from this jar (the upgrade then falls back). */
+    static final String FAIL_RESTORE_PROPERTY = "papa.test.failRestoreIn";
+
+    /** Takes over the state an upgrade left in {@code stateFd} and serves on; the state's descriptor is closed. */
+    public static Daemon restore(DaemonConfig config, Fd stateFd) throws IOException, StateException {
+        long started = System.nanoTime();
+        Restore.Image image;
+        try (java.io.InputStream in = dev.papa.posix.Memfd.input(stateFd.get())) {
+            image = Restore.read(in);
+        }
+        String failIn = System.getProperty(FAIL_RESTORE_PROPERTY);
+        if (failIn != null && failIn.equals(dev.papa.daemon.upgrade.Relaunch.runningJar())) {
+            throw new StateException("restoring is made to fail in " + failIn + " (" + FAIL_RESTORE_PROPERTY + ")");
+        }
+        config.childOpenFilesSoft(image.header().daemon().childOpenFilesSoft()); // the first image's, not this one's raised limit
+        Daemon d = new Daemon(config, image);
         d.thread.start();
+        stateFd.close();
+        long micros = new WallClock().nowMicros() - image.header().writtenMicros();
+        LOG.warning(() -> "Restored " + image.values().size() + " values, " + image.sockets().size() + " sockets and "
+                + image.processes().size() + " processes from " + image.header().version() + " in "
+                + (System.nanoTime() - started) / 1_000_000 + " ms; serving on " + d.where() + ", "
+                + micros / 1000 + " ms after the state was written");
         return d;
     }
 

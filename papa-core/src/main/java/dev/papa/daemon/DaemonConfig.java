@@ -21,6 +21,7 @@ public final class DaemonConfig {
     private java.time.Duration slowClientTimeout = DEFAULT_SLOW_CLIENT_TIMEOUT;
     private final java.util.List<Integer> allowedUids = new java.util.ArrayList<>();
     private int socketMode = DEFAULT_SOCKET_MODE;
+    private java.util.List<String> arguments = java.util.List.of();
     private Path portFile;
     private long outputBudget;
     private long valuesLimit;
@@ -49,6 +50,9 @@ public final class DaemonConfig {
     /** Permission bits of the unix control socket file (default 0600). */
     public DaemonConfig socketMode(int mode) { this.socketMode = mode; return this; }
 
+    /** The command-line options this daemon was started with (an upgrade gives them to the new image). */
+    public DaemonConfig arguments(java.util.List<String> args) { this.arguments = java.util.List.copyOf(args); return this; }
+    public java.util.List<String> arguments() { return arguments; }
     /** Heap bytes every process's queued output may take together (0: half the JVM's maximum heap). */
     public DaemonConfig outputBudget(long bytes) { this.outputBudget = bytes; return this; }
     /** Heap bytes all values may take together (0: an eighth of the maximum heap, at most 64 MiB). */

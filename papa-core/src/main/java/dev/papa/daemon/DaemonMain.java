@@ -3,7 +3,18 @@ package dev.papa.daemon;
 import dev.papa.posix.ProcTitle;
 import dev.papa.posix.Rlimit;
 
+import dev.papa.daemon.state.Carried;
+import dev.papa.daemon.state.Restore;
+import dev.papa.daemon.state.StateException;
+import dev.papa.daemon.table.Patterns;
+import dev.papa.daemon.upgrade.Upgrader;
+import dev.papa.posix.Fd;
+import dev.papa.posix.Memfd;
+
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.logging.ConsoleHandler;
@@ -54,11 +65,20 @@ public final class DaemonMain {
 
     /** Runs a foreground daemon until it exits; returns the process exit code. */
     public static int run(String[] args, PrintStream err) {
+        List<String> rest = new ArrayList<>(Arrays.asList(args));
+        int checkState;
+        int restoreState;
+        boolean fallback = rest.remove(Upgrader.RESTORE_FALLBACK);
         DaemonConfig config;
         try {
-            config = parse(args);
+            checkState = takeDescriptor(rest, Upgrader.CHECK_STATE);
+            restoreState = takeDescriptor(rest, Upgrader.RESTORE_STATE);
+            config = parse(rest.toArray(new String[0]));
         } catch (IllegalArgumentException e) {
             err.println("papa: " + e.getMessage());
+            if (!fallback && Arrays.asList(args).contains(Upgrader.RESTORE_STATE)) {
+                return restoreFailed(Arrays.asList(args), err, e);
+            }
             err.print(USAGE);
             return 2;
         }
@@ -66,18 +86,30 @@ public final class DaemonMain {
             err.print(USAGE);
             return 0;
         }
+        config.arguments(rest);
+        if (checkState >= 0) return checkState(checkState, err);
         try {
             configureLogging(config);
         } catch (IOException e) {
             err.println("papa: cannot open log file " + config.logFile() + ": " + e.getMessage());
+            if (restoreState >= 0 && !fallback) return restoreFailed(Arrays.asList(args), err, e);
             return 1;
         }
         raiseOpenFilesLimit(config);
         exitOnUncaughtErrors();
         Daemon daemon;
         try {
-            daemon = Daemon.start(config);
-        } catch (IOException | RuntimeException e) {
+            if (restoreState >= 0) {
+                try {
+                    daemon = Daemon.restore(config, Fd.adopt(restoreState));
+                } catch (IOException | StateException | RuntimeException e) {
+                    if (fallback) throw e;
+                    return restoreFailed(Arrays.asList(args), err, e);
+                }
+            } else {
+                daemon = Daemon.start(config);
+            }
+        } catch (IOException | StateException | RuntimeException e) {
             // A detached daemon's stderr is /dev/null: say it in the log too (--daemonize, auto-start).
             if (config.logFile() != null) Logger.getLogger(DaemonMain.class.getName()).severe("cannot start: " + e.getMessage());
             err.println("papa: " + e.getMessage());
@@ -119,6 +151,50 @@ public final class DaemonMain {
         err.println("papa: " + what);
         err.flush();
         if (config.logFile() != null) LIFECYCLE.info(what);
+    }
+
+    /** {@code --check-state FD}: reads the whole state as a restore would, prints the version line. */
+    private static int checkState(int fd, PrintStream err) {
+        try (java.io.InputStream in = Memfd.input(fd)) {
+            Restore.read(in);
+        } catch (IOException | StateException | RuntimeException e) {
+            err.println(e.getMessage());
+            return 1;
+        }
+        System.out.println(Version.line());
+        return 0;
+    }
+
+    /**
+     * This image cannot take over the state an upgrade gave it: hand the state and every
+     * descriptor back to the image that wrote it. Returns only if that is impossible too.
+     */
+    private static int restoreFailed(List<String> args, PrintStream err, Exception why) {
+        Logger log = Logger.getLogger(DaemonMain.class.getName());
+        int i = args.indexOf(Upgrader.RESTORE_STATE);
+        int fd = i >= 0 && i + 1 < args.size() && Patterns.isNumber(args.get(i + 1)) ? Integer.parseInt(args.get(i + 1)) : -1;
+        log.log(Level.SEVERE, "Cannot restore the state after an upgrade: " + why.getMessage(), why);
+        err.println("papa: cannot restore the state after an upgrade: " + why.getMessage());
+        if (fd < 0) return 1;
+        try (java.io.InputStream in = Memfd.input(fd)) {
+            Carried.Header header = Restore.header(in);
+            log.severe("Falling back to the previous image: " + String.join(" ", header.command()));
+            Upgrader.fallBack(header.command(), header.descriptors(), fd);
+        } catch (IOException | StateException | RuntimeException e) {
+            log.log(Level.SEVERE, "Cannot fall back to the previous image", e);
+            err.println("papa: cannot fall back to the previous image: " + e.getMessage());
+        }
+        return 1;
+    }
+
+    /** Removes {@code option FD} from {@code args}; -1 when absent. */
+    private static int takeDescriptor(List<String> args, String option) {
+        int i = args.indexOf(option);
+        if (i < 0) return -1;
+        if (i + 1 >= args.size() || !Patterns.isNumber(args.get(i + 1))) throw new IllegalArgumentException(option + " needs a descriptor number");
+        int fd = Integer.parseInt(args.get(i + 1));
+        args.subList(i, i + 2).clear();
+        return fd;
     }
 
     /**

@@ -68,6 +68,10 @@ class UnixPathTest {
           Files.readAttributes(Path.of("/proc/self/fd/" + walked.get()), "unix:ino").get("ino").toString());
     }
     assertFalse(Files.exists(real.resolve("s.sock")));
+    // a file on the way is no directory, not a link
+    Files.writeString(tmp.resolve("file"), "");
+    assertEquals(20, assertThrows(PosixException.class, () -> open(tmp + "/file/s.sock")).errno()); // ENOTDIR
+    assertEquals(20, assertThrows(PosixException.class, () -> UnixPath.openDirByWalk(tmp + "/file")).errno());
   }
 
   /** bind takes the path itself only where no one but root and the acting user can swap a directory on it. */

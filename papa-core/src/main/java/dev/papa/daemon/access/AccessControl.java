@@ -2,6 +2,7 @@ package dev.papa.daemon.access;
 
 import dev.papa.daemon.log.LogLimiter;
 import dev.papa.daemon.principal.Principal;
+import dev.papa.peer.SocketOwner;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Io;
 import dev.papa.posix.PosixException;
@@ -27,20 +28,18 @@ public final class AccessControl {
 
     private final AllowList allowed;
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
-    private final ProcNetTcp procNet;
-    private final SockDiag sockDiag = new SockDiag();
+    private final SocketOwner owners = new SocketOwner();
     /** Refusals are a client's to repeat: logged once, then counted (docs/SECURITY.md). */
     private final LogLimiter warnings;
 
-    public AccessControl(AllowList allowed, ProcNetTcp procNet, LogLimiter warnings) {
+    public AccessControl(AllowList allowed, LogLimiter warnings) {
         this.allowed = allowed;
-        this.procNet = procNet;
         this.warnings = warnings;
     }
 
     /** Root, the daemon's own effective uid, and {@code extraUids}. */
     public static AccessControl forDaemon(Collection<Integer> extraUids, LogLimiter warnings) {
-        return new AccessControl(new AllowList(dev.papa.posix.Processes.effectiveUid(), extraUids), new ProcNetTcp(), warnings);
+        return new AccessControl(new AllowList(dev.papa.posix.Processes.effectiveUid(), extraUids), warnings);
     }
 
     public AllowList allowList() {
@@ -60,7 +59,7 @@ public final class AccessControl {
             refuse(fd, "Error: permission denied (cannot identify the peer)\n");
             return null;
         }
-        if (peer.uid.isPresent() && allowed.allows(peer.uid.getAsInt())) return Principal.of(peer.uid.getAsInt(), daemonUid, peer.pid);
+        if (peer.uid.isPresent() && allowed.allows(peer.uid.getAsInt())) return Principal.of(peer.uid.getAsInt(), daemonUid, peer.pid, warnings);
         if (peer.uid.isEmpty()) {
             warnings.warn(LOG, "refused connections of unidentified peers",
                     "Refused a control connection from " + peer.where + ": its owner was not found", null);
@@ -77,7 +76,7 @@ public final class AccessControl {
 
     /** Closes the sock_diag socket (daemon exit). */
     public void close() {
-        sockDiag.close();
+        owners.close();
     }
 
     private record Peer(OptionalInt uid, int pid, String where) {}
@@ -89,8 +88,7 @@ public final class AccessControl {
         }
         InetSocketAddress remote = Sockets.peerAddress(fd);
         InetSocketAddress local = Sockets.localAddress(fd);
-        OptionalInt owner = sockDiag.ownerOf(remote, local); // exact lookup; null: not offered here
-        if (owner == null) owner = procNet.ownerOf(remote, local);
+        OptionalInt owner = owners.of(remote, local); // the client's socket: its local end is our remote one
         return new Peer(owner, -1, remote.getAddress().getHostAddress() + ":" + remote.getPort());
     }
 

@@ -86,6 +86,17 @@ public final class OutputBuffer {
         push(CLOSED, timeMicros, null);
     }
 
+    /**
+     * A queue carried over an upgrade, before its items are queued again: its first item is
+     * numbered {@code seq}, and what was sent and dropped stays counted. Only while empty.
+     */
+    public void startAt(long seq, long sentEnd, long dropped) {
+        if (size != 0 || closed) throw new IllegalStateException("startAt on a used queue");
+        this.headSeq = seq;
+        this.sentEnd = sentEnd;
+        this.dropped = dropped;
+    }
+
     /** Removes every item numbered below {@code endSeq} that is still queued. */
     public void acknowledge(long endSeq) {
         long n = endSeq - headSeq;
@@ -104,6 +115,9 @@ public final class OutputBuffer {
     public void markSent(long endSeq) {
         if (endSeq > sentEnd) sentEnd = endSeq;
     }
+
+    /** Every item below this number was sent to a watcher (for {@link #droppedBytes()}). */
+    public long sentEnd() { return sentEnd; }
 
     /** Chunk bytes the overflow rule evicted before any watcher was sent them (PROTOCOL.md {@code dropped=}). */
     public long droppedBytes() { return dropped; }

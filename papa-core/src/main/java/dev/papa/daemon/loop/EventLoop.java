@@ -206,6 +206,11 @@ public final class EventLoop implements AutoCloseable {
             cancelled = true;
         }
 
+        /** Milliseconds until it fires (0 when due). */
+        public long remainingMillis() {
+            return Math.max(0, (deadline - System.nanoTime()) / 1_000_000L);
+        }
+
         @Override
         public int compareTo(Timer o) {
             return Long.compare(deadline - o.deadline, 0);

@@ -6,7 +6,9 @@ import java.util.logging.Logger;
 
 /**
  * The log of what principals change and of what they are refused, in one place (docs/SECURITY.md):
- * every state-changing request at INFO with the principal's uid, never a value's contents.
+ * every state-changing request at INFO with the principal's uid, never a value's contents;
+ * refusals as WARNINGs counted per uid by the daemon's {@link dev.papa.daemon.log.LogLimiter}
+ * (the first in a minute logged, the rest summed up), since a client may repeat them at will.
  */
 public final class Audit {
     private static final Logger LOG = Logger.getLogger(Audit.class.getName());
@@ -21,7 +23,9 @@ public final class Audit {
 
     /** Logs a refusal of {@code by} and returns the error to throw. */
     public static CommandError refused(Principal by, String message) {
-        LOG.info(() -> "Refused " + by + ": " + message);
+        String line = "Refused " + by + ": " + message;
+        if (by.refusals() != null) by.refusals().warn(LOG, "refused requests of uid " + Integer.toUnsignedString(by.uid()), line, null);
+        else LOG.warning(line);
         return new CommandError(message);
     }
 }

@@ -1,5 +1,6 @@
 package dev.papa.daemon.principal;
 
+import dev.papa.daemon.log.LogLimiter;
 import dev.papa.daemon.protocol.CommandError;
 
 import java.util.Map;
@@ -16,21 +17,28 @@ public final class Principal {
     private final int uid;
     private final boolean admin;
     private final int pid;
+    /** Where its refusals are counted (a client may repeat them at will); null: logged one by one. */
+    private final LogLimiter refusals;
 
-    private Principal(int uid, boolean admin, int pid) {
+    private Principal(int uid, boolean admin, int pid, LogLimiter refusals) {
         this.uid = uid;
         this.admin = admin;
         this.pid = pid;
+        this.refusals = refusals;
     }
 
     /** The principal of a connection from {@code uid} ({@code pid} -1 when unknown, over TCP). */
-    public static Principal of(int uid, int daemonUid, int pid) {
-        return new Principal(uid, uid == 0 || uid == daemonUid, pid);
+    public static Principal of(int uid, int daemonUid, int pid, LogLimiter refusals) {
+        return new Principal(uid, uid == 0 || uid == daemonUid, pid, refusals);
     }
 
     /** The daemon acting for itself (and sessions of a daemon without access control). */
     public static Principal administrator(int uid) {
-        return new Principal(uid, true, -1);
+        return new Principal(uid, true, -1, null);
+    }
+
+    LogLimiter refusals() {
+        return refusals;
     }
 
     public int uid() { return uid; }

@@ -5,14 +5,15 @@ import java.util.List;
 /**
  * The commands of PROTOCOL.md Part 1 and how their words are resolved: case-insensitive, any
  * prefix, the first name in sorted order that starts with it wins ({@code l p} is
- * {@code list processes}); {@code exit-if-idle} may not be abbreviated.
+ * {@code list processes}); {@code exit-if-idle} and {@code upgrade} may not be abbreviated.
  */
 public enum Command {
     EXIT_IF_IDLE, GET, HELP, LIST_PROCESSES, LIST_SOCKETS, LIST_VALUES, MAKE_PROCESS, MAKE_SOCKET,
-    QUIT, REMOVE_PROCESSES, REMOVE_SOCKETS, REMOVE_VALUES, SET, TAKE_SOCKETS, WATCH_PROCESSES;
+    QUIT, REMOVE_PROCESSES, REMOVE_SOCKETS, REMOVE_VALUES, SET, TAKE_SOCKETS, UPGRADE, VERSION, WATCH_PROCESSES;
 
     /** Top-level words, sorted: resolution depends on this order. */
-    static final List<String> TOP = List.of("exit-if-idle", "get", "help", "list", "make", "quit", "remove", "set", "take", "watch");
+    static final List<String> TOP = List.of("exit-if-idle", "get", "help", "list", "make", "quit", "remove", "set", "take",
+            "upgrade", "version", "watch");
 
     static List<String> secondWords(String first) {
         switch (first) {
@@ -56,7 +57,10 @@ public enum Command {
         if (names.contains(w)) return w;
         for (String name : names) {
             if (name.startsWith(w)) {
-                if (name.equals("exit-if-idle")) throw new CommandError("You cannot abbreviate \"exit-if-idle\"");
+                // Commands that change the daemon itself must be spelt out.
+                if (name.equals("exit-if-idle") || name.equals("upgrade")) {
+                    throw new CommandError("You cannot abbreviate \"" + name + '"');
+                }
                 return name;
             }
         }

@@ -179,6 +179,16 @@ public final class Help {
                         "    make process web uid=www working_dir=/srv env.PORT=8080 /usr/bin/app --fd $(socket.web.fileno)",
                         "    make process nginx /usr/local/nginx/sbin/nginx",
                         "    make process api sockets=web /usr/bin/gunicorn app:app");
+            case UPGRADE:
+                return lines("Upgrade the daemon in place (administrators only; never abbreviated).",
+                        "JAR (absolute; default: the running jar) must read the daemon's state. The",
+                        "daemon then re-executes itself on JAR in the same pid: values, sockets,",
+                        "processes and their queued output survive; sessions are closed.",
+                        "    java=PATH - the java binary to run JAR with (default: the running one)",
+                        "",
+                        "Examples:", "    upgrade /opt/papa/papa-core.jar", "    upgrade");
+            case VERSION:
+                return lines("The daemon's version, build and state format.", "", "Example:", "    version");
             default:
                 throw new AssertionError(command);
         }

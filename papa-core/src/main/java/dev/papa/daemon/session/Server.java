@@ -3,6 +3,7 @@ package dev.papa.daemon.session;
 import dev.papa.daemon.DaemonConfig;
 import dev.papa.daemon.log.LogLimiter;
 import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.daemon.table.SocketTable;
@@ -14,6 +15,7 @@ import dev.papa.posix.Sockets;
 
 import java.nio.ByteBuffer;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -32,6 +34,9 @@ public final class Server {
     private final Fd listener;
     private final boolean singleSession;
     private final SessionQuota quota;
+    /** Unsent bytes of all sessions together, and the total past which slow readers pause. */
+    private long pending;
+    private final long pendingLimit = pendingLimit();
     /** Every warning a client can repeat goes through here (docs/SECURITY.md, "Logging"). */
     private final LogLimiter warnings;
     private final long stallMillis;
@@ -51,8 +56,10 @@ public final class Server {
     private boolean exitWhenIdle;
     private boolean exitCheckScheduled;
     private dev.papa.daemon.access.AccessControl access;
+    private Upgrades upgrades;
+    private boolean upgrading;
     /** How much of what a session wrote its TCP client has not read yet (the first batch waits for it). */
-    private final dev.papa.daemon.access.SockDiag clientQueues = new dev.papa.daemon.access.SockDiag();
+    private final dev.papa.peer.SockDiag clientQueues = new dev.papa.peer.SockDiag();
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
 
     public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
@@ -153,7 +160,8 @@ public final class Server {
     void sessionClosed(Session s) {
         if (sessions.remove(s)) quota.release(s.principal());
         LOG.fine(() -> "Closed client session " + s.peer());
-        if (!sessions.isEmpty() || exitCheckScheduled) return;
+        // An upgrade ends every session: that is no reason to exit.
+        if (!sessions.isEmpty() || exitCheckScheduled || upgrading) return;
         // Decided after the round: a connection accepted in this same round gets a normal
         // session (and cancels exit-if-idle) instead of a greeting and then end of file.
         exitCheckScheduled = true;
@@ -162,7 +170,7 @@ public final class Server {
 
     private void exitIfLastSessionClosed() {
         exitCheckScheduled = false;
-        if (!sessions.isEmpty() || !wantsExit()) return;
+        if (!sessions.isEmpty() || upgrading || !wantsExit()) return;
         if (listener.isOpen()) accept(); // one that is still in the backlog is served too
         if (!sessions.isEmpty() || !wantsExit()) return;
         onExit.accept(singleSession ? "the last session closed (--single-session)" : "exit-if-idle");
@@ -172,12 +180,47 @@ public final class Server {
         return (singleSession && hadSession) || (exitWhenIdle && isIdle());
     }
 
+    /** Carries out {@code upgrade} requests (none: the command is refused). */
+    public void upgrader(Upgrades upgrades) { this.upgrades = upgrades; }
+
+    /** What the server needs of the upgrade machinery (dev.papa.daemon.upgrade). */
+    public interface Upgrades {
+        /** Starts an upgrade for {@code session}, which replies later; or refuses at once. */
+        void request(List<String> args, Session session) throws CommandError;
+    }
+
+    void upgrade(List<String> args, Session s) throws CommandError {
+        if (upgrades == null) throw new CommandError("upgrade is not available here");
+        upgrades.request(args, s);
+    }
+
+    /** The upgrade goes ahead: stop accepting (connections wait in the backlog) and end every session. */
+    public void closeSessionsForUpgrade() {
+        upgrading = true; // the sessions' end must not look like single-session or exit-if-idle exit
+        loop.unregister(listener.get());
+        for (Session s : sessions.toArray(new Session[0])) s.close();
+    }
+
+    /** The exec failed: serve again. */
+    public void resumeAfterFailedUpgrade() throws PosixException {
+        upgrading = false;
+        loop.register(listener.get(), Epoll.IN, ev -> accept());
+    }
+
     /** Checks every new connection's peer from now on (null: everyone may connect). */
     public void accessControl(dev.papa.daemon.access.AccessControl access) { this.access = access; }
 
+    /** A sixteenth of the max heap, at least 16 MiB (docs/SECURITY.md, "Limits"). */
+    static long pendingLimit() {
+        return Math.max(16L << 20, Runtime.getRuntime().maxMemory() / 16);
+    }
+
+    void pendingChanged(long delta) { pending += delta; }
+    boolean pendingOverLimit() { return pending > pendingLimit; }
+
     EventLoop loop() { return loop; }
     boolean tcp() { return tcp; }
-    dev.papa.daemon.access.SockDiag clientQueues() { return clientQueues; }
+    dev.papa.peer.SockDiag clientQueues() { return clientQueues; }
     public LogLimiter warnings() { return warnings; }
     ByteBuffer readBuffer() { return readBuffer; }
     ByteBuffer writeBuffer() { return writeBuffer; }

@@ -96,6 +96,8 @@ public final class Session implements Handler, ProcessWatcher {
     /** The epoll events the descriptor is registered for. */
     private int registeredEvents = Epoll.IN | Epoll.RDHUP;
     private boolean readPaused;
+    /** What this session's unsent bytes last added to the server's total. */
+    private long reportedPending;
     /** A stall check is scheduled (one chain per session, however often it pauses). */
     private boolean stallCheckRunning;
     /** The client shut down its sending side (EOF); it may still read. */
@@ -341,9 +343,17 @@ public final class Session implements Handler, ProcessWatcher {
         updateInterest();
     }
 
+    /**
+     * Reading requests pauses past this session's own high water, and also, while all sessions
+     * together hold more unsent data than the server allows, as soon as this one's client falls
+     * behind at all: many sessions cannot add up to more than one bound (docs/SECURITY.md).
+     */
     private void updateInterest() {
+        server.pendingChanged(pending.bytes() - reportedPending);
+        reportedPending = pending.bytes();
         boolean write = !pending.isEmpty();
-        boolean pause = pending.bytes() > PENDING_HIGH_WATER;
+        boolean over = pending.bytes() > PENDING_HIGH_WATER;
+        boolean pause = over || (write && server.pendingOverLimit());
         boolean resumed = readPaused && !pause;
         readPaused = pause;
         boolean read = !pause && !awaitingAnswer && !inputClosed;
@@ -358,7 +368,7 @@ public final class Session implements Handler, ProcessWatcher {
             registeredEvents = wanted;
         }
         if (resumed && !inputClosed) server.loop().afterRound(this::readRequests);
-        if (pause && !stallCheckRunning) {
+        if (over && !stallCheckRunning) {
             stallCheckRunning = true;
             watchForStall(written);
         }
@@ -393,6 +403,8 @@ public final class Session implements Handler, ProcessWatcher {
         server.loop().unregister(fd.get());
         fd.close();
         pending.clear();
+        server.pendingChanged(-reportedPending);
+        reportedPending = 0;
         if (passing != null) passing.closeAll();
         if (lineFds != null) releaseLineFds("(session closed)");
         server.sessionClosed(this);
@@ -502,6 +514,13 @@ public final class Session implements Handler, ProcessWatcher {
                 awaitAnswer();
                 server.processes().make(principal, args, (made, error) -> answered(error, () -> processMade(made)));
                 return null;
+            case VERSION:
+                return dev.papa.daemon.Version.line();
+            case UPGRADE:
+                principal.requireAdmin("upgrade is for administrators");
+                awaitAnswer();
+                server.upgrade(args, this);
+                return null;
             case LIST_PROCESSES:
                 return server.processes().list(principal, args);
             case REMOVE_PROCESSES:
@@ -555,6 +574,19 @@ public final class Session implements Handler, ProcessWatcher {
         else onSuccess.run();
         updateInterest();
         server.loop().afterRound(this::readRequests);
+    }
+
+    /** The upgrade could not start: {@code Error: MESSAGE}, and requests are read again. */
+    public void upgradeRefused(String message) {
+        answered(new CommandError(message), null);
+    }
+
+    /** The upgrade goes ahead: the one line, then the session ends (like {@code quit}). */
+    public void upgrading(String line) {
+        answered(null, () -> {
+            send(line + "\n");
+            closeAfterFlush();
+        });
     }
 
     /** Success: the text, a newline unless it ends in one, the prompt. Failure: {@code Error: MESSAGE}. */

@@ -55,6 +55,18 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     public boolean running() { return running; }
     public boolean isGone() { return gone; }
     public OutputBuffer output() { return output; }
+    public ProcessSpec spec() { return spec; }
+    public long startedMicros() { return startedMicros; }
+    public int exitStatus() { return exitStatus; }
+    public boolean removed() { return removed; }
+    /** The descriptors the daemon holds for this process; -1 for none (any longer). */
+    public int pidfdNumber() { return pidfd != null && pidfd.isOpen() ? pidfd.get() : -1; }
+    public int stdoutNumber() { return stdout != null ? stdout.get() : -1; }
+    public int stderrNumber() { return stderr != null ? stderr.get() : -1; }
+    /** Milliseconds left of the pipe grace after the exit (descendants hold the pipes); -1 for none. */
+    public long pipeGraceMillis() { return pipeDeadline == null ? -1 : pipeDeadline.remainingMillis(); }
+    /** The pipe grace ran out while it was blocked: it finishes once its pipes are read again. */
+    public boolean graceDue() { return graceDue; }
 
     public void addWatcher(ProcessWatcher w) {
         if (!watchers.contains(w)) watchers.add(w);

@@ -55,12 +55,40 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
         this.adopted = adopted;
     }
 
+    /** A socket carried over an upgrade, with the descriptor it had (null for reuseport). */
+    public static HostedSocket restored(String name, int owner, Sockets.Family family, Sockets.Type type, int backlog,
+                                        String path, Integer umask, String host, InetAddress address, int port,
+                                        String iface, boolean reusePort, boolean adopted, Fd fd, String pathKey,
+                                        long fileDev, long fileIno, dev.papa.daemon.principal.ProcessIdentity fileOwner) {
+        HostedSocket s = new HostedSocket(name, owner, family, type, backlog, path, umask, host, address, port, iface, reusePort,
+                adopted);
+        s.fd = fd;
+        s.pathKey = pathKey;
+        s.fileDev = fileDev;
+        s.fileIno = fileIno;
+        s.fileOwner = fileOwner;
+        return s;
+    }
+
     /** This request with its host resolved to {@code resolved}. */
     HostedSocket at(InetAddress resolved) {
         return new HostedSocket(name, owner, family, type, backlog, path, umask, host, resolved, port, iface, reusePort);
     }
 
     public String name() { return name; }
+    public Sockets.Family family() { return family; }
+    public Sockets.Type type() { return type; }
+    public int backlog() { return backlog; }
+    public String path() { return path; }
+    public Integer umask() { return umask; }
+    public String host() { return host; }
+    public InetAddress address() { return address; }
+    public String iface() { return iface; }
+    /** Unix: the directory entry bound, the file made there and the identity it was made with. */
+    public String pathKey() { return pathKey; }
+    public long fileDev() { return fileDev; }
+    public long fileIno() { return fileIno; }
+    public dev.papa.daemon.principal.ProcessIdentity fileOwner() { return fileOwner; }
     /** The uid of the principal that made it. */
     @Override public int owner() { return owner; }
     public int port() { return port; }

@@ -56,7 +56,7 @@ public final class Patterns {
     }
 
     /** Up to nine decimal digits: a pid, a file number or a uid/gid that fits an int. */
-    static boolean isNumber(String s) {
+    public static boolean isNumber(String s) {
         if (s.isEmpty() || s.length() > 9) return false;
         for (int i = 0; i < s.length(); i++) {
             if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;

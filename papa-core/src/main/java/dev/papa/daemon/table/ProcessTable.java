@@ -286,7 +286,7 @@ public final class ProcessTable {
         byName.put(p.name(), p);
         byPid.put(p.pid, p);
         try {
-            loop.register(p.pidfd.get(), Epoll.IN, ev -> exited(p));
+            if (p.pidfd != null) loop.register(p.pidfd.get(), Epoll.IN, ev -> exited(p)); // null: reaped before an upgrade
             gate.open(p);
         } catch (PosixException e) {
             // epoll can only fail here for lack of memory; the process runs, we cannot watch it.
@@ -371,8 +371,12 @@ public final class ProcessTable {
             finish(p);
             return;
         }
-        // Descendants hold the pipes open: keep reading for a while, then report anyway.
-        p.pipeDeadline = loop.schedule(PIPE_GRACE_MILLIS, () -> {
+        startPipeGrace(p, PIPE_GRACE_MILLIS);
+    }
+
+    /** Descendants hold the pipes open: keep reading for a while, then report anyway. */
+    private void startPipeGrace(HostedProcess p, long millis) {
+        p.pipeDeadline = loop.schedule(millis, () -> {
             p.pipeDeadline = null;
             graceOver(p);
         });
@@ -481,6 +485,33 @@ public final class ProcessTable {
     /** What every process's queued output costs on the heap, and its bound. */
     public OutputBudget budget() {
         return budget;
+    }
+
+    // ---------------------------------------------------------------- upgrade
+
+    /** Every process in the table, in name order (for the upgrade's snapshot). */
+    public java.util.Collection<HostedProcess> all() {
+        return java.util.Collections.unmodifiableCollection(byName.values());
+    }
+
+    /**
+     * Takes back a process from an upgrade's state: its descriptors (close-on-exec again) and
+     * where it was in its life; the caller then queues its items again. A process that exited meanwhile is reaped by the
+     * first round of the loop (its pidfd is readable).
+     */
+    public HostedProcess adopt(ProcessSpec spec, int owner, int pid, long startedMicros, Fd pidfd, Fd stdout, Fd stderr,
+                               boolean running, int exitStatus, boolean removed, long pipeGraceMillis, boolean graceDue) {
+        HostedProcess p = new HostedProcess(spec, owner, pid, startedMicros, budget);
+        p.graceDue = graceDue; // blocked is found again: the first read of a full queue blocks it
+        p.pidfd = pidfd;
+        p.stdout = stdout;
+        p.stderr = stderr;
+        p.running = running;
+        p.exitStatus = exitStatus;
+        p.removed = removed;
+        track(p);
+        if (!running && pipeGraceMillis >= 0) startPipeGrace(p, pipeGraceMillis);
+        return p;
     }
 
     // ---------------------------------------------------------------- list, remove, watch

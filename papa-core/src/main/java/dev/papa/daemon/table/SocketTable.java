@@ -328,6 +328,17 @@ public final class SocketTable {
         return new CommandError("Bind failed on " + s.host + ':' + s.port + ": " + reason);
     }
 
+    /** Every socket, in name order (for the upgrade's snapshot). */
+    public java.util.Collection<HostedSocket> all() {
+        return java.util.Collections.unmodifiableCollection(byName.values());
+    }
+
+    /** Takes back a socket carried over an upgrade. */
+    public void adopt(HostedSocket s) {
+        byName.put(s.name, s);
+        if (s.pathKey != null) byPath.put(s.pathKey, s);
+    }
+
     public HostedSocket find(String name) {
         return byName.get(name);
     }

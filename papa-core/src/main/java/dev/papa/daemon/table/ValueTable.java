@@ -26,7 +26,7 @@ public final class ValueTable {
     static final int STRING_COST = 24;
 
     /** A value and the principal that first set it (an administrator overwriting it keeps that owner). */
-    private record Value(String text, int owner) implements Owned {}
+    public record Value(String text, int owner) implements Owned {}
 
     private final NavigableMap<String, Value> values = new TreeMap<>();
     private final long limit;
@@ -114,6 +114,17 @@ public final class ValueTable {
         for (String name : new ArrayList<>(Patterns.select(by, values, patterns, true, null, null).keySet())) {
             forget(by, name);
         }
+    }
+
+    /** Every value, in name order (for the upgrade's snapshot). */
+    public Map<String, Value> all() {
+        return java.util.Collections.unmodifiableMap(values);
+    }
+
+    /** Takes back a value carried over an upgrade (it was within the bounds when it was set). */
+    public void restore(String name, String text, int owner) {
+        Value old = values.put(name, new Value(text, owner));
+        totalCost += cost(name, text) - (old == null ? 0 : cost(name, old.text));
     }
 
     public boolean isEmpty() {

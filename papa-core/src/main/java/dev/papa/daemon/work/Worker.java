@@ -52,6 +52,8 @@ public final class Worker implements AutoCloseable {
     }
 
     private final EventLoop loop;
+    /** Jobs taken and not yet answered (loop thread only): an upgrade waits for none. */
+    private int inFlight;
     private final ThreadPoolExecutor[] lanes = new ThreadPoolExecutor[Lane.values().length];
 
     public Worker(EventLoop loop) {
@@ -72,6 +74,7 @@ public final class Worker implements AutoCloseable {
      */
     public <T> void run(Lane lane, Job<T> job, Answer<T> answer) {
         try {
+            inFlight++;
             lanes[lane.ordinal()].execute(() -> {
                 T value = null;
                 CommandError error = null;
@@ -85,11 +88,20 @@ public final class Worker implements AutoCloseable {
                 }
                 T v = value;
                 CommandError err = error;
-                loop.execute(() -> answer.accept(v, err));
+                loop.execute(() -> {
+                    inFlight--; // idle() is asked between loop tasks: a job this answer starts counts by then
+                    answer.accept(v, err);
+                });
             });
         } catch (RejectedExecutionException e) {
+            inFlight--;
             answer.accept(null, new CommandError("Too many requests in progress (" + QUEUE_LIMIT + "), try again"));
         }
+    }
+
+    /** True when every job taken was answered (loop thread only). */
+    public boolean idle() {
+        return inFlight == 0;
     }
 
     /** Daemon exit: drops waiting jobs; a running one finishes, and its answer is not delivered. */

@@ -139,6 +139,49 @@ class BudgetTest {
         }
     }
 
+    /**
+     * 100 sessions each pipelining 1,024 {@code l v} (64 KB value) and reading nothing: alone each
+     * could hold 1 MiB of replies (100 MiB together); all together they stop at the server's
+     * bound (16 MiB on this 256 MiB heap) plus about one reply each.
+     */
+    @Test
+    void manyPipeliningSessionsCannotAddUp() throws Exception {
+        int sessions = 100;
+        try (DaemonJvm d = DaemonJvm.start(List.of()); Conn c = Conn.open(d.port)) {
+            String value = "x".repeat(65536 - "set v ".length());
+            assertEquals("", c.result("set v " + value));
+            long heapBefore = ProcStats.heapUsedAfterGcKb(d.pid());
+            List<Conn> slow = new ArrayList<>();
+            try {
+                byte[] requests = "l v\n".repeat(1024).getBytes(StandardCharsets.US_ASCII);
+                for (int i = 0; i < sessions; i++) {
+                    Conn s = Conn.open(d.port);
+                    slow.add(s);
+                    s.sendBytes(requests);
+                }
+                long peak = 0;
+                long previous = -1;
+                for (int sample = 0; sample < 8; sample++) { // until two samples agree
+                    long now = ProcStats.heapUsedAfterGcKb(d.pid());
+                    peak = Math.max(peak, now);
+                    if (previous >= 0 && Math.abs(now - previous) < 256) break;
+                    previous = now;
+                }
+                long growthKb = peak - heapBefore;
+                System.out.println(sessions + " pipelining sessions: live heap +" + growthKb + " KiB");
+                long boundKb = (16 << 10) + sessions * (64 + 16 + 16) + 2048; // docs/SECURITY.md, plus 2 MiB of noise
+                assertTrue(growthKb <= boundKb, "live heap grew " + growthKb + " KiB (bound " + boundKb + ")");
+                // a reader gets its replies in order; the daemon serves everyone else meanwhile
+                byte[] expected = ("v " + value + "\n> ").getBytes(StandardCharsets.US_ASCII);
+                for (int i = 0; i < 64; i++) assertArrayEquals(expected, slow.get(0).readN(expected.length), "reply " + i);
+                assertTrue(c.result("help").contains("list"));
+            } finally {
+                for (Conn s : slow) s.abort();
+            }
+            assertEquals("", c.result("set w 1"));
+        }
+    }
+
     /** The first and last number of the consecutive lines {@code text} ends with (its first line may be cut). */
     private static int[] contiguousTail(String text) {
         List<String> lines = new ArrayList<>(Arrays.asList(text.split("\n")));

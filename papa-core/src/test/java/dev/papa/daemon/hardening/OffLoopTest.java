@@ -46,8 +46,19 @@ class OffLoopTest {
         for (Path p : files) Files.deleteIfExists(p);
     }
 
-    private static boolean root() {
-        return "root".equals(System.getProperty("user.name"));
+    /** Root, and mount namespaces available (not in a container that forbids them). */
+    private static boolean root() throws Exception {
+        if (!"root".equals(System.getProperty("user.name"))) return false;
+        Process p = new ProcessBuilder("unshare", "-m", "--propagation", "private", "--", "true").inheritIO().start();
+        return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+    }
+
+    /** A private daemon whose resolver asks {@code silent} and waits {@code timeout} seconds for an answer. */
+    private DaemonJvm hungResolverDaemon(DatagramSocket silent, int timeout) throws Exception {
+        Path resolv = Files.createTempFile("papa-resolv", ".conf");
+        files.add(resolv);
+        Files.writeString(resolv, "nameserver " + silent.getLocalAddress().getHostAddress() + "\noptions timeout:" + timeout + " attempts:1\n");
+        return privateDaemon(List.of("sh", "-c", "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"", resolv.toString()));
     }
 
     /** A daemon JVM in a new, private mount namespace (unshare execs java: same pid). */
@@ -61,12 +72,8 @@ class OffLoopTest {
     void hungResolverStallsOnlyTheSessionThatAsked() throws Exception {
         assumeTrue(root(), "needs root for a mount namespace");
         try (DatagramSocket silent = silentNameServer()) {
-            Path resolv = Files.createTempFile("papa-resolv", ".conf");
-            files.add(resolv);
             // One attempt, a long timeout: the lookup hangs far longer than the checks below take.
-            Files.writeString(resolv, "nameserver " + silent.getLocalAddress().getHostAddress() + "\noptions timeout:8 attempts:1\n");
-            List<String> setup = List.of("sh", "-c", "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"", resolv.toString());
-            try (DaemonJvm d = privateDaemon(setup);
+            try (DaemonJvm d = hungResolverDaemon(silent, 8);
                  Conn asker = Conn.open(d.port);
                  Conn other = Conn.open(d.port);
                  Conn watcher = Conn.open(d.port)) {
@@ -110,6 +117,36 @@ class OffLoopTest {
             assertTrue(made.startsWith("n pid=") || made.equals("Error: No such group: '0'\n> "), made);
             if (made.startsWith("n pid=")) pids.add(pidOf(made));
             assertEquals("\n> ", asker.readUntilPrompt(), "the pipelined set, after the make");
+        }
+    }
+
+    /**
+     * The requester leaves while its {@code make process} waits for the worker (queued behind a
+     * hung lookup): the process is still made and enters the table, since it exists.
+     */
+    @Test
+    void processMadeForASessionThatLeftIsInTheTable() throws Exception {
+        assumeTrue(root(), "needs root for a mount namespace");
+        try (DatagramSocket silent = silentNameServer();
+             DaemonJvm d = hungResolverDaemon(silent, 3);
+             Conn asker = Conn.open(d.port);
+             Conn other = Conn.open(d.port)) {
+            asker.send("make socket s host=hung.papa-test.invalid\n");
+            silent.receive(new DatagramPacket(new byte[512], 512)); // the lookup lane is busy now
+            try (Conn leaver = Conn.open(d.port)) {
+                leaver.send("make process leftover uid=0 /bin/sleep 30\n"); // waits behind the hung lookup
+                leaver.shutdownOutput();
+            } // gone before any answer
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            String listed = "";
+            while (System.nanoTime() < deadline && !(listed = other.result("list processes leftover")).startsWith("leftover pid=")) {
+                Thread.sleep(20);
+            }
+            assertTrue(listed.startsWith("leftover pid=") && listed.contains(" uid=0 gid=0 args=/bin/sleep 30"), listed);
+            long pid = pidOf(listed);
+            pids.add(pid);
+            assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the process runs");
+            assertEquals("Error: Unknown host hung.papa-test.invalid\n> ", asker.readUntilPrompt());
         }
     }
 

@@ -1,7 +1,7 @@
 package dev.papa.daemon.hardening;
 
-import dev.papa.daemon.access.ProcNetTcp;
-import dev.papa.daemon.access.SockDiag;
+import dev.papa.peer.ProcNetTcp;
+import dev.papa.peer.SockDiag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 

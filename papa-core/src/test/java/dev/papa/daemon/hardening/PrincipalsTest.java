@@ -23,13 +23,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the test; each user acts through its own connection, made by a process running as that user.
  */
 @Timeout(120)
-class PrincipalsTest {
+class PrincipalsTest extends UsersDaemonTestBase {
     static final String A = "papat10a", B = "papat10b", GROUP = "papat10g";
     static TestUsers users;
     static int uidA, uidB, gidA, groupG;
 
-    Daemon daemon;
-    final List<Conn> conns = new ArrayList<>();
     final List<Long> pids = new ArrayList<>();
 
     @BeforeAll
@@ -52,22 +50,8 @@ class PrincipalsTest {
     }
 
     @AfterEach
-    void stop() throws Exception {
-        for (Conn c : conns) c.close();
+    void killProcesses() {
         for (long pid : pids) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-        daemon.close();
-    }
-
-    Conn root() throws Exception {
-        Conn c = Conn.open(daemon.port());
-        conns.add(c);
-        return c;
-    }
-
-    Conn as(String user) throws Exception {
-        Conn c = Conn.asUser(user, Integer.toString(daemon.port()));
-        conns.add(c);
-        return c;
     }
 
     /** {@code make process} that must succeed; returns the pid (killed after the test). */
@@ -215,9 +199,34 @@ class PrincipalsTest {
     }
 
     @Test
+    void changesAreLoggedWithTheUidAndRepeatedRefusalsOnce() throws Exception {
+        java.util.List<String> lines = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.logging.Logger audit = java.util.logging.Logger.getLogger("dev.papa.daemon.principal.Audit");
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override public void publish(java.util.logging.LogRecord r) { lines.add(r.getLevel() + " " + r.getMessage()); }
+            @Override public void flush() { }
+            @Override public void close() { }
+        };
+        audit.addHandler(h);
+        try {
+            Conn a = as(A);
+            assertEquals("", a.result("set note secret-text"));
+            for (int i = 0; i < 50; i++) assertEquals("Error: permission denied: uid 0", a.result("make process x uid=0 /bin/true"));
+            List<String> set = lines.stream().filter(l -> l.contains("set value note")).toList();
+            assertEquals(1, set.size(), lines.toString());
+            assertTrue(set.get(0).matches("INFO uid " + uidA + "(?: \\(pid \\d+\\))?: set value note \\(11 characters\\)"), set.get(0));
+            assertTrue(lines.stream().noneMatch(l -> l.contains("secret-text")), lines.toString());
+            assertEquals(1, lines.stream().filter(l -> l.contains("Refused uid " + uidA)).count(), lines.toString());
+        } finally {
+            audit.removeHandler(h);
+        }
+    }
+
+    @Test
     void onlyAdministratorsMayStopTheDaemon() throws Exception {
         Conn a = as(A);
         assertEquals("Error: permission denied: exit-if-idle is for administrators", a.result("exit-if-idle"));
+        assertEquals("Error: permission denied: upgrade is for administrators", a.result("upgrade"));
         assertEquals("", a.result("set x 1"));
     }
 }

@@ -18,9 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.List;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -33,14 +31,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * user who owns a directory on the way and acts there (setpriv) or through its own connection.
  */
 @Timeout(120)
-class SocketPathsTest {
+class SocketPathsTest extends UsersDaemonTestBase {
     static final String A = "papat10c", B = "papat10d", GROUP = "papat10h";
     static TestUsers users;
     static int uidA;
 
-    Daemon daemon;
     Path dir;
-    final List<Conn> conns = new ArrayList<>();
 
     @BeforeAll
     static void makeUsers() throws Exception {
@@ -61,24 +57,11 @@ class SocketPathsTest {
     }
 
     @AfterEach
-    void stop() throws Exception {
-        for (Conn c : conns) c.close();
-        daemon.close();
+    void removeDirectory() throws Exception {
+        closeAll(); // before the files go
         try (Stream<Path> all = Files.walk(dir)) {
             for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         }
-    }
-
-    Conn root() throws IOException {
-        Conn c = Conn.open(daemon.port());
-        conns.add(c);
-        return c;
-    }
-
-    Conn as(String user) throws IOException {
-        Conn c = Conn.asUser(user, Integer.toString(daemon.port()));
-        conns.add(c);
-        return c;
     }
 
     /** A directory owned by user A, which A may change at will. */

@@ -53,6 +53,10 @@ public final class LibPapa {
   public static native int papa_set_fs_identity(int uid, int gid, int[] groups, int ngroups);
   public static native int papa_restore_fs_identity(int uid, int gid, int[] groups, int ngroups);
 
+  /** See src-c/reexec.c. */
+  public static native int papa_memfd(byte[] name);
+  public static native int papa_reexec(byte[] path, Pointer argv, int[] keep, int nkeep);
+
   /** See src-c/spawn.c; result gets {pid, pidfd, stdout, stderr, step, errno}. */
   public static native int papa_spawn(Pointer paths, Pointer argv, Pointer envp, Pointer listenPidDigits,
       int stdinFd, int stdoutMode, int stderrMode, int[] keep, int nkeep, int[] passSrc, int[] passDst, int npass,

@@ -1,4 +1,4 @@
-package dev.papa.daemon.access;
+package dev.papa.peer;
 
 import java.io.IOException;
 import java.net.Inet4Address;

@@ -1,4 +1,4 @@
-package dev.papa.daemon.access;
+package dev.papa.peer;
 
 import com.sun.jna.Native;
 import com.sun.jna.Platform;

@@ -1,0 +1,113 @@
+package dev.papa.daemon.state;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * The state file: {@code "papa-state\n"}, {@code u16 major}, {@code u16 minor}, then entries
+ * {@code UTF kind, i32 length, record} ({@link RecordCodec}) up to an entry of kind {@code ""}.
+ *
+ * <p>Versioning: a reader refuses a major it does not know; within a major, a newer minor only
+ * adds entry kinds (skipped by older readers) and record fields (skipped too), so an older papa
+ * can take back a newer one's state (the fallback of a failed upgrade relies on it).
+ */
+public final class StateFormat {
+    public static final int MAJOR = 1;
+    public static final int MINOR = 0;
+    /** Test hook: the major version written (a state that no papa reads). */
+    static final String WRITE_MAJOR_PROPERTY = "papa.test.stateMajor";
+    private static final byte[] MAGIC = "papa-state\n".getBytes(StandardCharsets.US_ASCII);
+    /** Larger entries are corrupt: the biggest real one is a 64 KiB chunk. */
+    private static final int MAX_ENTRY = 16 << 20;
+
+    private StateFormat() {}
+
+    public static String version() {
+        return MAJOR + "." + MINOR;
+    }
+
+    /** Writes entries; {@link #close()} writes the end entry and flushes. */
+    static final class Writer implements AutoCloseable {
+        private final DataOutputStream out;
+
+        Writer(OutputStream os) throws IOException {
+            out = new DataOutputStream(new BufferedOutputStream(os, 1 << 16));
+            out.write(MAGIC);
+            out.writeShort(Integer.getInteger(WRITE_MAJOR_PROPERTY, MAJOR));
+            out.writeShort(MINOR);
+        }
+
+        void entry(String kind, Record r) throws IOException {
+            byte[] payload = RecordCodec.encode(r);
+            out.writeUTF(kind);
+            out.writeInt(payload.length);
+            out.write(payload);
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.writeUTF("");
+            out.writeInt(0);
+            out.flush();
+        }
+    }
+
+    /** Reads entries in order; refuses an unknown major version. */
+    static final class Reader {
+        private final DataInputStream in;
+        final int major;
+        final int minor;
+        private String kind;
+        private ByteBuffer payload;
+
+        Reader(InputStream is) throws StateException {
+            in = new DataInputStream(new BufferedInputStream(is, 1 << 16));
+            try {
+                byte[] magic = new byte[MAGIC.length];
+                in.readFully(magic);
+                if (!Arrays.equals(magic, MAGIC)) throw new StateException("not a papa state");
+                major = in.readUnsignedShort();
+                minor = in.readUnsignedShort();
+            } catch (IOException e) {
+                throw new StateException("not a papa state (" + e.getMessage() + ")", e);
+            }
+            if (major != MAJOR) {
+                throw new StateException("unknown state format " + major + "." + minor + " (this papa reads " + MAJOR + ".x)");
+            }
+        }
+
+        /** Moves to the next entry; false at the end. */
+        boolean next() throws StateException {
+            try {
+                kind = in.readUTF();
+                int len = in.readInt();
+                if (len < 0 || len > MAX_ENTRY) throw new StateException("corrupt state: entry of " + len + " bytes");
+                byte[] b = new byte[len];
+                in.readFully(b);
+                payload = ByteBuffer.wrap(b);
+                return !kind.isEmpty();
+            } catch (EOFException e) {
+                throw new StateException("truncated state", e);
+            } catch (IOException e) {
+                throw new StateException("cannot read the state: " + e.getMessage(), e);
+            }
+        }
+
+        String kind() {
+            return kind;
+        }
+
+        <R extends Record> R read(Class<R> type) throws StateException {
+            return RecordCodec.decode(type, payload);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package dev.papa.posix;
+
+import dev.papa.posix.internal.Errno;
+import dev.papa.posix.internal.LibC;
+import dev.papa.posix.internal.LibPapa;
+import com.sun.jna.Native;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Anonymous memory files (memfd_create): the daemon's state crosses an {@code execve} in one,
+ * sealed so that nobody, the daemon included, can change it after it was written.
+ */
+public final class Memfd {
+  private static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
+  private static final int F_SEAL_SEAL = 1, F_SEAL_SHRINK = 2, F_SEAL_GROW = 4, F_SEAL_WRITE = 8;
+  private static final int ALL_SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+  private Memfd() {}
+
+  /** A new, empty memfd: close-on-exec, sealable. */
+  public static Fd create(String name) throws PosixException {
+    int fd = LibPapa.papa_memfd(Errno.cString(name));
+    if (fd < 0) throw new PosixException("memfd_create", -fd);
+    return Fd.adopt(fd);
+  }
+
+  /** Writes to the file from its start (through /proc/self/fd: a description of its own). */
+  public static OutputStream output(int fd) throws IOException {
+    return Files.newOutputStream(path(fd), StandardOpenOption.WRITE);
+  }
+
+  /** Reads the file from its start, whatever the offset of {@code fd}. */
+  public static InputStream input(int fd) throws IOException {
+    return Files.newInputStream(path(fd), StandardOpenOption.READ);
+  }
+
+  /** No more writes, growth, shrinking or seal changes. */
+  public static void seal(int fd) throws PosixException {
+    if (LibC.fcntl(fd, F_ADD_SEALS, ALL_SEALS) < 0) throw new PosixException("fcntl(F_ADD_SEALS)", Native.getLastError());
+  }
+
+  /** True when {@code fd} is a memfd sealed by {@link #seal}. */
+  public static boolean isSealed(int fd) {
+    int s = LibC.fcntl(fd, F_GET_SEALS, 0);
+    return s >= 0 && (s & ALL_SEALS) == ALL_SEALS;
+  }
+
+  private static Path path(int fd) {
+    return Path.of("/proc/self/fd/" + fd);
+  }
+}
