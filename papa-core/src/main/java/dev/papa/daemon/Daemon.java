@@ -69,6 +69,10 @@ public final class Daemon implements AutoCloseable {
             this.loop = new EventLoop();
             WallClock clock = new WallClock();
             ValueTable values = new ValueTable(config.valuesLimit());
+            if (config.outputBudget() > Runtime.getRuntime().maxMemory() / 4 * 3) {
+                LOG.warning("--output-budget " + config.outputBudget() + " is over three quarters of the max heap ("
+                        + Runtime.getRuntime().maxMemory() + " bytes): queued output may exhaust the heap");
+            }
             this.work = new Worker(loop);
             this.sockets = new SocketTable(work);
             this.processes = new ProcessTable(loop, work, clock, sockets, new OutputBudget(config.outputBudget()));

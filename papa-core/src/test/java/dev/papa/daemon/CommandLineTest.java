@@ -288,6 +288,22 @@ class CommandLineTest {
         assertTrue(stderr(d).startsWith("papa: --port-file needs a TCP port, not --unix-socket\n"), stderr(d));
     }
 
+    @Test
+    void badBudgetAndSessionLimitsStopTheStart() throws Exception {
+        String[][] cases = {
+            {"--output-budget", "512k", "papa: invalid output budget \"512k\" (at least 1m; suffix k, m or g)\n"},
+            {"--output-budget=lots", null, "papa: invalid output budget \"lots\" (at least 1m; suffix k, m or g)\n"},
+            {"--max-sessions", "0", "papa: --max-sessions needs a positive number, not \"0\"\n"},
+            {"--max-sessions-per-user", "x", "papa: --max-sessions-per-user needs a positive number, not \"x\"\n"},
+        };
+        for (String[] c : cases) {
+            Process d = c[1] == null ? main("-p", "0", c[0]) : main("-p", "0", c[0], c[1]);
+            assertTrue(d.waitFor(30, TimeUnit.SECONDS));
+            assertEquals(2, d.exitValue());
+            assertTrue(stderr(d).startsWith(c[2]), stderr(d));
+        }
+    }
+
     static void signal(String name, long pid) throws Exception {
         Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
         assertTrue(kill.waitFor(10, TimeUnit.SECONDS));

@@ -27,8 +27,10 @@ public final class FsIdentity implements AutoCloseable {
 
   /** Acts as {@code uid}/{@code gid} with {@code groups} until closed; EPERM without CAP_SETUID/CAP_SETGID. */
   public static FsIdentity become(int uid, int gid, int[] groups) throws PosixException {
-    int[] saved = new int[65536];
-    int n = LibPapa.papa_thread_groups(saved, saved.length);
+    int count = LibPapa.papa_thread_groups(new int[1], 0); // getgroups(0, ...) counts them
+    if (count < 0) throw new PosixException("getgroups", -count);
+    int[] saved = new int[Math.max(1, count)];
+    int n = LibPapa.papa_thread_groups(saved, count);
     if (n < 0) throw new PosixException("getgroups", -n);
     FsIdentity own = new FsIdentity(Processes.effectiveUid(), Processes.effectiveGid(), java.util.Arrays.copyOf(saved, n));
     int r = LibPapa.papa_set_fs_identity(uid, gid, groups, groups.length);

@@ -75,6 +75,18 @@ public final class SocketTable {
         HostedSocket existing = existing(by, requested);
         if (existing != null) {
             answer.accept(existing, null);
+        } else if (requested.family == Sockets.Family.UNIX && !by.isAdmin()) {
+            // the file is made with the user's identity, whose groups come from NSS: off the loop, like a host name
+            work.run(Worker.Lane.LOOKUP, () -> ProcessIdentity.resolve(by, null, null), (id, error) -> {
+                try {
+                    if (error != null) throw error;
+                    HostedSocket made = existing(by, requested);
+                    if (made == null) requested.fileOwner = id;
+                    answer.accept(made != null ? made : add(by, requested), null);
+                } catch (CommandError e) {
+                    answer.accept(null, e);
+                }
+            });
         } else if (requested.family == Sockets.Family.UNIX) {
             answer.accept(add(by, requested), null);
         } else if (isAddressLiteral(requested.host)) {
@@ -279,7 +291,8 @@ public final class SocketTable {
      * socket is replaced, and a principal's file is made with its own file-system identity.
      */
     private void bindUnix(Principal by, HostedSocket s) throws CommandError, PosixException {
-        ProcessIdentity as = by.isAdmin() ? null : ProcessIdentity.resolve(by, null, null);
+        ProcessIdentity as = s.fileOwner; // a principal's, looked up before (make); null for an administrator
+        if (as == null && !by.isAdmin()) throw new IllegalStateException("no file-system identity for " + by);
         try (FsIdentity fs = becomeOwner(as); UnixPath where = UnixPath.open(s.path, actingUid(as))) {
             HostedSocket holder = byPath.get(where.entryKey());
             if (holder != null) {
@@ -291,7 +304,6 @@ public final class SocketTable {
             s.pathKey = where.entryKey();
             s.fileDev = bound.dev();
             s.fileIno = bound.ino();
-            s.fileOwner = as;
         }
     }
 
