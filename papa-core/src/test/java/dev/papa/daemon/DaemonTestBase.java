@@ -197,4 +197,59 @@ abstract class DaemonTestBase {
         });
         return found[0];
     }
+
+    // ---------------------------------------------------------------- handshakes with a child
+
+    /**
+     * A fifo in the test's directory: a child blocks on {@code read x < FIFO} until {@link #release}.
+     * Use one fifo per wait: a child that opens the same fifo again while the test's write end is
+     * still open reads end-of-file and does not wait.
+     */
+    protected Path fifo(String name) throws Exception {
+        Path f = tmp.resolve(name);
+        Process p = new ProcessBuilder("mkfifo", f.toString()).inheritIO().start();
+        assertTrue(p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0, "mkfifo " + f);
+        return f;
+    }
+
+    /** Lets the child waiting on {@code fifo} go on; fails if it does not open the fifo within 20 s. */
+    protected static void release(Path fifo) throws Exception {
+        Thread writer = new Thread(() -> {
+            try {
+                Files.writeString(fifo, "\n"); // open() blocks until the child opens its end
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }, "release " + fifo.getFileName());
+        writer.setDaemon(true);
+        writer.start();
+        writer.join(20_000);
+        if (writer.isAlive()) {
+            try (var unblock = Files.newInputStream(fifo)) { // open the read end ourselves: the writer finishes
+                unblock.readAllBytes();
+            }
+            fail("the child never read " + fifo);
+        }
+    }
+
+    /**
+     * Waits until the daemon has captured {@code tail} as the last stdout of process {@code name}:
+     * a watch on a fresh connection, closed without acknowledging (nothing is removed), polled.
+     * A child that writes, then waits for {@link #release}, so has each write read as its own
+     * chunk, however loaded the machine.
+     */
+    protected void awaitCapturedTail(String name, String tail) throws Exception {
+        long deadline = System.currentTimeMillis() + 20_000;
+        while (true) {
+            String out;
+            try (ProtocolClient w = ProtocolClient.tcp(port)) {
+                w.writeLine("watch processes " + name);
+                assertEquals("Watching 1", w.readLine());
+                out = ProtocolClient.out(w.readBatch());
+            }
+            if (out.endsWith(tail)) return;
+            assertTrue(System.currentTimeMillis() < deadline, name + " never captured [" + tail + "]; has [" + out + "]");
+            Thread.sleep(10); // poll interval
+        }
+    }
 }

@@ -195,20 +195,30 @@ class ProcessesTest extends DaemonTestBase {
         assertEquals("64\n64\n", out(items));
     }
 
+    /** Three 600-byte chunks; before the second and the third the child waits on the fifos given as arguments. */
     static final String THREE_CHUNKS = """
-            import sys, time
-            for ch in 'abc':
+            import sys
+            for i, ch in enumerate('abc'):
+                if i > 0:
+                    open(sys.argv[i]).readline()
                 sys.stdout.buffer.write(ch.encode() * 600)
                 sys.stdout.flush()
-                time.sleep(0.2)
             """;
 
     @Test
     void bufsizeWithKSuffix() throws Exception {
         ProtocolClient c = connect();
         Path py = script("three.py", THREE_CHUNKS);
-        make(c, "small bufsize=1k /usr/bin/python3 " + py);
-        make(c, "large bufsize=2k /usr/bin/python3 " + py);
+        Path[] goSmall = {fifo("go-small1"), fifo("go-small2")}, goLarge = {fifo("go-large1"), fifo("go-large2")};
+        make(c, "small bufsize=1k /usr/bin/python3 " + py + " " + goSmall[0] + " " + goSmall[1]);
+        make(c, "large bufsize=2k /usr/bin/python3 " + py + " " + goLarge[0] + " " + goLarge[1]);
+        String[] chunks = {"a", "b"};
+        for (int i = 0; i < 2; i++) { // each chunk read on its own before the next is written
+            awaitCapturedTail("small", chunks[i].repeat(600));
+            release(goSmall[i]);
+            awaitCapturedTail("large", chunks[i].repeat(600));
+            release(goLarge[i]);
+        }
         awaitExited(c, "small");
         awaitExited(c, "large");
         List<Item> small = watchAll(c, "small", 1);

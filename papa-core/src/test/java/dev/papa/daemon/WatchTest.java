@@ -21,8 +21,18 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 40, unit = TimeUnit.SECONDS)
 class WatchTest extends DaemonTestBase {
 
-    static final String THREE_LINES = "printf 'line1\\n'; sleep 0.1; printf 'line2\\n'; sleep 0.1; printf 'line3\\n'; "
-            + "sleep 0.1; printf 'done\\n' >&2\n";
+    /** Three lines and one on stderr; before each next write the child waits on the next fifo of {@code go}. */
+    static String threeLines(List<Path> go) {
+        return ("printf 'line1\\n'; read x < GO0; printf 'line2\\n'; read x < GO1; printf 'line3\\n'; "
+                + "read x < GO2; printf 'done\\n' >&2\n")
+                .replace("GO0", go.get(0).toString()).replace("GO1", go.get(1).toString()).replace("GO2", go.get(2).toString());
+    }
+
+    List<Path> fifos(String name, int n) throws Exception {
+        List<Path> f = new ArrayList<>();
+        for (int i = 0; i < n; i++) f.add(fifo(name + i));
+        return f;
+    }
 
     @Test
     void nothingToWatch() throws Exception {
@@ -50,11 +60,25 @@ class WatchTest extends DaemonTestBase {
     @Test
     void liveBatchesUntilNothingLeft() throws Exception {
         ProtocolClient c = connect();
-        Path sh = script("three.sh", THREE_LINES);
+        List<Path> go = fifos("go", 3);
+        Path sh = script("three.sh", threeLines(go));
         double before = System.currentTimeMillis() / 1000.0;
         make(c, "w3 /bin/sh " + sh);
-        List<Item> items = watchAll(c, "w3", 1);
+        c.writeLine("watch processes w3");
+        assertEquals("Watching 1", c.readLine());
+        List<Item> items = new ArrayList<>();
+        List<String> batches = new ArrayList<>();
+        while (items.stream().noneMatch(i -> i.kind().equals("closed"))) {
+            List<Item> batch = c.readBatch();
+            items.addAll(batch);
+            batches.add(out(batch));
+            c.writeLine(""); // acknowledge
+            if (batches.size() <= 3 && !out(batch).isEmpty()) release(go.get(batches.size() - 1)); // the next line only after this one arrived
+        }
+        assertEquals("Nothing left to watch\n> ", c.readReply());
         double after = System.currentTimeMillis() / 1000.0;
+        // each line was written only after the previous one was delivered: one batch each, live
+        assertEquals(List.of("line1\n", "line2\n", "line3\n"), batches.subList(0, 3), items.toString());
         assertEquals("line1\nline2\nline3\n", out(items));
         assertEquals("done\n", err(items));
         assertEquals(0, closedItem(items, "w3").status());
@@ -73,8 +97,14 @@ class WatchTest extends DaemonTestBase {
     @Test
     void evictionKeepsOnlyWhatFits() throws Exception {
         ProtocolClient c = connect();
-        Path sh = script("three.sh", THREE_LINES);
+        List<Path> go = fifos("go", 3);
+        Path sh = script("three.sh", threeLines(go));
         make(c, "ev bufsize=14 /bin/sh " + sh);
+        String[] lines = {"line1\n", "line2\n", "line3\n"}; // three chunks of 6 bytes
+        for (int i = 0; i < 3; i++) {
+            awaitCapturedTail("ev", lines[i]);
+            release(go.get(i));
+        }
         awaitExited(c, "ev");
         List<Item> items = watchAll(c, "ev", 1);
         assertEquals(List.of("out", "err", "closed"), items.stream().map(Item::kind).collect(Collectors.toList()),
