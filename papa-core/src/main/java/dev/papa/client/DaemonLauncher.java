@@ -241,6 +241,15 @@ public final class DaemonLauncher {
      * Whether process {@code pid} has a socket listening on {@code endpoint}, from /proc; null when
      * that cannot be told.
      */
+    /**
+     * The address a unix socket was bound with is its path, or, in a directory others may
+     * change, {@code /proc/self/fd/N/NAME} (docs/SECURITY.md, "Unix socket paths").
+     */
+    private static boolean boundAt(String address, Path path) {
+        return address.equals(path.toString())
+                || (address.startsWith("/proc/self/fd/") && address.endsWith("/" + path.getFileName()));
+    }
+
     public static Boolean listensOn(int pid, Endpoint endpoint) {
         Set<String> inodes = new HashSet<>();
         try (var fds = Files.newDirectoryStream(Path.of("/proc", Integer.toString(pid), "fd"))) {
@@ -261,7 +270,7 @@ public final class DaemonLauncher {
             if (endpoint.isUnix()) {
                 for (String line : Files.readAllLines(Path.of("/proc/net/unix"))) {
                     String[] f = line.trim().split("\\s+", 8);
-                    if (f.length == 8 && f[7].equals(endpoint.path().toString()) && inodes.contains(f[6])
+                    if (f.length == 8 && boundAt(f[7], endpoint.path()) && inodes.contains(f[6])
                             && (Long.parseLong(f[3], 16) & 0x10000) != 0) {
                         return true;
                     }

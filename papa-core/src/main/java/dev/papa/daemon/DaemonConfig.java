@@ -27,6 +27,14 @@ public final class DaemonConfig {
     private long valuesLimit;
     private long childOpenFilesSoft = -1;
     private int maxSessionsPerUser;
+    /**
+     * The longest request line: Circus sends a watcher's whole environment ({@code copy_env}) in
+     * one {@code make process}.
+     */
+    public static final int DEFAULT_MAX_LINE = 256 * 1024;
+    /** The range {@code --max-line} accepts. */
+    public static final int MIN_MAX_LINE = 1024, MAX_MAX_LINE = 64 << 20;
+    private int maxLine = DEFAULT_MAX_LINE;
 
     /** TCP port on 127.0.0.1; 0 lets the system choose (see {@link Daemon#port()}). */
     public DaemonConfig port(int port) { this.port = port; return this; }
@@ -41,6 +49,9 @@ public final class DaemonConfig {
     /** The program that started the daemon, for the process title {@code papa daemon from NAME}. */
     public DaemonConfig launcher(String name) { this.launcher = name; return this; }
     public DaemonConfig maxSessions(int n) { this.maxSessions = n; return this; }
+    /** The longest request line, in bytes before the newline. */
+    public DaemonConfig maxLine(int bytes) { this.maxLine = bytes; return this; }
+    public int maxLine() { return maxLine; }
     /** Sessions one non-administrator uid may have at once (0: a quarter of maxSessions). */
     public DaemonConfig maxSessionsPerUser(int n) { this.maxSessionsPerUser = n; return this; }
     public DaemonConfig slowClientTimeout(java.time.Duration d) { this.slowClientTimeout = d; return this; }

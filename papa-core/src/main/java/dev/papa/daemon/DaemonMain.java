@@ -46,6 +46,7 @@ public final class DaemonMain {
             "  --allow-uid N           let this uid connect too (repeatable)",
             "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
             "  --output-budget SIZE    heap all queued output may take (e.g. 512m; default half the max heap)",
+            "  --max-line SIZE         longest request line (default 256k; 1k to 64m)",
             "  --max-sessions N        sessions at once (default 1024; an eighth kept for administrators)",
             "  --max-sessions-per-user N  sessions of one non-administrator uid (default a quarter of the limit)",
             "",
@@ -264,6 +265,15 @@ public final class DaemonMain {
                         throw new IllegalArgumentException("invalid output budget \"" + v + "\" (at least 1m; suffix k, m or g)");
                     }
                     c.outputBudget(n);
+                    break;
+                }
+                case "--max-line": {
+                    String v = value != null ? value : next(args, ++i, a);
+                    long n = dev.papa.daemon.protocol.Sizes.parse(v);
+                    if (n < DaemonConfig.MIN_MAX_LINE || n > DaemonConfig.MAX_MAX_LINE) {
+                        throw new IllegalArgumentException("invalid --max-line \"" + v + "\" (1k to 64m; suffix k or m)");
+                    }
+                    c.maxLine((int) n);
                     break;
                 }
                 case "--max-sessions": case "--max-sessions-per-user": {

@@ -95,6 +95,23 @@ class DaemonizeTest {
         assertTrue(again.err.contains("already running"), again.err);
     }
 
+    /** In a directory others may change the socket is bound through its directory descriptor: still found listening. */
+    @Test
+    void aSocketUnderADirectoryOthersMayChange() throws Exception {
+        Path shared = Files.createDirectory(dir.resolve("shared"));
+        Files.setPosixFilePermissions(shared, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path sub = Files.createDirectory(shared.resolve("sub"));
+        Path sock = sub.resolve("papa.sock");
+        Run r = daemonize("-u", sock.toString());
+        long pid = r.out.isBlank() ? -1 : Long.parseLong(r.out.trim());
+        if (pid > 0) daemons.add(pid);
+        assertEquals(0, r.exit, "stdout: " + r.out + "\nstderr: " + r.err);
+        try (Papa papa = Papa.builder().path(sock).autoStart(false).timeout(Duration.ofSeconds(5)).connect()) {
+            papa.set("k", "v");
+            assertEquals("v", papa.get("k"));
+        }
+    }
+
     @Test
     void aFailingDaemonIsExplained() throws Exception {
         Path sock = dir.resolve("missing/dir/papa.sock");

@@ -204,6 +204,17 @@ class SocketsTest extends DaemonTestBase {
                 c.send("make socket s6 family=inet"));
     }
 
+    /** Issue 9, item 12: an IPv4-mapped address is bound as given on an IPv6 socket. */
+    @Test
+    void inet6WithAnIpv4MappedAddress() throws Exception {
+        ProtocolClient c = connect();
+        String line = c.ok("make socket m6 family=inet6 host=::ffff:127.0.0.1");
+        Matcher m = inetLine("m6 family=inet6 type=stream backlog=5 host=::ffff:127.0.0.1", "", line);
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(m.group(1))), 5000); // an IPv4 client reaches it
+        }
+    }
+
     @Test
     void unixSocketWithUmaskAndStaleFile() throws Exception {
         ProtocolClient c = connect();
@@ -376,7 +387,7 @@ class SocketsTest extends DaemonTestBase {
         ProtocolClient c = connect();
         Path server = script("echo_server.py", ECHO_SERVER);
         String line = c.ok("make socket rp reuseport=1");
-        Matcher m = inetLine("rp family=inet type=stream backlog=5 host=127.0.0.1", " reuseport=True", line);
+        Matcher m = inetLine("rp family=inet type=stream backlog=5 host=127.0.0.1", " reuseport=1", line);
         assertEquals(null, m.group(2), "a reuseport socket shows no fileno: " + line);
         int p = Integer.parseInt(m.group(1));
         assertTrue(p > 0);

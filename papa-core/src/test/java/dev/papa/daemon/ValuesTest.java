@@ -40,9 +40,13 @@ class ValuesTest extends DaemonTestBase {
         // remove by prefix
         assertEquals("\n> ", c.send("remove values aack*"));
         assertEquals("bar aack\n> ", c.send("list values"));
-        // a prefix that matches nothing is not an error, an exact name that is missing is
+        // neither a prefix that matches nothing nor a missing name is an error (issue 9, item 8:
+        // the reference client's remove_values('x') relies on it); what exists is removed
         assertEquals("\n> ", c.send("remove values zz*"));
-        assertEquals("Error: nothere not found\n> ", c.send("remove values nothere"));
+        assertEquals("\n> ", c.send("remove values nothere"));
+        assertEquals("bar aack\n> ", c.send("list values"));
+        assertEquals("\n> ", c.send("set other 1"));
+        assertEquals("\n> ", c.send("remove values nothere other"));
         assertEquals("bar aack\n> ", c.send("list values"));
         assertEquals("\n> ", c.send("remove values bar"));
         assertEquals("\n> ", c.send("list values"));

@@ -164,6 +164,22 @@ class FdPassingTest {
   }
 
   @Test
+  void listenBacklogComesFromTheKernel() throws Exception {
+    try (Fd l = Sockets.bindInet(Family.INET, Type.STREAM, InetAddress.getByName("127.0.0.1"), 0, 17, false, null)) {
+      assertEquals(java.util.OptionalInt.of(17), ListenBacklog.of(l.get(), Sockets.describe(l.get())));
+    }
+    try (Fd l = Sockets.bindInet(Family.INET6, Type.STREAM, InetAddress.getByName("::1"), 0, 23, false, null)) {
+      assertEquals(java.util.OptionalInt.of(23), ListenBacklog.of(l.get(), Sockets.describe(l.get())));
+    }
+    try (Fd u = Sockets.bindUnix(Type.STREAM, tmp.resolve("b.sock").toString(), 9, null)) {
+      assertEquals(java.util.OptionalInt.of(9), ListenBacklog.of(u.get(), Sockets.describe(u.get())));
+    }
+    try (Fd d = Sockets.bindInet(Family.INET, Type.DGRAM, InetAddress.getByName("127.0.0.1"), 0, 5, false, null)) {
+      assertTrue(ListenBacklog.of(d.get(), Sockets.describe(d.get())).isEmpty(), "a datagram socket does not listen");
+    }
+  }
+
+  @Test
   void dupIsCloseOnExecAndIndependent() throws Exception {
     Fd[] pipe = Io.pipe();
     try (Fd d = Io.dupCloseOnExec(pipe[1].get())) {

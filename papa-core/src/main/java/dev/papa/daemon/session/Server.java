@@ -40,6 +40,7 @@ public final class Server {
     /** Every warning a client can repeat goes through here (docs/SECURITY.md, "Logging"). */
     private final LogLimiter warnings;
     private final long stallMillis;
+    private final int maxLine;
     private final boolean tcp;
     /** Stops the daemon; takes the reason, for the daemon's last line. */
     private final java.util.function.Consumer<String> onExit;
@@ -73,6 +74,7 @@ public final class Server {
         this.quota = new SessionQuota(config.maxSessions(), config.maxSessionsPerUser());
         this.warnings = new LogLimiter(loop::schedule);
         this.stallMillis = config.slowClientTimeout().toMillis();
+        this.maxLine = config.maxLine();
         this.tcp = config.unixSocket() == null;
         this.onExit = onExit;
         this.strays = new FdPassing.Strays(loop);
@@ -219,6 +221,8 @@ public final class Server {
     boolean pendingOverLimit() { return pending > pendingLimit; }
 
     EventLoop loop() { return loop; }
+    /** The longest request line (--max-line). */
+    int maxLine() { return maxLine; }
     boolean tcp() { return tcp; }
     dev.papa.peer.SockDiag clientQueues() { return clientQueues; }
     public LogLimiter warnings() { return warnings; }

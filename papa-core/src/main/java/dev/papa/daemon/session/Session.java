@@ -39,8 +39,6 @@ import java.util.logging.Logger;
 public final class Session implements Handler, ProcessWatcher {
     private static final Logger LOG = Logger.getLogger(Session.class.getName());
 
-    /** The longest request line (PROTOCOL.md bounds; see README "Limits"). */
-    public static final int MAX_LINE = 65536;
     /** The line buffer a session starts with, and goes back to after a long request. */
     static final int SMALL_LINE = 256;
     /** Past this much unsent reply data the session stops reading requests until it drains. */
@@ -76,7 +74,7 @@ public final class Session implements Handler, ProcessWatcher {
     private final String peer;
     /** Whom this session acts for: its own entries only, unless an administrator. */
     private final Principal principal;
-    /** Grows on demand up to MAX_LINE: an idle session costs a few hundred bytes, not 64 KiB. */
+    /** Grows on demand up to the longest line: an idle session costs a few hundred bytes. */
     private byte[] line = new byte[SMALL_LINE];
     private int lineLength;
     private boolean discardingLongLine;
@@ -206,11 +204,11 @@ public final class Session implements Handler, ProcessWatcher {
             if (b == '\n') {
                 if (passing != null && passing.ownsDescriptors(buf.remaining())) lineFds = passing.claim();
                 String request = lineFds == null ? null
-                        : discardingLongLine ? "(a line over " + MAX_LINE + " bytes)" : preview(lineLength);
+                        : discardingLongLine ? "(a line over " + server.maxLine() + " bytes)" : preview(lineLength);
                 if (discardingLongLine) {
                     discardingLongLine = false;
                     lineLength = 0;
-                    reply(null, "Request line is too long (over " + MAX_LINE + " bytes)");
+                    reply(null, "Request line is too long (over " + server.maxLine() + " bytes)");
                 } else {
                     int len = lineLength;
                     lineLength = 0;
@@ -220,10 +218,10 @@ public final class Session implements Handler, ProcessWatcher {
                 if (lineFds != null) releaseLineFds(request);
             } else if (discardingLongLine) {
                 // skip to the end of the line
-            } else if (lineLength == MAX_LINE) {
+            } else if (lineLength == server.maxLine()) {
                 discardingLongLine = true;
             } else {
-                if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(MAX_LINE, line.length * 2));
+                if (lineLength == line.length) line = java.util.Arrays.copyOf(line, Math.min(server.maxLine(), line.length * 2));
                 line[lineLength++] = b;
             }
         }

@@ -45,7 +45,8 @@ public final class Carried {
                               Integer umask, String host, String address, int port, String iface, boolean reusePort,
                               boolean adopted, int fd, String pathKey, long fileDev, long fileIno, ProcessIdentity fileOwner) {
         /** HostedSocket fields that are not components here, and why. */
-        static final Map<String, String> NOT_CARRIED = Map.of();
+        static final Map<String, String> NOT_CARRIED = Map.of(
+                "reusePortText", "reuseport's value as sent, for the line; after an upgrade it shows 1, what clients send");
     }
 
     /**

@@ -27,14 +27,24 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     int exitStatus;
     /** {@code remove processes} was asked: keep nothing, forget at exit. */
     boolean removed;
-    /** Left the table; nothing more happens to it. */
+    /** Left the table; its pipes may still be drained until descendants close them. */
     boolean gone;
+
     EventLoop.Timer pipeDeadline;
     /** overflow=block and the queue is full: its pipes are not read (PipeGate). */
     boolean blocked;
     /** The pipe grace after its exit ran out while it was blocked: finish once its pipes are read again. */
     boolean graceDue;
     final List<ProcessWatcher> watchers = new ArrayList<>(2);
+
+    /**
+     * Whether what its pipes give goes into its queue. Not once its exit was queued (or it left
+     * the table) while descendants still hold the pipes: they are read until end of file and
+     * what they write is discarded, never left to block them or kill them with SIGPIPE.
+     */
+    boolean keepsOutput() {
+        return !removed && !gone && !output.isClosed();
+    }
 
     HostedProcess(ProcessSpec spec, int owner, int pid, long startedMicros, OutputBudget budget) {
         this.spec = spec;

@@ -23,6 +23,8 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
     int port;                 // the bound port (chosen by the system when 0 was asked)
     final String iface;
     final boolean reusePort;
+    /** reuseport's value as the client sent it: the line shows it so (the reference does). */
+    String reusePortText = "1";
     /** Handed to the daemon ({@code adopt=1}): what it is came from the kernel, and its path is not the daemon's to unlink. */
     final boolean adopted;
     Fd fd;
@@ -72,7 +74,9 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
 
     /** This request with its host resolved to {@code resolved}. */
     HostedSocket at(InetAddress resolved) {
-        return new HostedSocket(name, owner, family, type, backlog, path, umask, host, resolved, port, iface, reusePort);
+        HostedSocket s = new HostedSocket(name, owner, family, type, backlog, path, umask, host, resolved, port, iface, reusePort);
+        s.reusePortText = reusePortText;
+        return s;
     }
 
     public String name() { return name; }
@@ -117,7 +121,7 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
         if (family != Sockets.Family.UNIX) {
             sb.append(" host=").append(host).append(" port=").append(port);
             if (iface != null) sb.append(" interface=").append(iface);
-            if (reusePort) sb.append(" reuseport=True");
+            if (reusePort) sb.append(" reuseport=").append(reusePortText);
         }
         if (fd != null) sb.append(" fileno=").append(fd.get());
         return sb.toString();

@@ -51,7 +51,7 @@ final class PipeGate {
 
     /** How many bytes the next read from p's pipes may take: up to {@code readSize}, 0 when p must wait. */
     int room(HostedProcess p, int readSize) {
-        if (p.spec.overflow() != Overflow.BLOCK || p.removed) return readSize;
+        if (p.spec.overflow() != Overflow.BLOCK || !p.keepsOutput()) return readSize;
         int room = (int) Math.min(readSize, p.output.room());
         if (room > 0 && !budget.hasRoomFor(OutputBudget.chunkCost(room))) {
             awaitingBudget.add(p);

@@ -43,7 +43,7 @@ public final class ProcessTable {
     public static final long MAX_BUFSIZE = 1L << 30;
     /** At most this many env.* options: an environment, not a data channel. */
     public static final int MAX_ENV = 4096;
-    /** How long to keep reading pipes that descendants hold open after the process exited. */
+    /** How long after the exit to wait for descendants to close the pipes before reporting it. */
     static final long PIPE_GRACE_MILLIS = 1000;
     /** Reads per readiness event before yielding to other descriptors (fairness). */
     private static final int READS_PER_EVENT = 16;
@@ -60,6 +60,8 @@ public final class ProcessTable {
     private final DropLog dropLog;
     private final NavigableMap<String, HostedProcess> byName = new TreeMap<>();
     private final Map<Integer, HostedProcess> byPid = new HashMap<>();
+    /** Processes no longer listed whose pipes descendants still hold open: drained until EOF. */
+    private final java.util.Set<HostedProcess> draining = new java.util.HashSet<>();
     /** Names whose spawn is in flight, with the requests for the same name waiting for it. */
     private final Map<String, List<Runnable>> spawning = new HashMap<>();
     /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
@@ -319,7 +321,7 @@ public final class ProcessTable {
                 closePipe(p, kind);
                 break;
             }
-            if (!p.removed) {
+            if (p.keepsOutput()) {
                 byte[] chunk = new byte[n];
                 readBuffer.flip();
                 readBuffer.get(chunk);
@@ -348,6 +350,7 @@ public final class ProcessTable {
         pipe.close();
         if (kind == OutputBuffer.OUT) p.stdout = null;
         else p.stderr = null;
+        if (p.stdout == null && p.stderr == null) draining.remove(p);
     }
 
     private void exited(HostedProcess p) {
@@ -391,9 +394,7 @@ public final class ProcessTable {
             p.graceDue = true;
             return;
         }
-        closePipe(p, OutputBuffer.OUT);
-        closePipe(p, OutputBuffer.ERR);
-        finish(p);
+        finish(p); // report the exit now; descendants keep the pipes, which are read until end of file
     }
 
     /**
@@ -411,7 +412,7 @@ public final class ProcessTable {
         graceOver(p);
     }
 
-    /** Exited and pipes closed: queue the closed item, or forget a removed process. */
+    /** Exited and pipes closed (or the grace over): queue the closed item, or forget a removed process. */
     private void finish(HostedProcess p) {
         if (p.gone || p.output.isClosed()) return;
         if (p.pipeDeadline != null) {
@@ -438,8 +439,15 @@ public final class ProcessTable {
         roomFreed(p);
     }
 
-    /** Removes {@code p} from the table and closes what the daemon holds of it. */
+    /**
+     * Removes {@code p} from the table and closes what the daemon holds of it, except pipes that
+     * descendants still hold: those are drained (and what comes is discarded) until end of file.
+     */
     private void forget(HostedProcess p) {
+        forget(p, false);
+    }
+
+    private void forget(HostedProcess p, boolean daemonExit) {
         if (p.gone) return;
         p.gone = true;
         p.output.release();
@@ -447,8 +455,12 @@ public final class ProcessTable {
         byName.remove(p.name(), p);
         byPid.remove(p.pid, p);
         if (p.pipeDeadline != null) p.pipeDeadline.cancel();
-        closePipe(p, OutputBuffer.OUT);
-        closePipe(p, OutputBuffer.ERR);
+        if (daemonExit) {
+            closePipe(p, OutputBuffer.OUT);
+            closePipe(p, OutputBuffer.ERR);
+        } else if (p.stdout != null || p.stderr != null) {
+            draining.add(p);
+        }
         if (p.pidfd != null && p.pidfd.isOpen()) {
             loop.unregister(p.pidfd.get());
             p.pidfd.close();
@@ -555,6 +567,11 @@ public final class ProcessTable {
 
     /** Daemon exit: close our ends of everything; the processes keep running. */
     public void closeAll() {
-        for (HostedProcess p : new ArrayList<>(byName.values())) forget(p);
+        for (HostedProcess p : new ArrayList<>(byName.values())) forget(p, true);
+        // forgotten processes whose descendants still held pipes: the daemon lets go of them now
+        for (HostedProcess p : new ArrayList<>(draining)) {
+            closePipe(p, OutputBuffer.OUT);
+            closePipe(p, OutputBuffer.ERR);
+        }
     }
 }

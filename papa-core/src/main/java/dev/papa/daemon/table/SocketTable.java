@@ -233,7 +233,9 @@ public final class SocketTable {
             host = iface != null ? (v6 ? "::" : "0.0.0.0") : (v6 ? "::1" : "127.0.0.1");
         }
         boolean reusePort = flag("reuseport", o.get("reuseport"));
-        return new HostedSocket(name, owner, family, type, backlog, null, null, host, null, port, iface, reusePort);
+        HostedSocket s = new HostedSocket(name, owner, family, type, backlog, null, null, host, null, port, iface, reusePort);
+        if (reusePort) s.reusePortText = o.get("reuseport");
+        return s;
     }
 
     private static boolean emptyOrAbsent(String v) {
@@ -377,13 +379,17 @@ public final class SocketTable {
     }
 
     private void close(Principal by, HostedSocket s) {
+        close(s, true);
+        Audit.changed(by, "closed socket " + s.name);
+    }
+
+    private void close(HostedSocket s, boolean unlink) {
         byName.remove(s.name);
         if (s.fd != null) s.fd.close();
         if (s.pathKey != null) {
             byPath.remove(s.pathKey);
-            if (!s.adopted) unlink(s); // an adopted socket's file belongs to whoever bound it
+            if (unlink && !s.adopted) unlink(s); // an adopted socket's file belongs to whoever bound it
         }
-        Audit.changed(by, "closed socket " + s.name);
     }
 
     /** Unlinks a socket's file, as its owner, only while the path still leads to the file it bound. */
@@ -395,9 +401,12 @@ public final class SocketTable {
         }
     }
 
-    /** Closes every socket (daemon exit). */
+    /**
+     * Closes every socket (daemon exit). Their files stay: the processes that inherited the
+     * sockets go on serving on them, and must stay reachable by path.
+     */
     public void closeAll() {
-        for (HostedSocket s : new ArrayList<>(byName.values())) close(null, s);
+        for (HostedSocket s : new ArrayList<>(byName.values())) close(s, false);
     }
 
     public boolean isEmpty() {
@@ -456,6 +465,8 @@ public final class SocketTable {
         try {
             for (InetAddress a : InetAddress.getAllByName(host)) {
                 if (family == Sockets.Family.INET6 ? a instanceof Inet6Address : a instanceof Inet4Address) return a;
+                // the JDK parses ::ffff:a.b.c.d as an IPv4 address: bound as the IPv4-mapped IPv6 address given
+                if (family == Sockets.Family.INET6 && host.indexOf(':') >= 0) return a;
             }
             throw new CommandError("Host " + host + " has no " + (family == Sockets.Family.INET6 ? "IPv6" : "IPv4") + " address");
         } catch (UnknownHostException e) {

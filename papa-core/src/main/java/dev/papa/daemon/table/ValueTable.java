@@ -111,7 +111,8 @@ public final class ValueTable {
         if (patterns.isEmpty() || (patterns.size() == 1 && patterns.get(0).equals("*"))) {
             throw new CommandError("You cannot remove all variables");
         }
-        for (String name : new ArrayList<>(Patterns.select(by, values, patterns, true, null, null).keySet())) {
+        // A name that does not exist is not an error: the reference client's remove_values('x') relies on it.
+        for (String name : new ArrayList<>(Patterns.select(by, values, patterns, false, null, null).keySet())) {
             forget(by, name);
         }
     }

@@ -120,6 +120,8 @@ class DescriptorPassingTest {
         assertEquals(web + "\n> ", abbreviated.text());
         assertEquals(1, abbreviated.fds().size());
         abbreviated.closeFds();
+        assertTrue(c.ok("help take").startsWith("Receive duplicates of sockets (unix control socket only)."));
+        assertEquals(c.ok("help take"), c.ok("h t s"));
     }
 
     @Test
