@@ -253,7 +253,9 @@ class CommandLineTest {
 
     @Test
     void sigintStopsServingClosesHostedSocketsAndLeavesProcessesRunning() throws Exception {
-        Process d = main("-p", "0");
+        // A build started in the background by a shell without job control inherits SIGINT
+        // ignored, and the JVM keeps an ignored SIGINT ignored: give the daemon the default.
+        Process d = main(List.of("env", "--default-signal=INT"), List.of(), "-p", "0");
         int port = portOf(d);
         assertNotEquals(0, port, "-p 0 reports the port the kernel chose");
         assertEquals(1, stderr(d).lines().filter(l -> l.startsWith("papa: listening on ")).count(), stderr(d));
