@@ -3,13 +3,20 @@ package dev.papa.daemon.hardening;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.FileOutputStream;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -36,23 +43,33 @@ class SignalStormTest {
                 int fdsBefore = ProcStats.fdCount(pid);
 
                 signals(pid, 200);
-                // 1,000 children, each blocked opening the fifo until the test opens its write end
-                StringBuilder many = new StringBuilder();
-                for (int i = 0; i < CHILDREN; i++) many.append("make process c").append(i).append(" /bin/cat ").append(fifo).append('\n');
-                c.send(many.toString());
-                for (int i = 0; i < CHILDREN; i++) {
-                    String r = c.readUntilPrompt();
-                    assertTrue(r.startsWith("c" + i + " pid="), r);
-                }
-                assertTrue(ProcStats.fdCount(pid) >= fdsBefore + 2 * CHILDREN);
-                // all exit at once (EOF on the fifo), while signals keep coming
-                java.util.concurrent.FutureTask<Void> storm = new java.util.concurrent.FutureTask<>(() -> {
-                    signals(pid, 1000);
-                    return null;
-                });
-                new Thread(storm, "signal-storm").start();
-                try (FileOutputStream w = new FileOutputStream(fifo.toFile())) {
-                    w.write(new byte[0]);
+                // 1,000 children reading the fifo. The test holds it open for writing (O_RDWR: the
+                // open does not wait for a reader), so no child's open waits; once every child has
+                // it open, closing the test's end gives all of them EOF at once. (A child that
+                // opened only after the last writer left would wait in open() for ever.)
+                FileChannel writer = FileChannel.open(fifo, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                java.util.concurrent.FutureTask<Void> storm;
+                try {
+                    StringBuilder many = new StringBuilder();
+                    for (int i = 0; i < CHILDREN; i++) many.append("make process c").append(i).append(" /bin/cat ").append(fifo).append('\n');
+                    c.send(many.toString());
+                    List<Long> children = new ArrayList<>();
+                    for (int i = 0; i < CHILDREN; i++) {
+                        String r = c.readUntilPrompt();
+                        Matcher m = Pattern.compile("c" + i + " pid=(\\d+) ").matcher(r);
+                        assertTrue(m.lookingAt(), r);
+                        children.add(Long.parseLong(m.group(1)));
+                    }
+                    assertTrue(ProcStats.fdCount(pid) >= fdsBefore + 2 * CHILDREN);
+                    awaitOpened(children, fifo);
+                    // all exit at once (EOF on the fifo), while signals keep coming
+                    storm = new java.util.concurrent.FutureTask<>(() -> {
+                        signals(pid, 1000);
+                        return null;
+                    });
+                    new Thread(storm, "signal-storm").start();
+                } finally {
+                    writer.close();
                 }
                 storm.get(60, TimeUnit.SECONDS); // rethrows the storm's failure; times out if it hangs
                 drainAll(c, "c*", CHILDREN);
@@ -69,6 +86,37 @@ class SignalStormTest {
         } finally {
             Files.deleteIfExists(fifo);
             Files.deleteIfExists(dir);
+        }
+    }
+
+    /** Polls until each of {@code pids} has {@code fifo} open (the handshake before the common EOF). */
+    static void awaitOpened(List<Long> pids, Path fifo) throws Exception {
+        List<Long> waiting = new ArrayList<>(pids);
+        Path target = fifo.toRealPath(); // what /proc/PID/fd/N links to
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        for (;;) {
+            waiting.removeIf(child -> holds(child, target));
+            if (waiting.isEmpty()) return;
+            assertTrue(System.nanoTime() < deadline, waiting.size() + " children never opened the fifo, e.g. " + waiting.get(0));
+            Thread.sleep(10); // poll interval
+        }
+    }
+
+    /** Whether process {@code pid} has {@code file} open (false once it is gone). */
+    static boolean holds(long pid, Path file) {
+        try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            for (Path fd : (Iterable<Path>) fds::iterator) {
+                try {
+                    if (Files.readSymbolicLink(fd).equals(file)) return true;
+                } catch (NoSuchFileException closedMeanwhile) {
+                    // not this one
+                }
+            }
+            return false;
+        } catch (NoSuchFileException gone) {
+            return false;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
