@@ -33,6 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** PROTOCOL.md "Descriptor passing", over a real unix control socket of an in-process daemon. */
 class DescriptorPassingTest {
     static final String NEEDS_SOCKET = "Error: adopt=1 needs a socket descriptor attached to the request\n> ";
+    static final int F_DUPFD_CLOEXEC = 1030;
     static final String NEEDS_UNIX = "Error: descriptor passing needs the unix control socket\n> ";
 
     @TempDir Path tmp;
@@ -225,10 +226,16 @@ class DescriptorPassingTest {
             pipe[0].close();
             pipe[1].close();
         }
-        // a closed descriptor cannot even be sent: the sender's kernel refuses, nothing reaches papa
-        Fd gone = tcpListener(5);
-        int number = gone.release();
-        dev.papa.posix.internal.LibC.close(number);
+        // a closed descriptor cannot even be sent: the sender's kernel refuses, nothing reaches papa.
+        // Its number is far above every open one: any thread of this JVM (the daemon's, a class
+        // loader reading a .class file) may open a file under the lowest free number between the
+        // close and the send, and the send would then pass that file.
+        int number;
+        try (Fd sock = tcpListener(5)) {
+            number = dev.papa.posix.internal.LibC.fcntl(sock.get(), F_DUPFD_CLOEXEC, (int) (Rlimit.NOFILE.get()[0] / 2));
+        }
+        assertTrue(number > openFds(), "a number above every open descriptor: " + number);
+        assertEquals(0, dev.papa.posix.internal.LibC.close(number));
         PosixException e = assertThrows(PosixException.class, () -> Sockets.sendFds(c.fd(), "make socket g adopt=1\n".getBytes(), number));
         assertEquals(9, e.errno(), "EBADF");
         assertEquals(NEEDS_SOCKET, c.send("make socket g adopt=1").text(), "no descriptor attached");
