@@ -35,4 +35,9 @@ enum papa_output { PAPA_OUT_PIPE = 0, PAPA_OUT_NULL = 1, PAPA_OUT_STDOUT = 2 };
 /* result[] slots of papa_spawn */
 enum { PAPA_R_PID, PAPA_R_PIDFD, PAPA_R_STDOUT, PAPA_R_STDERR, PAPA_R_STEP, PAPA_R_ERRNO, PAPA_R_COUNT };
 
+/* src-c/io.c, also called by the JNI natives of src-c/jni.c */
+long papa_read(int fd, void *base, long off, long len);
+long papa_write(int fd, const void *base, long off, long len);
+int papa_epoll_wait(int epfd, void *buf, int max, int timeout);
+
 #endif
