@@ -4,7 +4,8 @@
  * reply "NAME pid=PID\n", then per captured read one batch "out:NAME:SECS.MICROS:LEN\n<bytes>\n] "
  * (items captured while a batch is unacknowledged wait for the next), an empty line acknowledges.
  * Spawns run on a second thread, as papa's do, so the loop keeps relaying during a start-up burst.
- * Prints "port N" on stdout; runs until killed. */
+ * Listens on 127.0.0.1 (an ephemeral port), or on the unix socket argv[1] when given.
+ * Prints "port N" (0 for a unix socket) on stdout; runs until killed. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -101,15 +103,24 @@ static void request(struct sess *s) {
   }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   signal(SIGCHLD, SIG_IGN);
-  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t al = sizeof a;
-  if (bind(l, (void *) &a, sizeof a) || listen(l, 4096)) { perror("listen"); return 1; }
-  getsockname(l, (void *) &a, &al);
-  printf("port %d\n", ntohs(a.sin_port)); fflush(stdout);
+  int l, one = 1, port = 0;
+  if (argc > 1) {
+    struct sockaddr_un u = {.sun_family = AF_UNIX};
+    strncpy(u.sun_path, argv[1], sizeof u.sun_path - 1);
+    l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (bind(l, (void *) &u, sizeof u) || listen(l, 4096)) { perror("listen"); return 1; }
+  } else {
+    l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (bind(l, (void *) &a, sizeof a) || listen(l, 4096)) { perror("listen"); return 1; }
+    getsockname(l, (void *) &a, &al);
+    port = ntohs(a.sin_port);
+  }
+  printf("port %d\n", port); fflush(stdout);
   ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = l}, evs[256];
   epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev);
@@ -126,7 +137,7 @@ int main(void) {
       if (fd == l) {
         int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0 || c >= MAXFD) { if (c >= 0) close(c); continue; }
-        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (argc == 1) setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct sess *s = calloc(1, sizeof *s); s->fd = c; s->pipe = -1; s->q = malloc(QCAP);
         by_fd[c] = s; is_pipe[c] = 0;
         struct epoll_event e = {.events = EPOLLIN, .data.fd = c};

@@ -2,6 +2,8 @@ package dev.papa.benchmarks.e2e;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -122,7 +124,7 @@ final class Fleet {
     }
 
     /** What the fleet runs against: the papa daemon, or the raw relay (SIGTERM ends either). */
-    private record Server(String label, Process process, int port) {}
+    private record Server(String label, Process process, SocketAddress address) {}
 
     /** The two phases of one run, and the server's footprint after it. */
     private record Outcome(Server server, Phase startup, Phase steady, int made, long rssKiB, long threads, int nonJitThreads) {}
@@ -135,9 +137,12 @@ final class Fleet {
      */
     void run(int n, int periodMs, int steadySeconds) throws Exception {
         if (!compile()) return;
-        Outcome papa = runOnce(n, periodMs, steadySeconds, new Server("papa", h.startDaemon(h.daemonFlags), h.port));
+        Path unix = h.fleetUnix ? h.work.resolve("fleet-papa.sock") : null;
+        Process daemon = h.startDaemon(h.daemonFlags, unix);
+        Outcome papa = runOnce(n, periodMs, steadySeconds,
+                new Server("papa", daemon, unix != null ? UnixDomainSocketAddress.of(unix) : new InetSocketAddress("127.0.0.1", h.port)));
         Outcome raw = relay == null ? null : runOnce(n, periodMs, steadySeconds, startRelay());
-        String fleet = "8. fleet N=" + n + " x " + (1000 / periodMs) + " lines/s";
+        String fleet = "8. fleet N=" + n + " x " + (1000 / periodMs) + " lines/s" + (h.fleetUnix ? " (unix socket)" : "");
         row(fleet, periodMs, n, papa, raw, true);
         row(fleet, periodMs, n, papa, raw, false);
         h.rows.add(new LoadHarness.Row(fleet + ": RSS, threads (no JIT)",
@@ -146,13 +151,17 @@ final class Fleet {
     }
 
     private Server startRelay() throws IOException {
-        Process p = new ProcessBuilder(relay.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        Path unix = h.fleetUnix ? h.work.resolve("fleet-relay.sock") : null;
+        if (unix != null) Files.deleteIfExists(unix);
+        List<String> cmd = unix == null ? List.of(relay.toString()) : List.of(relay.toString(), unix.toString());
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String line = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII)).readLine();
         if (line == null || !line.startsWith("port ")) {
             p.destroyForcibly();
             throw new IOException("the relay did not start: " + line);
         }
-        return new Server("raw relay", p, Integer.parseInt(line.substring(5).trim()));
+        return new Server("raw relay", p, unix != null ? UnixDomainSocketAddress.of(unix)
+                : new InetSocketAddress("127.0.0.1", Integer.parseInt(line.substring(5).trim())));
     }
 
     private Outcome runOnce(int n, int periodMs, int steadySeconds, Server server) throws Exception {
@@ -165,8 +174,8 @@ final class Fleet {
             long t0 = System.nanoTime();
             long cpu0 = LoadHarness.cpuMillis(pid);
             for (int i = 0; i < n; i++) {
-                SocketChannel ch = SocketChannel.open(new InetSocketAddress("127.0.0.1", server.port));
-                ch.socket().setTcpNoDelay(true);
+                SocketChannel ch = SocketChannel.open(server.address);
+                if (server.address instanceof InetSocketAddress) ch.socket().setTcpNoDelay(true);
                 ch.configureBlocking(false);
                 Watch w = new Watch(i, ch);
                 watches.add(w);
