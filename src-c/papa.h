@@ -6,7 +6,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+
+/* Syscalls newer than some C library headers this builds with. Numbers from 424 on are the
+ * same on every architecture. */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 #define PAPA_EXPORT __attribute__((visibility("default")))
 
@@ -34,5 +50,10 @@ enum papa_output { PAPA_OUT_PIPE = 0, PAPA_OUT_NULL = 1, PAPA_OUT_STDOUT = 2 };
 
 /* result[] slots of papa_spawn */
 enum { PAPA_R_PID, PAPA_R_PIDFD, PAPA_R_STDOUT, PAPA_R_STDERR, PAPA_R_STEP, PAPA_R_ERRNO, PAPA_R_COUNT };
+
+/* src-c/io.c, also called by the JNI natives of src-c/jni.c */
+long papa_read(int fd, void *base, long off, long len);
+long papa_write(int fd, const void *base, long off, long len);
+int papa_epoll_wait(int epfd, void *buf, int max, int timeout);
 
 #endif

@@ -28,15 +28,6 @@
 #include <unistd.h>
 #include <linux/capability.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 #define CHILD_STACK_SIZE (128 * 1024)
 

@@ -512,12 +512,7 @@ public final class Papa implements AutoCloseable {
             }
             dropConnection();
             return line.substring(UPGRADING.length());
-        } catch (PapaException e) {
-            if (e.isDaemonError()) {
-                throw e;
-            }
-            throw fail(e);
-        } catch (IOException e) {
+        } catch (IOException e) { // fail() keeps the session after a daemon's Error: reply
             throw fail(e);
         }
     }
@@ -676,12 +671,7 @@ public final class Papa implements AutoCloseable {
         try {
             c.sendLine(Words.line(w));
             return c.readReply(replyDeadline());
-        } catch (PapaException e) {
-            if (e.isDaemonError()) {
-                throw e;
-            }
-            throw fail(e);
-        } catch (IOException e) {
+        } catch (IOException e) { // fail() keeps the session after a daemon's Error: reply
             throw fail(e);
         }
     }

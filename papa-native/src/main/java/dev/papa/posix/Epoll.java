@@ -5,6 +5,7 @@ import com.sun.jna.Pointer;
 import dev.papa.posix.internal.Errno;
 import dev.papa.posix.internal.LibC;
 import dev.papa.posix.internal.LibPapa;
+import dev.papa.posix.internal.LoopCalls;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -57,7 +58,7 @@ public final class Epoll implements AutoCloseable {
 
   /** Waits up to timeoutMillis (-1 = forever); returns the number of ready entries (0 on timeout or EINTR). */
   public int await(int timeoutMillis) throws PosixException {
-    int n = LibPapa.papa_epoll_wait(epfd.get(), eventsAddress, maxEvents, timeoutMillis);
+    int n = LoopCalls.epollWait(epfd.get(), eventsAddress, maxEvents, timeoutMillis);
     if (n < 0) {
       ready = 0;
       if (n == -Errno.EINTR) return 0;

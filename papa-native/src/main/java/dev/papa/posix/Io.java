@@ -5,6 +5,7 @@ import com.sun.jna.Pointer;
 import dev.papa.posix.internal.Errno;
 import dev.papa.posix.internal.LibC;
 import dev.papa.posix.internal.LibPapa;
+import dev.papa.posix.internal.LoopCalls;
 import java.nio.ByteBuffer;
 
 /**
@@ -40,11 +41,11 @@ public final class Io {
     if (buf.isReadOnly()) throw new java.nio.ReadOnlyBufferException();
     long n;
     if (buf.isDirect()) {
-      n = LibPapa.papa_read(fd, address(buf), pos, rem);
+      n = LoopCalls.read(fd, address(buf), pos, rem);
       if (n > 0) buf.position(pos + (int) n);
     } else {
       ByteBuffer s = SCRATCH_BUF.get();
-      n = LibPapa.papa_read(fd, address(s), 0, Math.min(rem, SCRATCH));
+      n = LoopCalls.read(fd, address(s), 0, Math.min(rem, SCRATCH));
       if (n > 0) {
         s.get(0, buf.array(), buf.arrayOffset() + pos, (int) n);  // Java 13+ absolute bulk get
         buf.position(pos + (int) n);
@@ -66,12 +67,12 @@ public final class Io {
     if (rem == 0) return 0;
     long n;
     if (buf.isDirect()) {
-      n = LibPapa.papa_write(fd, address(buf), pos, rem);
+      n = LoopCalls.write(fd, address(buf), pos, rem);
     } else {
       ByteBuffer s = SCRATCH_BUF.get();
       int len = Math.min(rem, SCRATCH);
       s.put(0, buf.array(), buf.arrayOffset() + pos, len);
-      n = LibPapa.papa_write(fd, address(s), 0, len);
+      n = LoopCalls.write(fd, address(s), 0, len);
     }
     if (n >= 0) {
       buf.position(pos + (int) n);

@@ -2,6 +2,8 @@ package dev.papa.benchmarks.e2e;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -28,54 +30,42 @@ import java.util.concurrent.TimeUnit;
  * numbers), daemon CPU per delivered line (utime+stime of /proc/PID/stat), RSS and threads.
  */
 final class Fleet {
-    /** The writer: one line "SEQ MICROS\n" per period, on an absolute schedule (no drift), with write(2). */
-    private static final String WRITER_C = String.join("\n",
-            "#include <stdio.h>",
-            "#include <stdlib.h>",
-            "#include <time.h>",
-            "#include <unistd.h>",
-            "int main(int argc, char **argv) {",
-            "  long period = atol(argv[1]);",
-            "  struct timespec next, now;",
-            "  clock_gettime(CLOCK_MONOTONIC, &next);",
-            "  char buf[64];",
-            "  for (unsigned long seq = 0;; seq++) {",
-            "    clock_gettime(CLOCK_REALTIME, &now);",
-            "    int n = snprintf(buf, sizeof buf, \"%lu %ld%06ld\\n\", seq, (long) now.tv_sec, now.tv_nsec / 1000);",
-            "    if (write(1, buf, n) != n) return 1;",
-            "    next.tv_nsec += period * 1000;",
-            "    while (next.tv_nsec >= 1000000000) { next.tv_nsec -= 1000000000; next.tv_sec++; }",
-            "    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);",
-            "  }",
-            "}",
-            "");
-
     private final LoadHarness h;
     private Path writer;
+    private Path relay;
+    private boolean compiled;
 
     Fleet(LoadHarness h) {
         this.h = h;
     }
 
-    /** Compiles the writer with cc; null (and says why) when there is no C compiler. */
-    Path writer() throws IOException, InterruptedException {
-        if (writer != null) return writer;
-        Path src = h.work.resolve("fleet_writer.c");
-        Path bin = h.work.resolve("fleet_writer");
-        Files.writeString(src, WRITER_C);
+    /** Compiles the writer and the raw relay (resources fleet/*.c) with cc; false (and says why) without a C compiler. */
+    private boolean compile() throws IOException, InterruptedException {
+        if (compiled) return writer != null;
+        compiled = true;
+        writer = cc("writer");
+        relay = writer == null ? null : cc("relay");
+        return writer != null;
+    }
+
+    private Path cc(String name) throws IOException, InterruptedException {
+        Path src = h.work.resolve("fleet_" + name + ".c");
+        Path bin = h.work.resolve("fleet_" + name);
+        try (var in = Fleet.class.getResourceAsStream("/fleet/" + name + ".c")) {
+            Files.write(src, in.readAllBytes());
+        }
         Process cc;
         try {
-            cc = new ProcessBuilder("cc", "-O2", "-o", bin.toString(), src.toString()).redirectErrorStream(true).start();
+            cc = new ProcessBuilder("cc", "-O2", "-pthread", "-o", bin.toString(), src.toString()).redirectErrorStream(true).start();
         } catch (IOException e) {
-            System.out.println("  fleet: no C compiler (cc) to build the writer: skipped");
+            System.out.println("  fleet: no C compiler (cc) to build the " + name + ": skipped");
             return null;
         }
         String out = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!cc.waitFor(60, TimeUnit.SECONDS) || cc.exitValue() != 0) {
-            System.out.println("  fleet: cc failed: " + out);
+            System.out.println("  fleet: cc failed for the " + name + ": " + out);
             return null;
         }
-        writer = bin;
         return bin;
     }
 
@@ -133,25 +123,59 @@ final class Fleet {
         }
     }
 
+    /** What the fleet runs against: the papa daemon, or the raw relay (SIGTERM ends either). */
+    private record Server(String label, Process process, SocketAddress address) {}
+
+    /** The two phases of one run, and the server's footprint after it. */
+    private record Outcome(Server server, Phase startup, Phase steady, int made, long rssKiB, long threads, int nonJitThreads) {}
+
     /**
-     * Runs one fleet on a fresh daemon: N processes, one line each every {@code periodMs},
-     * steady state measured for {@code steadySeconds}.
+     * Runs one fleet (N processes, one line each every {@code periodMs}, steady state measured
+     * for {@code steadySeconds}) on a fresh papa daemon, then the same fleet on the raw relay
+     * (resources fleet/relay.c: the least a relay of this protocol must do per line, in C), so
+     * each figure has its raw limit from the same run.
      */
     void run(int n, int periodMs, int steadySeconds) throws Exception {
-        Path bin = writer();
-        if (bin == null) return;
-        Process daemon = h.startDaemon(h.daemonFlags);
+        if (!compile()) return;
+        Path unix = h.fleetUnix ? h.work.resolve("fleet-papa.sock") : null;
+        Process daemon = h.startDaemon(h.daemonFlags, unix);
+        Outcome papa = runOnce(n, periodMs, steadySeconds,
+                new Server("papa", daemon, unix != null ? UnixDomainSocketAddress.of(unix) : new InetSocketAddress("127.0.0.1", h.port)));
+        Outcome raw = relay == null ? null : runOnce(n, periodMs, steadySeconds, startRelay());
+        String fleet = "8. fleet N=" + n + " x " + (1000 / periodMs) + " lines/s" + (h.fleetUnix ? " (unix socket)" : "");
+        row(fleet, periodMs, n, papa, raw, true);
+        row(fleet, periodMs, n, papa, raw, false);
+        h.rows.add(new LoadHarness.Row(fleet + ": RSS, threads (no JIT)",
+                String.format(Locale.ROOT, "%.1f MiB, %d (%d)", papa.rssKiB / 1024.0, papa.threads, papa.nonJitThreads),
+                raw == null ? "" : String.format(Locale.ROOT, "relay %.1f MiB", raw.rssKiB / 1024.0), "(reported)", null));
+    }
+
+    private Server startRelay() throws IOException {
+        Path unix = h.fleetUnix ? h.work.resolve("fleet-relay.sock") : null;
+        if (unix != null) Files.deleteIfExists(unix);
+        List<String> cmd = unix == null ? List.of(relay.toString()) : List.of(relay.toString(), unix.toString());
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String line = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+        if (line == null || !line.startsWith("port ")) {
+            p.destroyForcibly();
+            throw new IOException("the relay did not start: " + line);
+        }
+        return new Server("raw relay", p, unix != null ? UnixDomainSocketAddress.of(unix)
+                : new InetSocketAddress("127.0.0.1", Integer.parseInt(line.substring(5).trim())));
+    }
+
+    private Outcome runOnce(int n, int periodMs, int steadySeconds, Server server) throws Exception {
+        long pid = server.process.pid();
         List<Watch> watches = new ArrayList<>();
         Selector sel = Selector.open();
         Phase startup = new Phase("start-up");
         Phase steady = new Phase("steady");
-        Phase[] current = {startup};
         try {
             long t0 = System.nanoTime();
-            long cpu0 = LoadHarness.cpuMillis(daemon.pid());
+            long cpu0 = LoadHarness.cpuMillis(pid);
             for (int i = 0; i < n; i++) {
-                SocketChannel ch = SocketChannel.open(new InetSocketAddress("127.0.0.1", h.port));
-                ch.socket().setTcpNoDelay(true);
+                SocketChannel ch = SocketChannel.open(server.address);
+                if (server.address instanceof InetSocketAddress) ch.socket().setTcpNoDelay(true);
                 ch.configureBlocking(false);
                 Watch w = new Watch(i, ch);
                 watches.add(w);
@@ -159,42 +183,40 @@ final class Fleet {
             }
             // Every session asks at once: the start-up burst a manager causes when it (re)starts a fleet.
             for (Watch w : watches) {
-                write(w.ch, "make process fleet" + w.index + " watch=1 " + bin + " " + (periodMs * 1000L) + "\n");
+                write(w.ch, "make process fleet" + w.index + " watch=1 " + writer + " " + (periodMs * 1000L) + "\n");
             }
             int[] made = {0};
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120 + n / 10);
-            while (made[0] < n && System.nanoTime() < deadline) pump(sel, current[0], made);
+            while (made[0] < n && System.nanoTime() < deadline) pump(sel, startup, made);
             startup.seconds = (System.nanoTime() - t0) / 1e9;
-            startup.cpuMillis = LoadHarness.cpuMillis(daemon.pid()) - cpu0;
+            startup.cpuMillis = LoadHarness.cpuMillis(pid) - cpu0;
             long startupEnd = LoadHarness.nowMicros();
             if (made[0] < n) {
-                System.out.printf(Locale.ROOT, "  fleet N=%d: only %d of %d processes made within the time bound%n", n, made[0], n);
+                System.out.printf(Locale.ROOT, "  fleet N=%d (%s): only %d of %d processes made within the time bound%n",
+                        n, server.label, made[0], n);
             }
             for (Watch w : watches) if (w.pid > 0) h.childPids.add(w.pid);
             // settle for 2 s (not measured), then steady state
             Phase settle = new Phase("settle");
             settle.earlier = startup;
             settle.fromMicros = startupEnd;
-            current[0] = settle;
             long settleEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
             while (System.nanoTime() < settleEnd) pump(sel, settle, made);
-            current[0] = steady;
             steady.earlier = settle;
             steady.fromMicros = LoadHarness.nowMicros();
             long s0 = System.nanoTime();
-            long c0 = LoadHarness.cpuMillis(daemon.pid());
+            long c0 = LoadHarness.cpuMillis(pid);
             long end = s0 + TimeUnit.SECONDS.toNanos(steadySeconds);
             while (System.nanoTime() < end) pump(sel, steady, made);
-            steady.cpuMillis = LoadHarness.cpuMillis(daemon.pid()) - c0;
+            steady.cpuMillis = LoadHarness.cpuMillis(pid) - c0;
             steady.seconds = (System.nanoTime() - s0) / 1e9;
-            long[] st = LoadHarness.status(daemon.pid());
-            int threads = LoadHarness.nonJitThreads(daemon.pid());
-            report(n, periodMs, startup, made[0]);
-            report(n, periodMs, steady, made[0]);
-            System.out.printf(Locale.ROOT, "  fleet N=%d: daemon RSS %.1f MiB, %d threads (%d without JIT compiler threads)%n",
-                    n, st[0] / 1024.0, st[1], threads);
-            h.rows.add(new LoadHarness.Row("8. fleet N=" + n + " x " + (1000 / periodMs) + " lines/s: RSS, threads (no JIT)",
-                    String.format(Locale.ROOT, "%.1f MiB, %d (%d)", st[0] / 1024.0, st[1], threads), "", "(reported)", null));
+            long[] st = LoadHarness.status(pid);
+            Outcome o = new Outcome(server, startup, steady, made[0], st[0], st[1], LoadHarness.nonJitThreads(pid));
+            print(n, periodMs, o, startup);
+            print(n, periodMs, o, steady);
+            System.out.printf(Locale.ROOT, "  fleet N=%d (%s): RSS %.1f MiB, %d threads (%d without JIT compiler threads)%n",
+                    n, server.label, st[0] / 1024.0, st[1], o.nonJitThreads);
+            return o;
         } finally {
             for (Watch w : watches) {
                 try {
@@ -205,33 +227,53 @@ final class Fleet {
             }
             sel.close();
             for (Watch w : watches) if (w.pid > 0) ProcessHandle.of(w.pid).ifPresent(ProcessHandle::destroyForcibly);
-            h.stopDaemon(daemon);
+            h.stopDaemon(server.process);
         }
     }
 
-    private void report(int n, int periodMs, Phase p, int made) {
-        long[] cap = Arrays.copyOf(p.capture, p.nCapture);
-        long[] wr = Arrays.copyOf(p.write, p.nWrite);
-        Arrays.sort(cap);
-        Arrays.sort(wr);
-        double usPerLine = p.lines == 0 ? Double.NaN : p.cpuMillis * 1000.0 / p.lines;
-        System.out.printf(Locale.ROOT, "  fleet N=%d x %d lines/s, %s (%.1f s, %d made): %d lines, %d lost; "
-                        + "capture->delivery p50 %s / p99 %s / max %s ms; write->delivery p50 %s / p99 %s / max %s ms; "
-                        + "daemon CPU %d ms = %.1f us/line%n",
-                n, 1000 / periodMs, p.label, p.seconds, made, p.lines, p.lost,
-                LoadHarness.ms(LoadHarness.pct(cap, 50)), LoadHarness.ms(LoadHarness.pct(cap, 99)), LoadHarness.ms(LoadHarness.max(cap)),
-                LoadHarness.ms(LoadHarness.pct(wr, 50)), LoadHarness.ms(LoadHarness.pct(wr, 99)), LoadHarness.ms(LoadHarness.max(wr)),
-                p.cpuMillis, usPerLine);
-        String label = "8. fleet N=" + n + " x " + (1000 / periodMs) + " lines/s, " + p.label;
-        boolean p99ok = LoadHarness.pct(cap, 99) <= 5000;
-        h.rows.add(new LoadHarness.Row(label + ": capture->delivery p50 / p99 / max",
-                LoadHarness.ms(LoadHarness.pct(cap, 50)) + " / " + LoadHarness.ms(LoadHarness.pct(cap, 99)) + " / "
-                        + LoadHarness.ms(LoadHarness.max(cap)) + " ms",
-                "", "p99 <= 5 ms", n == 500 && periodMs == 20 ? p99ok : null));
-        h.rows.add(new LoadHarness.Row(label + ": lines delivered / lost", p.lines + " / " + p.lost, "", "0 lost", p.lost == 0));
-        h.rows.add(new LoadHarness.Row(label + ": daemon CPU per line",
-                String.format(Locale.ROOT, "%.1f us", usPerLine), "", "<= 10 us (N=100)",
-                n == 100 && p.label.equals("steady") ? usPerLine <= 10 : null));
+    private static double usPerLine(Phase p) {
+        return p.lines == 0 ? Double.NaN : p.cpuMillis * 1000.0 / p.lines;
+    }
+
+    private static long[] sorted(long[] a, int n) {
+        long[] c = Arrays.copyOf(a, n);
+        Arrays.sort(c);
+        return c;
+    }
+
+    private static String latency(long[] sorted) {
+        return LoadHarness.ms(LoadHarness.pct(sorted, 50)) + " / " + LoadHarness.ms(LoadHarness.pct(sorted, 99)) + " / "
+                + LoadHarness.ms(LoadHarness.max(sorted));
+    }
+
+    private static void print(int n, int periodMs, Outcome o, Phase p) {
+        System.out.printf(Locale.ROOT, "  fleet N=%d x %d lines/s, %s, %s (%.1f s, %d made): %d lines, %d lost; "
+                        + "capture->delivery p50/p99/max %s ms; write->delivery p50/p99/max %s ms; "
+                        + "CPU %d ms = %.1f us/line%n",
+                n, 1000 / periodMs, o.server.label, p.label, p.seconds, o.made, p.lines, p.lost,
+                latency(sorted(p.capture, p.nCapture)), latency(sorted(p.write, p.nWrite)), p.cpuMillis, usPerLine(p));
+    }
+
+    /** The table rows of one phase: papa's figure, the relay's beside it. */
+    private void row(String fleet, int periodMs, int n, Outcome papa, Outcome raw, boolean startupPhase) {
+        Phase p = startupPhase ? papa.startup : papa.steady;
+        Phase r = raw == null ? null : startupPhase ? raw.startup : raw.steady;
+        String label = fleet + ", " + p.label;
+        long[] cap = sorted(p.capture, p.nCapture);
+        boolean scoredLatency = n == 500 && periodMs == 20;
+        h.rows.add(new LoadHarness.Row(label + ": capture->delivery p50 / p99 / max", latency(cap) + " ms",
+                r == null ? "" : "relay " + latency(sorted(r.capture, r.nCapture)) + " ms",
+                "p99 <= 5 ms", scoredLatency ? LoadHarness.pct(cap, 99) <= 5000 : null));
+        long[] wr = sorted(p.write, p.nWrite);
+        h.rows.add(new LoadHarness.Row(label + ": write->delivery p50 / p99 / max", latency(wr) + " ms",
+                r == null ? "" : "relay " + latency(sorted(r.write, r.nWrite)) + " ms",
+                "p99 <= 5 ms", scoredLatency ? LoadHarness.pct(wr, 99) <= 5000 : null));
+        h.rows.add(new LoadHarness.Row(label + ": lines delivered / lost", p.lines + " / " + p.lost,
+                r == null ? "" : "relay " + r.lines + " / " + r.lost, "0 lost", p.lost == 0));
+        double us = usPerLine(p);
+        h.rows.add(new LoadHarness.Row(label + ": daemon CPU per line", String.format(Locale.ROOT, "%.1f us", us),
+                r == null ? "" : String.format(Locale.ROOT, "relay %.1f us", usPerLine(r)), "<= 10 us (N=100)",
+                n == 100 && !startupPhase ? us <= 10 : null));
     }
 
     private static void write(SocketChannel ch, String s) throws IOException {
@@ -276,7 +318,8 @@ final class Fleet {
                 b.position(nl + 1);
                 if (!line.startsWith("fleet")) throw new IOException("make process failed: " + line);
                 int at = line.indexOf(" pid=");
-                w.pid = Integer.parseInt(line.substring(at + 5, line.indexOf(' ', at + 5)));
+                int sp = line.indexOf(' ', at + 5);
+                w.pid = Integer.parseInt(line.substring(at + 5, sp < 0 ? line.length() : sp));
                 w.state = 2;
                 made[0]++;
             } else if (w.chunkLeft >= 0) {

@@ -64,6 +64,8 @@ public final class LoadHarness {
     /** Fleet runs (section 8): processes x period in ms; steady-state seconds each. */
     List<int[]> fleets;
     int fleetSeconds;
+    /** Section 8 over a unix socket (daemon {@code -u}, the relay likewise) instead of TCP. */
+    boolean fleetUnix;
 
     LoadHarness(boolean quick, String java, Path jar, List<String> daemonFlags) throws IOException {
         this.quick = quick;
@@ -89,6 +91,7 @@ public final class LoadHarness {
         String sections = "1,2,3,4,5,6,7,8";
         String fleets = null;
         int fleetSeconds = -1;
+        boolean fleetUnix = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick": quick = true; break;
@@ -99,9 +102,10 @@ public final class LoadHarness {
                 case "--sections": sections = args[++i]; break;
                 case "--fleet": fleets = args[++i]; break;
                 case "--fleet-seconds": fleetSeconds = Integer.parseInt(args[++i]); break;
+                case "--fleet-unix": fleetUnix = true; break;
                 default:
                     System.err.println("usage: LoadHarness [--quick] [--jar PAPA_CORE_JAR] [--java PATH] [--jvm-flags \"FLAGS\"] [--default-flags]"
-                            + " [--sections 1,2,3,4,5,6,7,8] [--fleet N:PERIOD_MS,...] [--fleet-seconds S]");
+                            + " [--sections 1,2,3,4,5,6,7,8] [--fleet N:PERIOD_MS,...] [--fleet-seconds S] [--fleet-unix]");
                     System.exit(2);
             }
         }
@@ -118,6 +122,7 @@ public final class LoadHarness {
             h.fleets = runs;
         }
         if (fleetSeconds > 0) h.fleetSeconds = fleetSeconds;
+        h.fleetUnix = fleetUnix;
         int code = h.run();
         System.exit(code);
     }
@@ -206,18 +211,24 @@ public final class LoadHarness {
 
     /** Starts {@code java FLAGS -jar papa-core.jar -p 0} and reads the port it got from its stderr. */
     Process startDaemon(List<String> flags) throws IOException, InterruptedException {
+        return startDaemon(flags, null);
+    }
+
+    /** The same on the unix socket {@code unix} ({@code -u PATH}) when it is not null. */
+    Process startDaemon(List<String> flags, Path unix) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(java);
         cmd.addAll(flags);
         cmd.add("-jar");
         cmd.add(jar.toString());
-        cmd.add("-p");
-        cmd.add("0");
+        cmd.add(unix == null ? "-p" : "-u");
+        cmd.add(unix == null ? "0" : unix.toString());
         daemonLog = work.resolve("daemon-" + (++daemonsStarted) + ".log");
         Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectError(daemonLog.toFile()).start();
         lastStartNanos = System.nanoTime();
-        awaitGreeting(p);
+        if (unix == null) awaitGreeting(p);
+        else awaitListening(p);
         return p;
     }
 
@@ -225,6 +236,18 @@ public final class LoadHarness {
     double lastStartupMillis;
     private static final Pattern LISTENING =
             Pattern.compile("(?m)^papa: listening on 127\\.0\\.0\\.1:(\\d+)$");
+
+    /** Polls the daemon's stderr every 2 ms (bounded: 30 s) for its listening line. */
+    void awaitListening(Process p) throws IOException, InterruptedException {
+        long deadline = lastStartNanos + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            String log = Files.readString(daemonLog);
+            if (log.contains("papa: listening on ")) return;
+            if (!p.isAlive()) throw new IOException("daemon exited: " + log);
+            sleep(2);
+        }
+        throw new IOException("daemon did not say where it listens within 30 s: " + Files.readString(daemonLog));
+    }
 
     /** Polls the daemon's stderr every 2 ms (bounded: 30 s) for its listening line, then takes the greeting. */
     void awaitGreeting(Process p) throws IOException, InterruptedException {

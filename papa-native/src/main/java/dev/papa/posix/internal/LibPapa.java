@@ -8,9 +8,8 @@ import java.nio.ByteBuffer;
  * libpapa (src-c/), bound with JNA direct mapping. JNA extracts it from the jar
  * resource {@code <os-arch>/libpapa.so}. Every function reports failure as a
  * negative errno in its return value, so callers never allocate to learn about
- * EAGAIN. The loop's per-line calls (read, write, epoll_wait) take a direct
- * buffer's native address as a long, with the offset explicit: JNA converts a
- * Buffer argument on every call, a long not. ByteBuffer arguments elsewhere must
+ * EAGAIN. The loop's per-line calls (read, write, epoll_wait) are JNI natives
+ * of {@link LoopCalls} instead, for their cost. ByteBuffer arguments must
  * be direct; JNA passes their address at the current position, so callers set
  * the position to 0 for the call and give the offset explicitly.
  */
@@ -21,11 +20,7 @@ public final class LibPapa {
 
   private LibPapa() {}
 
-  /** {@code base} is a native address (a direct buffer's, see Io): a long crosses JNA unconverted. */
-  public static native long papa_read(int fd, long base, long off, long len);
-  public static native long papa_write(int fd, long base, long off, long len);
   public static native int papa_epoll_ctl(int epfd, int op, int fd, int events, long data);
-  public static native int papa_epoll_wait(int epfd, long buf, int max, int timeout);
   // papa_sendmsg / papa_recvmsg: one C function each, for heap arrays (blocking clients) and for
   // direct buffers (the daemon's loop, no copy); out = {count, msg_flags, fds...}.
   public static native long papa_sendmsg(int sock, byte[] data, long off, long len, int[] fds, int nfds);
