@@ -108,11 +108,23 @@ class UpgradeIT {
             String reply = d.upgrade(notAJar.toString());
             assertTrue(reply.startsWith("Error: cannot upgrade to " + notAJar + " - "), reply);
 
-            // Two at once: the second is refused while the first one's check runs.
+            // Two at once: the second is refused while the first one's check runs. The check runs
+            // through a java wrapper that waits on a fifo, so the test, not the scheduler, decides
+            // that the check is still running when the second request arrives.
+            Path started = dir.resolve("check-started");
+            Path gate = dir.resolve("check-gate");
+            assertEquals(0, new ProcessBuilder("mkfifo", gate.toString()).inheritIO().start().waitFor());
+            Path gated = Files.writeString(dir.resolve("java-gated"), "#!/bin/sh\n"
+                    + "case \" $* \" in *' --check-state '*) : > '" + started + "'; read _ < '" + gate + "';; esac\n"
+                    + "exec '" + JarDaemon.java17() + "' \"$@\"\n");
+            Files.setPosixFilePermissions(gated, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
             try (ProtocolClient first = d.connect(); ProtocolClient second = d.connect()) {
-                first.writeLine("upgrade " + jar);
-                awaitCheckChild(d.pid());
+                first.writeLine("upgrade java=" + gated + " " + jar);
+                awaitFile(started);
                 assertEquals("an upgrade is already in progress", second.error("upgrade " + jar));
+                try (var release = Files.newOutputStream(gate)) {
+                    release.write('\n');
+                }
                 assertTrue(first.readLine().startsWith("Upgrading to papa "));
             }
             try (ProtocolClient c = d.connect()) {
@@ -121,25 +133,12 @@ class UpgradeIT {
         }
     }
 
-    private static void awaitCheckChild(int daemon) throws Exception {
+    private static void awaitFile(Path f) throws InterruptedException {
         long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
-        while (System.currentTimeMillis() < deadline) {
-            try (var procs = Files.list(Path.of("/proc"))) {
-                for (Path p : (Iterable<Path>) procs::iterator) {
-                    if (!p.getFileName().toString().matches("\\d+")) continue;
-                    try {
-                        if (JarDaemon.parentOf(Integer.parseInt(p.getFileName().toString())) == daemon
-                                && Files.readString(p.resolve("cmdline")).contains("--check-state")) {
-                            return;
-                        }
-                    } catch (java.io.IOException gone) {
-                        // exited meanwhile
-                    }
-                }
-            }
+        while (!Files.exists(f)) {
+            if (System.currentTimeMillis() > deadline) throw new AssertionError("the --check-state child did not start: no " + f);
             Thread.sleep(5);
         }
-        throw new AssertionError("no --check-state child appeared");
     }
 
     @Test
