@@ -237,35 +237,27 @@ public final class LoadHarness {
     private static final Pattern LISTENING =
             Pattern.compile("(?m)^papa: listening on 127\\.0\\.0\\.1:(\\d+)$");
 
-    /** Polls the daemon's stderr every 2 ms (bounded: 30 s) for its listening line. */
-    void awaitListening(Process p) throws IOException, InterruptedException {
+    /** Polls the daemon's stderr every 2 ms (bounded: 30 s) for its listening line; returns the log up to then. */
+    String awaitListening(Process p) throws IOException, InterruptedException {
         long deadline = lastStartNanos + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() < deadline) {
             String log = Files.readString(daemonLog);
-            if (log.contains("papa: listening on ")) return;
+            int at = log.indexOf("papa: listening on ");
+            if (at >= 0 && log.indexOf('\n', at) > 0) return log; // the whole line, not a part of it
             if (!p.isAlive()) throw new IOException("daemon exited: " + log);
             sleep(2);
         }
         throw new IOException("daemon did not say where it listens within 30 s: " + Files.readString(daemonLog));
     }
 
-    /** Polls the daemon's stderr every 2 ms (bounded: 30 s) for its listening line, then takes the greeting. */
+    /** Waits for the listening line (TCP), takes the port from it, then the greeting. */
     void awaitGreeting(Process p) throws IOException, InterruptedException {
-        long deadline = lastStartNanos + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            String log = Files.readString(daemonLog);
-            Matcher m = LISTENING.matcher(log);
-            if (m.find()) {
-                port = Integer.parseInt(m.group(1));
-                try (Conn c = Conn.open(port, 5000)) {
-                    lastStartupMillis = (System.nanoTime() - lastStartNanos) / 1e6;
-                }
-                return;
-            }
-            if (!p.isAlive()) throw new IOException("daemon exited: " + log);
-            sleep(2);
+        Matcher m = LISTENING.matcher(awaitListening(p));
+        if (!m.find()) throw new IOException("daemon does not listen on 127.0.0.1: " + Files.readString(daemonLog));
+        port = Integer.parseInt(m.group(1));
+        try (Conn c = Conn.open(port, 5000)) {
+            lastStartupMillis = (System.nanoTime() - lastStartNanos) / 1e6;
         }
-        throw new IOException("daemon did not say where it listens within 30 s: " + Files.readString(daemonLog));
     }
 
     void stopDaemon(Process p) throws InterruptedException {

@@ -20,6 +20,8 @@ public final class LibPapa {
 
   private LibPapa() {}
 
+  /** See src-c/jni.c: binds LoopCalls' natives; 0 on success. */
+  public static native int papa_jni_register(com.sun.jna.JNIEnv env);
   public static native int papa_epoll_ctl(int epfd, int op, int fd, int events, long data);
   // papa_sendmsg / papa_recvmsg: one C function each, for heap arrays (blocking clients) and for
   // direct buffers (the daemon's loop, no copy); out = {count, msg_flags, fds...}.
