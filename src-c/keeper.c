@@ -390,9 +390,10 @@ static int read_channel(int hup) {
   return i;
 }
 
-/* Everything a JVM sent before it died (its last state among it). */
+/* Everything a JVM sent before it died (its last state among it); its end is closed, so a
+ * read of 0 bytes is the end. */
 static void read_all(void) {
-  while (k.chan >= 0 && read_channel(0) == MSGS_PER_ROUND) {}
+  while (k.chan >= 0 && read_channel(1) == MSGS_PER_ROUND) {}
 }
 
 /* --- children and signals --------------------------------------------------------------- */

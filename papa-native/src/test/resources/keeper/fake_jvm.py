@@ -101,6 +101,8 @@ for line in plan:
             try: chan.sendmsg([body], anc)
             except OSError: pass  # an empty seqpacket body with no data is refused by some kernels
             for fd in fds: os.close(fd)
+    elif op == "empty":  # a message of no bytes (valid for SOCK_SEQPACKET: not the end of the channel)
+        chan.sendmsg([b""])
     elif op == "mark":  # mark NAME: a file saying the plan got here
         open(os.path.join(d, w[1]), "w").close()
     elif op == "wait-file":  # wait-file NAME: until the test creates DIR/NAME

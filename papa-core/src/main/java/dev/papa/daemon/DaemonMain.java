@@ -41,6 +41,8 @@ public final class DaemonMain {
             "  --log-file PATH         log to PATH instead of stderr",
             "  --single-session        exit when the last client session closes",
             "  --daemonize             detach into the background, print the daemon's pid",
+            "  --keeper                run under the keeper: a daemon JVM that dies is restarted and loses nothing it hosts",
+            "                          (opt-in; --no-keeper, the default, runs the daemon alone)",
             "  --launcher NAME         name shown in the process title (papa daemon from NAME)",
             "  --allow-user NAME       let this user connect too (repeatable; root and the daemon's user always may)",
             "  --allow-uid N           let this uid connect too (repeatable)",

@@ -96,7 +96,11 @@ class KeeperTest {
   private void await(BooleanSupplier condition, String what) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting for " + what + "; keeper log:\n" + log());
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for " + what + "; keeper's children " + keeper.toHandle().children()
+            .map(h -> h.pid() + " " + h.info().commandLine().orElse("?") + " " + read(Path.of("/proc/" + h.pid() + "/wchan"))).toList()
+            + "; files " + Files.list(dir).map(p -> p.getFileName().toString()).toList() + "; keeper log:\n" + log());
+      }
       if (!keeper.isAlive() && !what.startsWith("keeper end")) throw new AssertionError("keeper died (" + keeper.exitValue() + ") waiting for " + what + ":\n" + log());
       Thread.sleep(5); // polling files the fake JVM writes
     }
@@ -188,7 +192,9 @@ class KeeperTest {
         "serve",
         "only-start 0 mark registered",
         "only-start 0 wait-file fuzz",
+        "only-start 0 empty",
         "only-start 0 fuzz 3000 7",
+        "only-start 0 hold-file 12 " + dir.resolve("after-fuzz"),
         "only-start 0 kill-self 9",
         "only-start 1 fuzz 3000 7",
         "only-start 1 kill-self 9",
@@ -204,8 +210,9 @@ class KeeperTest {
     assertEquals(3, last.value("restarts"));
     // the fuzz holds id 40 at most with kinds out of range (refused) and releases 5 (never held);
     // everything else it sends is refused: what the keeper holds is what it held before
-    assertEquals(Map.of(10, file.toString(), 11, Files.readSymbolicLink(Path.of("/proc/" + writer + "/fd/1")).toString()), last.held());
-    assertEquals(fdsBefore, keeperFds(), "no descriptor of the fuzz stayed in the keeper: "
+    assertEquals(Map.of(10, file.toString(), 11, Files.readSymbolicLink(Path.of("/proc/" + writer + "/fd/1")).toString(),
+        12, dir.resolve("after-fuzz").toString()), last.held(), "and a valid message after an empty one and the fuzz still counts");
+    assertEquals(fdsBefore + 1, keeperFds(), "no descriptor of the fuzz stayed in the keeper: "
         + TestSupport.fdsOf(Long.toString(keeper.pid())).stream().map(fd -> {
           try {
             return fd + "=" + TestSupport.link(Long.toString(keeper.pid()), fd);
