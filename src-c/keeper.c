@@ -206,8 +206,10 @@ static void reset_signals_in_child(void) {
 
 /* In the forked child: the channel at KEEPER_CHANNEL_FD, every held descriptor at its id
  * (sources are all >= table_size, targets below: no move overwrites a source), then exec. */
-static void jvm_child(int chan) {
+static void jvm_child(int chan, pid_t keeper) {
   reset_signals_in_child();
+  /* the keeper is papa: a JVM whose keeper was killed stops as on SIGTERM (its processes run on) */
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != keeper) _exit(126);
   if (dup2(chan, KEEPER_CHANNEL_FD) < 0) _exit(126);
   for (int id = KEEPER_MIN_ID; id < k.table_size; id++) {
     if (k.held[id].fd >= 0 && dup2(k.held[id].fd, id) < 0) _exit(126);
@@ -229,6 +231,7 @@ static int start_jvm(void) {
     klog("socketpair: %s", strerror(errno));
     return -1;
   }
+  pid_t self = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     klog("fork: %s", strerror(errno));
@@ -236,7 +239,7 @@ static int start_jvm(void) {
     close(pair[1]);
     return -1;
   }
-  if (pid == 0) jvm_child(pair[1]);
+  if (pid == 0) jvm_child(pair[1], self);
   close(pair[1]);
   if (fcntl(pair[0], F_SETFL, O_NONBLOCK) < 0) klog("fcntl: %s", strerror(errno));
   struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = pair[0]};

@@ -83,8 +83,11 @@ public final class Daemon implements AutoCloseable {
             if (image != null) Restore.apply(image, values, sockets, processes);
             this.server = new Server(loop, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids(), server.warnings()));
+            // an in-place upgrade's restore is one more upgrade; a keeper's restart is not
+            int upgrades = image == null ? 0 : image.header().daemon().upgrades() + (config.keeper() == null ? 1 : 0);
             Snapshot snapshot = new Snapshot(values, sockets, processes,
-                    new Carried.Daemonwide(listener.get(), control.dev(), control.ino(), config.childOpenFilesSoft()));
+                    new Carried.Daemonwide(listener.get(), control.dev(), control.ino(), config.childOpenFilesSoft(), upgrades));
+            this.server.facts(new DaemonFacts(values, sockets, processes, config.keeper(), upgrades));
             if (config.keeper() != null) {
                 // Under the keeper a restart is the way to a new version (issue 22, not done yet):
                 // the in-place re-exec would lose the keeper's channel.

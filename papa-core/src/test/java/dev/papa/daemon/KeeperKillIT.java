@@ -117,6 +117,12 @@ class KeeperKillIT {
             awaitServing(d, jvm, keeper);
             try (ProtocolClient c = d.connect()) {
                 assertEquals("", c.ok("list processes quitter"), "the exit was reported once: the process stays gone");
+                String facts = c.ok("list daemon");
+                assertTrue(facts.contains("\nkeeper=" + keeper + "\n"), facts);
+                assertTrue(facts.contains("\ndaemon=" + daemonJvm(keeper) + "\n"), facts);
+                assertTrue(facts.contains("\nrestarts=" + (KILLS + 1) + "\n"), facts);
+                assertTrue(facts.contains("\nlast_restart=signal 9\n"), facts);
+                assertTrue(facts.contains("\nprocesses=2\n"), facts);
             }
             for (int pid : List.of(tickerPid, httpPid)) {
                 assertTrue(Files.exists(Path.of("/proc/" + pid)), "process " + pid + " alive");

@@ -54,8 +54,12 @@ class KeeperTest {
       }
     }
     if (keeper != null && keeper.isAlive()) {
-      keeper.destroyForcibly();
-      keeper.waitFor(10, TimeUnit.SECONDS);
+      keeper.destroy(); // SIGTERM: forwarded to the fake JVM, which ends; then the keeper
+      if (!keeper.waitFor(10, TimeUnit.SECONDS)) {
+        keeper.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+        keeper.destroyForcibly();
+        keeper.waitFor(10, TimeUnit.SECONDS);
+      }
     }
   }
 
@@ -296,6 +300,13 @@ class KeeperTest {
     Processes.kill((int) keeper.pid(), 2);
     assertTrue(keeper.waitFor(30, TimeUnit.SECONDS));
     assertEquals(130, keeper.exitValue(), "SIGINT: forwarded, and the daemon's 130");
+
+    fresh();
+    start("serve", "wait-term");
+    int jvm = report(0).value("pid");
+    keeper.destroyForcibly();
+    assertTrue(keeper.waitFor(30, TimeUnit.SECONDS));
+    await(() -> !alive(jvm), "keeper end: the daemon stops when its keeper is killed (PR_SET_PDEATHSIG)");
 
     fresh();
     start("exit 2");

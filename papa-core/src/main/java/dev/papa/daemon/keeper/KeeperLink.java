@@ -218,8 +218,8 @@ public final class KeeperLink implements Server.StateWatch {
             LOG.log(Level.SEVERE, "keeper channel", e);
         }
         if (m == null) {
-            // The keeper is gone (killed): serve on; hosted processes now belong to init.
-            LOG.severe("The keeper's channel closed: the daemon runs on without a keeper");
+            // The keeper is gone (killed): its death signal (SIGTERM, keeper.c) stops this daemon too.
+            LOG.severe("The keeper's channel closed: the keeper is gone");
             loop.unregister(channel);
             alive = false;
             return;

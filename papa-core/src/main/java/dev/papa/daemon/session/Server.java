@@ -199,6 +199,20 @@ public final class Server {
 
     private StateWatch stateWatch = StateWatch.NONE;
 
+    /** {@code list daemon} (dev.papa.daemon.DaemonFacts). */
+    public interface Facts {
+        String list(dev.papa.daemon.principal.Principal by, int sessions) throws CommandError;
+    }
+
+    private Facts facts;
+
+    public void facts(Facts facts) { this.facts = facts; }
+
+    String listDaemon(dev.papa.daemon.principal.Principal by) throws CommandError {
+        if (facts == null) throw new CommandError("list daemon is not available here");
+        return facts.list(by, sessionCount());
+    }
+
     public void stateWatch(StateWatch watch) { this.stateWatch = watch; }
 
     StateWatch stateWatch() { return stateWatch; }

@@ -525,6 +525,9 @@ public final class Session implements Handler, ProcessWatcher {
                 awaitAnswer();
                 server.upgrade(args, this);
                 return null;
+            case LIST_DAEMON:
+                if (!args.isEmpty()) throw new CommandError("list daemon takes no pattern");
+                return server.listDaemon(principal);
             case LIST_PROCESSES:
                 return server.processes().list(principal, args);
             case REMOVE_PROCESSES:
