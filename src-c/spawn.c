@@ -208,6 +208,19 @@ static void close_if(int fd) {
   if (fd >= 0) close(fd);
 }
 
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+/* Under the keeper (src-c/keeper.c) children are the keeper's (CLONE_PARENT): it reaps them
+ * and keeps their exit statuses while no JVM runs. Process-wide: a daemon is under a keeper
+ * or not for its whole life. */
+static volatile int clone_parent;
+
+PAPA_EXPORT void papa_spawn_clone_parent(int on) {
+  clone_parent = on;
+}
+
 /*
  * Returns 0 and fills result[PID, PIDFD, STDOUT, STDERR] (read ends, -1 when not
  * a pipe), or -1 with result[STEP, ERRNO] set and nothing left behind.
@@ -225,6 +238,7 @@ PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *e
   void *stack = MAP_FAILED;
   int step = PAPA_STEP_PREPARE, err = 0;
   pid_t pid = -1;
+  int pidfd = -1;
 
   for (int i = 0; i < PAPA_R_COUNT; i++) result[i] = -1;
   if (!paths || !paths[0] || !argv || !envp || nkeep < 0 || npass < 0 || nrl < 0) { err = EINVAL; goto fail; }
@@ -285,7 +299,10 @@ PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *e
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
-  pid = clone(child_main, (char *) stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  /* CLONE_PIDFD: the pidfd comes with the clone, before anyone could reap the child (with
+   * CLONE_PARENT the keeper reaps it, so a later pidfd_open could find its pid reused). */
+  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | CLONE_PIDFD | (clone_parent ? CLONE_PARENT : 0);
+  pid = clone(child_main, (char *) stack + CHILD_STACK_SIZE, flags, &a, &pidfd);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 
@@ -295,10 +312,8 @@ PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *e
     err = a.err;
     goto fail_reap;
   }
-  /* We are this child's only reaper, so its pid cannot be reused before this. */
-  int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-  if (pidfd < 0) {
-    err = errno;
+  if (pidfd < 0) { /* never: CLONE_PIDFD succeeded with the clone */
+    err = EBADF;
     kill(pid, SIGKILL);
     goto fail_reap;
   }
@@ -315,7 +330,9 @@ PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *e
   return 0;
 
 fail_reap:
-  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+  close_if(pidfd);
+  /* a child of the keeper (CLONE_PARENT) is the keeper's to reap: ECHILD here */
+  if (!clone_parent) while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
 fail:
   if (stack != MAP_FAILED) munmap(stack, CHILD_STACK_SIZE);
   free(ints);

@@ -3,6 +3,7 @@ package dev.papa;
 import dev.papa.cli.Ctl;
 import dev.papa.cli.Daemonize;
 import dev.papa.daemon.DaemonMain;
+import dev.papa.daemon.keeper.KeeperStart;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -10,7 +11,8 @@ import java.util.List;
 
 /**
  * The jar's entry point: {@code ctl ...} runs the command-line client, {@code --daemonize}
- * starts a detached daemon, anything else runs the daemon in the foreground.
+ * starts a detached daemon, {@code --keeper} becomes the keeper of a daemon (docs/KEEPER.md),
+ * anything else runs the daemon in the foreground.
  */
 public final class Main {
     private Main() {}
@@ -24,6 +26,9 @@ public final class Main {
             rest.remove("--daemonize");
             System.exit(Daemonize.run(rest.toArray(new String[0]), System.out, System.err));
         }
-        System.exit(DaemonMain.run(args, System.err));
+        List<String> daemonArgs = new ArrayList<>(Arrays.asList(args));
+        daemonArgs.remove(KeeperStart.NO_KEEPER); // the default for now (the keeper is opt-in: docs/KEEPER.md)
+        if (daemonArgs.remove(KeeperStart.OPTION)) System.exit(KeeperStart.run(daemonArgs, System.err));
+        System.exit(DaemonMain.run(daemonArgs.toArray(new String[0]), System.err));
     }
 }

@@ -79,12 +79,26 @@ public final class Daemon implements AutoCloseable {
             if (config.childOpenFilesSoft() >= 0) {
                 processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
             }
+            if (config.keeper() != null) processes.exitsFromKeeper(); // before a restore tracks processes
             if (image != null) Restore.apply(image, values, sockets, processes);
             this.server = new Server(loop, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids(), server.warnings()));
-            this.server.upgrader(new Upgrader(loop, work, server, new Snapshot(values, sockets, processes,
-                    new Carried.Daemonwide(listener.get(), control.dev(), control.ino(), config.childOpenFilesSoft())),
-                    config.arguments()));
+            // an in-place upgrade's restore is one more upgrade; a keeper's restart is not
+            int upgrades = image == null ? 0 : image.header().daemon().upgrades() + (config.keeper() == null ? 1 : 0);
+            Snapshot snapshot = new Snapshot(values, sockets, processes,
+                    new Carried.Daemonwide(listener.get(), control.dev(), control.ino(), config.childOpenFilesSoft(), upgrades));
+            this.server.facts(new DaemonFacts(values, sockets, processes, config.keeper(), upgrades));
+            if (config.keeper() != null) {
+                // Under the keeper a restart is the way to a new version (issue 22, not done yet):
+                // the in-place re-exec would lose the keeper's channel.
+                this.server.upgrader((args, session) -> {
+                    throw new dev.papa.daemon.protocol.CommandError("upgrade under the keeper is not implemented yet; run the daemon with --no-keeper to upgrade in place");
+                });
+                config.keeper().attach(loop, processes, snapshot);
+                this.server.stateWatch(config.keeper());
+            } else {
+                this.server.upgrader(new Upgrader(loop, work, server, snapshot, config.arguments()));
+            }
         } catch (IOException | RuntimeException e) {
             if (image == null) listener.close();
             throw e;

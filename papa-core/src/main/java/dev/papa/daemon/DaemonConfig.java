@@ -62,6 +62,11 @@ public final class DaemonConfig {
     public DaemonConfig socketMode(int mode) { this.socketMode = mode; return this; }
 
     /** The command-line options this daemon was started with (an upgrade gives them to the new image). */
+    /** The keeper's channel when the daemon runs under a keeper (src-c/keeper.c), else null. */
+    private dev.papa.daemon.keeper.KeeperLink keeper;
+    public DaemonConfig keeper(dev.papa.daemon.keeper.KeeperLink link) { this.keeper = link; return this; }
+    public dev.papa.daemon.keeper.KeeperLink keeper() { return keeper; }
+
     public DaemonConfig arguments(java.util.List<String> args) { this.arguments = java.util.List.copyOf(args); return this; }
     public java.util.List<String> arguments() { return arguments; }
     /** Heap bytes every process's queued output may take together (0: half the JVM's maximum heap). */

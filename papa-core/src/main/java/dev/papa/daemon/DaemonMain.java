@@ -41,6 +41,8 @@ public final class DaemonMain {
             "  --log-file PATH         log to PATH instead of stderr",
             "  --single-session        exit when the last client session closes",
             "  --daemonize             detach into the background, print the daemon's pid",
+            "  --keeper                run under the keeper: a daemon JVM that dies is restarted and loses nothing it hosts",
+            "                          (opt-in; --no-keeper, the default, runs the daemon alone)",
             "  --launcher NAME         name shown in the process title (papa daemon from NAME)",
             "  --allow-user NAME       let this user connect too (repeatable; root and the daemon's user always may)",
             "  --allow-uid N           let this uid connect too (repeatable)",
@@ -70,6 +72,7 @@ public final class DaemonMain {
         int checkState;
         int restoreState;
         boolean fallback = rest.remove(Upgrader.RESTORE_FALLBACK);
+        boolean underKeeper = rest.remove(dev.papa.daemon.keeper.KeeperLink.OPTION);
         DaemonConfig config;
         try {
             checkState = takeDescriptor(rest, Upgrader.CHECK_STATE);
@@ -100,7 +103,9 @@ public final class DaemonMain {
         exitOnUncaughtErrors();
         Daemon daemon;
         try {
-            if (restoreState >= 0) {
+            if (underKeeper) {
+                daemon = startUnderKeeper(config);
+            } else if (restoreState >= 0) {
                 try {
                     daemon = Daemon.restore(config, Fd.adopt(restoreState));
                 } catch (IOException | StateException | RuntimeException e) {
@@ -135,6 +140,7 @@ public final class DaemonMain {
         sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> Logger.getLogger(DaemonMain.class.getName()).fine("SIGHUP ignored"));
         if (config.launcher() != null) ProcTitle.set("papa daemon from " + config.launcher());
         announce(err, config, "listening on " + daemon.where());
+        if (config.keeper() != null) config.keeper().serving();
         try {
             daemon.awaitExit();
         } catch (InterruptedException e) {
@@ -143,8 +149,26 @@ public final class DaemonMain {
         if (config.portFile() != null) PortFile.remove(config.portFile(), daemon.port());
         String reason = java.util.Objects.requireNonNullElse(daemon.stopReason(), "the event loop died");
         announce(err, config, "stopped: " + reason);
+        // on purpose (a client, a signal): the keeper ends with this JVM instead of restarting it
+        if (config.keeper() != null && daemon.failure() == null) config.keeper().ending();
         if (daemon.failure() != null) return EXIT_CRASHED;
         return reason.equals("SIGTERM") ? 128 + 15 : reason.equals("SIGINT") ? 128 + 2 : 0;
+    }
+
+    /**
+     * Under the keeper: takes back what it holds. With a state (an earlier JVM of this keeper
+     * died), the daemon restores it as after an upgrade; else it starts afresh.
+     */
+    private static Daemon startUnderKeeper(DaemonConfig config) throws IOException, StateException {
+        dev.papa.daemon.keeper.KeeperLink link = dev.papa.daemon.keeper.KeeperLink.connect();
+        config.keeper(link);
+        Fd state = link.takeState();
+        if (link.restarts() > 0) {
+            Logger.getLogger(DaemonMain.class.getName()).warning(() -> "Started by the keeper (pid " + link.keeperPid() + ") after "
+                    + link.restarts() + " deaths of the daemon, the last of wait status " + link.lastDeath()
+                    + (state == null ? "; no state to take back" : "; taking its state back"));
+        }
+        return state == null ? Daemon.start(config) : Daemon.restore(config, state);
     }
 
     /** A line for whoever started the daemon: on stderr, and in the log file when there is one. */

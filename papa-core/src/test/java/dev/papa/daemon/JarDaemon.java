@@ -46,11 +46,17 @@ final class JarDaemon implements AutoCloseable {
 
     /** {@code java FLAGS -jar JAR -p 0 --log-file LOG}; waits for its "listening on" line. */
     static JarDaemon start(String java, Path jar, List<String> jvmFlags) throws Exception {
+        return start(java, jar, jvmFlags, List.of());
+    }
+
+    /** The same with more daemon options ({@code --keeper}). */
+    static JarDaemon start(String java, Path jar, List<String> jvmFlags, List<String> daemonArgs) throws Exception {
         Path log = Files.createTempFile("papa-upgrade", ".log");
         Path output = Files.createTempFile("papa-upgrade", ".out");
         List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"));
         cmd.addAll(jvmFlags);
         cmd.addAll(List.of("-jar", jar.toString(), "-p", "0", "--log-file", log.toString()));
+        cmd.addAll(daemonArgs);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
         JarDaemon d = new JarDaemon(p, -1, log, output);
         try {

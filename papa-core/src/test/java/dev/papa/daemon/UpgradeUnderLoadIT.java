@@ -123,7 +123,7 @@ class UpgradeUnderLoadIT {
         }
     }
 
-    private static String missing(BitSet seen, int highest) {
+    static String missing(BitSet seen, int highest) {
         List<Integer> gaps = new ArrayList<>();
         for (int i = seen.nextClearBit(0); i <= highest && gaps.size() < 20; i = seen.nextClearBit(i + 1)) gaps.add(i);
         return gaps.toString();
@@ -135,7 +135,7 @@ class UpgradeUnderLoadIT {
     }
 
     /** The three loads, each on its own thread. */
-    private static final class Load {
+    static final class Load {
         final int controlPort;
         final int httpPort;
         final Watcher watcher;
@@ -242,7 +242,7 @@ class UpgradeUnderLoadIT {
      * the daemon closes (an upgrade) is reopened. Every number seen is recorded once, every
      * repeat counted as a redelivery.
      */
-    private static final class Watcher {
+    static final class Watcher {
         final int port;
         final Load load;
         final BitSet seen = new BitSet();

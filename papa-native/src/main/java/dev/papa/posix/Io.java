@@ -173,4 +173,15 @@ public final class Io {
     if (fd < 0) throw new PosixException("open", -fd);
     return Fd.adopt(fd);
   }
+
+  /**
+   * What open file {@code fd} is: {device, inode}. Two descriptors with the same pair are the
+   * same pipe, socket or file; a number closed and reused for another object gets another pair.
+   */
+  public static long[] identity(int fd) throws PosixException {
+    long[] st = new long[4];
+    int r = LibPapa.papa_stat_at(fd, new byte[] {0}, st);
+    if (r < 0) throw new PosixException("fstat", -r);
+    return new long[] {st[0], st[1]};
+  }
 }

@@ -19,6 +19,15 @@ public final class Spawner {
 
   private Spawner() {}
 
+  /**
+   * From now on every spawned child is this process's parent's child (CLONE_PARENT): under the
+   * keeper (src-c/keeper.c), which reaps it and keeps its exit status for whichever JVM runs.
+   * Such a child is not this process's to reap: exits then come from the keeper. Process-wide.
+   */
+  public static void childrenOfParent() {
+    LibPapa.papa_spawn_clone_parent(1);
+  }
+
   /** Starts the process; on failure nothing is left behind (no zombie, no descriptor). */
   public static Child spawn(SpawnSpec spec) throws PosixException {
     List<String> argvList = spec.argv;

@@ -8,7 +8,7 @@ import java.util.List;
  * {@code list processes}); {@code exit-if-idle} and {@code upgrade} may not be abbreviated.
  */
 public enum Command {
-    EXIT_IF_IDLE, GET, HELP, LIST_PROCESSES, LIST_SOCKETS, LIST_VALUES, MAKE_PROCESS, MAKE_SOCKET,
+    EXIT_IF_IDLE, GET, HELP, LIST_DAEMON, LIST_PROCESSES, LIST_SOCKETS, LIST_VALUES, MAKE_PROCESS, MAKE_SOCKET,
     QUIT, REMOVE_PROCESSES, REMOVE_SOCKETS, REMOVE_VALUES, SET, TAKE_SOCKETS, UPGRADE, VERSION, WATCH_PROCESSES;
 
     /** Top-level words, sorted: resolution depends on this order. */
@@ -44,7 +44,10 @@ public enum Command {
             if (partial) return null;
             throw new CommandError('"' + first + "\" must be followed by one of: " + String.join(", ", second));
         }
-        return of(first, resolve(words.remove(0), second, first));
+        String word = words.remove(0);
+        // "list daemon" (Part 2): resolved apart, so Part 1's words and error texts stay as they were
+        if (first.equals("list") && !word.isEmpty() && "daemon".startsWith(word.toLowerCase(java.util.Locale.ROOT))) return LIST_DAEMON;
+        return of(first, resolve(word, second, first));
     }
 
     /** The group word of a partial help request ({@code help l} → {@code list}). */

@@ -92,6 +92,15 @@ public final class Help {
                 return lines("Show help. \"help WORDS...\" shows the help of a command.");
             case QUIT:
                 return lines("Close the client session.");
+            case LIST_DAEMON:
+                return lines("list daemon",
+                        "",
+                        "Facts about the daemon, one key=value per line: version, keeper and daemon pids",
+                        "and start times, restarts and the last one's cause, upgrades, sessions, processes,",
+                        "sockets, values, queued/budget/dropped bytes, blocked processes, rss, threads, fds.",
+                        "Users other than administrators see the counts of what they own.",
+                        "",
+                        "Abbreviated: l d");
             case LIST_PROCESSES:
                 return lines("List processes by name or PID.", "",
                         "Reply lines: NAME pid=PID running=True|False started=SECONDS [uid=UID] [gid=GID] args=...",

@@ -182,6 +182,41 @@ public final class Server {
         return (singleSession && hadSession) || (exitWhenIdle && isIdle());
     }
 
+    /**
+     * Told when a request changed the tables and before any reply leaves: the keeper's link
+     * (dev.papa.daemon.keeper) writes the state there, so a reply is never undone by a crash.
+     */
+    public interface StateWatch {
+        StateWatch NONE = new StateWatch() {
+            @Override public void changed() {}
+            @Override public void beforeReply() {}
+        };
+
+        void changed();
+
+        void beforeReply();
+    }
+
+    private StateWatch stateWatch = StateWatch.NONE;
+
+    /** {@code list daemon} (dev.papa.daemon.DaemonFacts). */
+    public interface Facts {
+        String list(dev.papa.daemon.principal.Principal by, int sessions) throws CommandError;
+    }
+
+    private Facts facts;
+
+    public void facts(Facts facts) { this.facts = facts; }
+
+    String listDaemon(dev.papa.daemon.principal.Principal by) throws CommandError {
+        if (facts == null) throw new CommandError("list daemon is not available here");
+        return facts.list(by, sessionCount());
+    }
+
+    public void stateWatch(StateWatch watch) { this.stateWatch = watch; }
+
+    StateWatch stateWatch() { return stateWatch; }
+
     /** Carries out {@code upgrade} requests (none: the command is refused). */
     public void upgrader(Upgrades upgrades) { this.upgrades = upgrades; }
 

@@ -292,6 +292,7 @@ public final class Session implements Handler, ProcessWatcher {
 
     private void send(byte[] bytes) {
         if (state == State.CLOSED) return;
+        server.stateWatch().beforeReply();
         pending.add(bytes);
         flush();
     }
@@ -450,6 +451,7 @@ public final class Session implements Handler, ProcessWatcher {
         String result;
         try {
             Command command = Command.take(words, false);
+            if (CHANGES_TABLES.contains(command)) server.stateWatch().changed();
             result = run(command, words);
         } catch (CommandError e) {
             stopAwaiting();
@@ -463,6 +465,10 @@ public final class Session implements Handler, ProcessWatcher {
         }
         if (result != null) reply(result, null);
     }
+
+    /** Commands that may change a table at once (make commands change it when answered). */
+    private static final java.util.Set<Command> CHANGES_TABLES = java.util.EnumSet.of(Command.SET, Command.REMOVE_VALUES,
+            Command.REMOVE_SOCKETS, Command.REMOVE_PROCESSES);
 
     /** Carries out one command; returns the reply text, or null when the command replied itself. */
     private String run(Command command, List<String> args) throws CommandError {
@@ -519,6 +525,9 @@ public final class Session implements Handler, ProcessWatcher {
                 awaitAnswer();
                 server.upgrade(args, this);
                 return null;
+            case LIST_DAEMON:
+                if (!args.isEmpty()) throw new CommandError("list daemon takes no pattern");
+                return server.listDaemon(principal);
             case LIST_PROCESSES:
                 return server.processes().list(principal, args);
             case REMOVE_PROCESSES:
@@ -566,6 +575,7 @@ public final class Session implements Handler, ProcessWatcher {
 
     /** The answer to the request in flight, on the loop (maybe before the table's make returned). */
     private void answered(CommandError error, Runnable onSuccess) {
+        server.stateWatch().changed(); // a made socket or process is in the table, whether or not the client is still here
         if (state == State.CLOSED || !awaitingAnswer) return; // the client left; what the table did stands
         awaitingAnswer = false;
         if (error != null) reply(null, error.getMessage());
@@ -697,12 +707,14 @@ public final class Session implements Handler, ProcessWatcher {
 
     private void acknowledge(boolean quit) {
         ProcessTable processes = server.processes();
+        int before = processes.size();
         for (int i = 0; i < sentCount; i++) {
             HostedProcess p = sentProcs[i];
             sentProcs[i] = null;
             if (p != null) processes.acknowledge(p, sentEnds[i]);
         }
         sentCount = 0;
+        if (processes.size() != before) server.stateWatch().changed(); // an exit was delivered: the process is gone
         if (watched.isEmpty()) {
             endWatch("Nothing left to watch");
         } else if (quit) {

@@ -34,8 +34,9 @@ public final class Carried {
      * @param listenerDev the unix control socket's file (device, inode; 0 for TCP): unlinked at exit only while it is this one
      * @param childOpenFilesSoft the open-files soft limit the first image started with (its
      *                    children's), before the daemon raised its own; -1 for none
+     * @param upgrades    in-place upgrades the daemon went through before this state ({@code list daemon})
      */
-    public record Daemonwide(int listenerFd, long listenerDev, long listenerIno, long childOpenFilesSoft) {}
+    public record Daemonwide(int listenerFd, long listenerDev, long listenerIno, long childOpenFilesSoft, int upgrades) {}
 
     /** A value and the uid of the principal that owns it. */
     public record ValueEntry(String name, String value, int owner) {}

@@ -46,6 +46,20 @@ public final class Snapshot {
 
     /** Writes the state; {@code descriptors} is {@link #descriptors()} plus the state's own memfd. */
     public void write(OutputStream out, String version, List<String> command, List<Integer> descriptors) throws IOException {
+        write(out, version, command, descriptors, true);
+    }
+
+    /**
+     * The state without queued output (the keeper's continuous copy, dev.papa.daemon.keeper):
+     * each process keeps only its closed item, so an exit is still reported; the output
+     * chunks are not carried (issue 23) and a restore starts each queue after them.
+     */
+    public void writeRecords(OutputStream out, String version, List<Integer> descriptors) throws IOException {
+        write(out, version, List.of(), descriptors, false);
+    }
+
+    private void write(OutputStream out, String version, List<String> command, List<Integer> descriptors, boolean withOutput)
+            throws IOException {
         try (StateFormat.Writer w = new StateFormat.Writer(out)) {
             w.entry("header", new Header(version, command, descriptors, daemon, new WallClock().nowMicros()));
             for (Map.Entry<String, ValueTable.Value> v : values.all().entrySet()) {
@@ -58,10 +72,11 @@ public final class Snapshot {
             }
             for (HostedProcess p : processes.all()) {
                 OutputBuffer o = p.output();
+                long from = withOutput ? o.headSeq() : o.isClosed() ? o.endSeq() - 1 : o.endSeq();
                 w.entry("process", new ProcessEntry(p.spec(), p.owner(), p.pid(), p.startedMicros(), p.pidfdNumber(), p.stdoutNumber(),
                         p.stderrNumber(), p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis(), p.graceDue(),
-                        o.headSeq(), o.sentEnd(), o.droppedBytes(), o.size()));
-                for (long seq = o.headSeq(); seq < o.endSeq(); seq++) {
+                        from, Math.max(from, o.sentEnd()), o.droppedBytes(), (int) (o.endSeq() - from)));
+                for (long seq = from; seq < o.endSeq(); seq++) {
                     w.entry("item", new ItemEntry(o.kind(seq), o.timeMicros(seq), o.chunk(seq)));
                 }
             }

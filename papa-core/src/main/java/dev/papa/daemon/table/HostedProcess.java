@@ -63,6 +63,8 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     /** The uid of the principal that made it. */
     @Override public int owner() { return owner; }
     public boolean running() { return running; }
+    /** overflow=block and its queue is full: its pipes are not read. */
+    public boolean blocked() { return blocked; }
     public boolean isGone() { return gone; }
     public OutputBuffer output() { return output; }
     public ProcessSpec spec() { return spec; }

@@ -64,6 +64,8 @@ public final class ProcessTable {
     private final java.util.Set<HostedProcess> draining = new java.util.HashSet<>();
     /** Names whose spawn is in flight, with the requests for the same name waiting for it. */
     private final Map<String, List<Runnable>> spawning = new HashMap<>();
+    /** Under the keeper: exits are reported by it, pidfds are not polled. */
+    private boolean exitsFromKeeper;
     /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_SIZE);
     /** After this much captured output, one collection once capture is quiet (see captured()). */
@@ -288,7 +290,8 @@ public final class ProcessTable {
         byName.put(p.name(), p);
         byPid.put(p.pid, p);
         try {
-            if (p.pidfd != null) loop.register(p.pidfd.get(), Epoll.IN, ev -> exited(p)); // null: reaped before an upgrade
+            // null: reaped before an upgrade; under the keeper, exits come from it (exitReported)
+            if (p.pidfd != null && !exitsFromKeeper) loop.register(p.pidfd.get(), Epoll.IN, ev -> exited(p));
             gate.open(p);
         } catch (PosixException e) {
             // epoll can only fail here for lack of memory; the process runs, we cannot watch it.
@@ -364,7 +367,35 @@ public final class ProcessTable {
         }
         if (status == null) return; // not yet: the pidfd will be ready again
         loop.unregister(p.pidfd.get());
-        p.pidfd.close();
+        exited(p, status);
+    }
+
+    /**
+     * Under the keeper (src-c/keeper.c) processes are its children: it reaps them and reports
+     * each exit (dev.papa.daemon.keeper.KeeperLink), and pidfds are not polled here.
+     */
+    public void exitsFromKeeper() {
+        exitsFromKeeper = true;
+    }
+
+    /** The keeper reaped p with this status (the code, or minus the signal). */
+    public void exitReported(HostedProcess p, int status) {
+        if (!p.running || p.gone) return;
+        exited(p, status);
+    }
+
+    /** The process of this pid in the table, or null. */
+    public HostedProcess byPid(int pid) {
+        return byPid.get(pid);
+    }
+
+    /** Whether a spawn is under way (its pid is not in the table yet). */
+    public boolean spawnInFlight() {
+        return !spawning.isEmpty();
+    }
+
+    private void exited(HostedProcess p, int status) {
+        if (p.pidfd != null) p.pidfd.close();
         p.running = false;
         p.exitStatus = status;
         LOG.info(() -> "Process " + p.name() + " (pid " + p.pid + ") exited with " + p.exitStatus);

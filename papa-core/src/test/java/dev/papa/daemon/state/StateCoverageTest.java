@@ -146,7 +146,7 @@ class StateCoverageTest {
     }
 
     private static Carried.Header header(List<Integer> fds) {
-        return new Carried.Header("papa test", List.of("java", "-jar", "x.jar"), fds, new Carried.Daemonwide(5, 0, 0, -1), 1);
+        return new Carried.Header("papa test", List.of("java", "-jar", "x.jar"), fds, new Carried.Daemonwide(5, 0, 0, -1, 0), 1);
     }
 
     @Test

@@ -54,6 +54,9 @@ public final class LibPapa {
   public static native int papa_memfd(byte[] name);
   public static native int papa_reexec(byte[] path, Pointer argv, int[] keep, int nkeep);
 
+  /** See src-c/spawn.c: children get the caller's parent (the keeper) from now on. */
+  public static native void papa_spawn_clone_parent(int on);
+
   /** See src-c/spawn.c; result gets {pid, pidfd, stdout, stderr, step, errno}. */
   public static native int papa_spawn(Pointer paths, Pointer argv, Pointer envp, Pointer listenPidDigits,
       int stdinFd, int stdoutMode, int stderrMode, int[] keep, int nkeep, int[] passSrc, int[] passDst, int npass,

@@ -1,0 +1,333 @@
+package dev.papa.daemon.keeper;
+
+import dev.papa.daemon.Version;
+import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.session.Server;
+import dev.papa.daemon.state.Restore;
+import dev.papa.daemon.state.Snapshot;
+import dev.papa.daemon.state.StateException;
+import dev.papa.daemon.table.HostedProcess;
+import dev.papa.daemon.table.ProcessTable;
+import dev.papa.posix.Epoll;
+import dev.papa.posix.Fd;
+import dev.papa.posix.Io;
+import dev.papa.posix.Memfd;
+import dev.papa.posix.PosixException;
+import dev.papa.posix.Processes;
+import dev.papa.posix.Sockets;
+import dev.papa.posix.Spawner;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The daemon JVM's side of the keeper (src-c/keeper.c, docs/KEEPER.md). The keeper holds a
+ * duplicate of every descriptor the state refers to, registered under the number it has here,
+ * and places each at that same number in the next JVM; so a state written here is read back by
+ * {@link Restore} in the next JVM exactly as after an in-place upgrade.
+ *
+ * <p>The state (values, sockets, processes with their exit statuses and closed items; not the
+ * queued output) is written again, into a new sealed memfd the keeper holds, whenever a request
+ * changed it and before its reply leaves ({@link #beforeReply}), and whenever an exit is
+ * recorded; the previous state is released only after the new one is held. A JVM killed at any
+ * instant therefore leaves the keeper a whole state at least as new as every reply sent.
+ * Exits come from the keeper (it is the hosted processes' parent) and are acknowledged only
+ * once a held state records them: reported exactly once across deaths. Loop thread only,
+ * after {@link #connect}.
+ */
+public final class KeeperLink implements Server.StateWatch {
+    private static final Logger LOG = Logger.getLogger(KeeperLink.class.getName());
+    /** The daemon's option naming the channel (always {@link KeeperMessage#CHANNEL_FD}). */
+    public static final String OPTION = "--keeper-channel";
+    private static final int KIND_DESCRIPTOR = 0, KIND_STATE = 1;
+    /** How soon to look again at an exit whose process is still being spawned. */
+    private static final long UNMATCHED_RETRY_MILLIS = 20;
+
+    private final int channel = KeeperMessage.CHANNEL_FD;
+    /** What the keeper handed this JVM at its start: id (= descriptor number here) to kind. */
+    private final Map<Integer, Integer> inherited;
+    /** Registered with the keeper: number to {dev, ino} of what it was then. */
+    private final Map<Integer, long[]> registered = new HashMap<>();
+    /** Exits the keeper reported and no held state records yet: pid to wait status. */
+    private final Map<Integer, Integer> unmatched = new LinkedHashMap<>();
+    private final int restarts;
+    private final int lastDeath;
+    private final long keeperStartedMicros;
+    private final int keeperPid;
+    private final ByteBuffer in = ByteBuffer.allocateDirect(64);
+    private EventLoop loop;
+    private ProcessTable processes;
+    private Snapshot snapshot;
+    private Fd state;
+    private boolean changed = true;
+    private boolean retryScheduled;
+    private boolean alive = true;
+
+    private KeeperLink(Map<Integer, Integer> inherited, Map<Integer, Integer> exits, int restarts, int lastDeath,
+                       long keeperStartedMicros, int keeperPid) {
+        this.inherited = inherited;
+        this.unmatched.putAll(exits);
+        this.restarts = restarts;
+        this.lastDeath = lastDeath;
+        this.keeperStartedMicros = keeperStartedMicros;
+        this.keeperPid = keeperPid;
+        for (int id : inherited.keySet()) {
+            try {
+                registered.put(id, Io.identity(id));
+            } catch (PosixException e) {
+                LOG.warning(() -> "The keeper handed descriptor " + id + " but it is not open: " + e.getMessage());
+            }
+        }
+    }
+
+    /** Reads what the keeper hands a new JVM (held descriptors, exits, then its hello); blocks until it has. */
+    public static KeeperLink connect() throws IOException {
+        Map<Integer, Integer> held = new LinkedHashMap<>();
+        Map<Integer, Integer> exits = new LinkedHashMap<>();
+        ByteBuffer buf = ByteBuffer.allocateDirect(64);
+        for (;;) {
+            KeeperMessage m = read(KeeperMessage.CHANNEL_FD, buf);
+            if (m == null) throw new IOException("the keeper's channel closed before its hello");
+            switch (m.type()) {
+                case KeeperMessage.HELD: held.put(m.id(), (int) m.a()); break;
+                case KeeperMessage.EXITED: exits.put((int) m.a(), (int) m.b()); break;
+                case KeeperMessage.HELLO:
+                    return new KeeperLink(held, exits, m.id(), (int) m.b(), m.a(), (int) m.c());
+                default: LOG.warning("Unknown keeper message " + m.type() + " ignored"); break;
+            }
+        }
+    }
+
+    /** One message; null at end of file. Messages of another size are skipped. */
+    private static KeeperMessage read(int fd, ByteBuffer buf) throws PosixException {
+        for (;;) {
+            buf.clear();
+            int n = Io.read(fd, buf);
+            if (n == Io.EOF) return null;
+            if (n == Io.AGAIN) continue;
+            buf.flip();
+            KeeperMessage m = KeeperMessage.decode(buf);
+            if (m != null) return m;
+            LOG.warning("Keeper message of " + n + " bytes ignored");
+        }
+    }
+
+    /** How many times the keeper restarted the daemon, and why the last one died (a wait status, -1: never). */
+    public int restarts() { return restarts; }
+
+    public int lastDeath() { return lastDeath; }
+
+    public long keeperStartedMicros() { return keeperStartedMicros; }
+
+    public int keeperPid() { return keeperPid; }
+
+    /**
+     * The newest state the keeper holds (the previous JVM's last), or null for a first start.
+     * Older ones (a JVM that died between holding a new state and releasing the old) are closed
+     * here and released at the first {@link #persist}.
+     */
+    public Fd takeState() {
+        int best = -1;
+        long bestMicros = Long.MIN_VALUE;
+        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
+            if (e.getValue() != KIND_STATE) continue;
+            long written;
+            try (InputStream s = Memfd.input(e.getKey())) {
+                written = Restore.header(s).writtenMicros();
+            } catch (IOException | StateException | RuntimeException ex) {
+                LOG.log(Level.SEVERE, "A state the keeper held is unreadable; ignored", ex);
+                continue;
+            }
+            if (written > bestMicros) {
+                bestMicros = written;
+                best = e.getKey();
+            }
+        }
+        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
+            if (e.getValue() == KIND_STATE && e.getKey() != best) Fd.adopt(e.getKey()).close();
+        }
+        return best < 0 ? null : Fd.adopt(best);
+    }
+
+    /**
+     * Starts keeping the state in the keeper, once the tables exist (restored or new): children
+     * are spawned as the keeper's, exits come from it, and descriptors the keeper handed back
+     * that the state does not name (registered after the last state, whose request was never
+     * answered) are closed. Writes the first state. Before the loop runs.
+     */
+    public void attach(EventLoop loop, ProcessTable processes, Snapshot snapshot) throws IOException {
+        this.loop = loop;
+        this.processes = processes;
+        this.snapshot = snapshot;
+        Spawner.childrenOfParent();
+        processes.exitsFromKeeper();
+        Set<Integer> named = new HashSet<>(snapshot.descriptors());
+        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
+            if (e.getValue() == KIND_DESCRIPTOR && !named.contains(e.getKey())) Fd.adopt(e.getKey()).close();
+        }
+        loop.register(channel, Epoll.IN, ev -> readMessages());
+        persist();
+    }
+
+    /** A request changed the state: it is written before the next reply leaves, or after this round. */
+    @Override
+    public void changed() {
+        if (changed) return;
+        changed = true;
+        loop.afterRound(this::persistIfChanged);
+    }
+
+    /** Before any reply is written: a reply a client received is never undone by a crash. */
+    @Override
+    public void beforeReply() {
+        persistIfChanged();
+    }
+
+    private void persistIfChanged() {
+        if (changed) persist();
+    }
+
+    /** The daemon serves: tells the keeper it started properly. */
+    public void serving() {
+        send(KeeperMessage.SERVING, 0, 0);
+    }
+
+    /** The daemon exits on purpose: the keeper ends with it instead of starting another. */
+    public void ending() {
+        send(KeeperMessage.ENDING, 0, 0);
+    }
+
+    private void readMessages() {
+        KeeperMessage m;
+        try {
+            m = read(channel, in);
+        } catch (PosixException e) {
+            m = null;
+            LOG.log(Level.SEVERE, "keeper channel", e);
+        }
+        if (m == null) {
+            // The keeper is gone (killed): its death signal (SIGTERM, keeper.c) stops this daemon too.
+            LOG.severe("The keeper's channel closed: the keeper is gone");
+            loop.unregister(channel);
+            alive = false;
+            return;
+        }
+        if (m.type() == KeeperMessage.EXITED) {
+            unmatched.put((int) m.a(), (int) m.b());
+            changed = true;
+            persist();
+        } else {
+            LOG.warning("Unknown keeper message " + m.type() + " ignored");
+        }
+    }
+
+    /**
+     * Records reported exits in the tables, registers new descriptors, writes the state into a
+     * new memfd and hands it to the keeper, releases what is gone (the old state last), then
+     * acknowledges the exits that state records.
+     */
+    void persist() {
+        changed = false;
+        if (!alive) return;
+        List<Integer> recorded = recordExits();
+        try {
+            List<Integer> fds = new ArrayList<>(snapshot.descriptors());
+            Set<Integer> now = new HashSet<>(fds);
+            for (int fd : fds) hold(fd, KIND_DESCRIPTOR);
+            Fd memfd = Memfd.create("papa-keeper-state");
+            try {
+                List<Integer> all = new ArrayList<>(fds);
+                all.add(memfd.get());
+                try (OutputStream out = Memfd.output(memfd.get())) {
+                    snapshot.writeRecords(out, Version.line(), all);
+                }
+                Memfd.seal(memfd.get());
+                hold(memfd.get(), KIND_STATE);
+            } catch (IOException | RuntimeException e) {
+                memfd.close();
+                throw e;
+            }
+            now.add(memfd.get());
+            Fd old = state;
+            state = memfd;
+            for (Iterator<Map.Entry<Integer, long[]>> it = registered.entrySet().iterator(); it.hasNext(); ) {
+                int id = it.next().getKey();
+                if (now.contains(id)) continue;
+                send(KeeperMessage.RELEASE, id, 0);
+                it.remove();
+            }
+            if (old != null) old.close(); // after its release: its number may now be reused
+            for (int pid : recorded) {
+                send(KeeperMessage.ACK_EXIT, 0, pid);
+                unmatched.remove(pid);
+            }
+        } catch (IOException | RuntimeException e) {
+            // Not held: the keeper still has the previous state; try again on the next change.
+            LOG.log(Level.SEVERE, "cannot hand the state to the keeper", e);
+            changed = true;
+        }
+        if (!unmatched.isEmpty() && !retryScheduled) {
+            retryScheduled = true;
+            loop.schedule(UNMATCHED_RETRY_MILLIS, () -> {
+                retryScheduled = false;
+                changed = true;
+                persist();
+            });
+        }
+    }
+
+    /**
+     * Puts reported exits into the table; returns the pids whose exit the next state records
+     * (or that no process of the table will ever claim: a failed spawn's child, a descendant
+     * the keeper reaped as subreaper). An exit of a pid still being spawned waits.
+     */
+    private List<Integer> recordExits() {
+        List<Integer> recorded = new ArrayList<>();
+        for (Map.Entry<Integer, Integer> e : unmatched.entrySet()) {
+            int pid = e.getKey();
+            HostedProcess p = processes.byPid(pid);
+            if (p != null) {
+                if (p.running()) processes.exitReported(p, Processes.decode(e.getValue()));
+                recorded.add(pid);
+            } else if (!processes.spawnInFlight()) {
+                recorded.add(pid);
+            }
+        }
+        return recorded;
+    }
+
+    /** Registers fd unless the keeper already holds this very object under its number. */
+    private void hold(int fd, int kind) throws PosixException {
+        long[] id = Io.identity(fd);
+        long[] had = registered.get(fd);
+        if (had != null && had[0] == id[0] && had[1] == id[1]) return;
+        Sockets.sendFds(channel, new KeeperMessage(KeeperMessage.HOLD, fd, kind, 0, 0).encode(), fd);
+        registered.put(fd, id);
+    }
+
+    private void send(int type, int id, long a) {
+        if (!alive) return;
+        try {
+            Sockets.sendFds(channel, new KeeperMessage(type, id, a, 0, 0).encode());
+        } catch (PosixException e) {
+            LOG.log(Level.SEVERE, "cannot send to the keeper", e);
+        }
+    }
+
+    /** For {@code list daemon}: what the keeper holds for this JVM. */
+    public int heldCount() {
+        return registered.size();
+    }
+}

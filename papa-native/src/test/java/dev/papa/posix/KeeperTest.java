@@ -1,0 +1,319 @@
+package dev.papa.posix;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The keeper (src-c/keeper.c) against a stand-in JVM written in Python
+ * (src/test/resources/keeper/fake_jvm.py), which sends exactly the bytes a test wants, malformed
+ * ones included: restarts and their pauses, descriptors handed back at their numbers, exit
+ * statuses kept until acknowledged, the exit statuses of a stop, and fuzzed messages.
+ */
+class KeeperTest {
+  @TempDir Path dir;
+  private Process keeper;
+  private final List<Integer> strays = new ArrayList<>();
+
+  static Path keeperBinary() throws URISyntaxException {
+    return Path.of(KeeperTest.class.getResource(Keeper.resource()).toURI());
+  }
+
+  static Path fakeJvm() throws URISyntaxException {
+    return Path.of(KeeperTest.class.getResource("/keeper/fake_jvm.py").toURI());
+  }
+
+  @BeforeEach
+  void checkPython() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3"))
+        || System.getenv("PATH").contains("python"), "needs python3");
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    for (int pid : strays) {
+      try {
+        Processes.kill(pid, 9);
+      } catch (IOException gone) {
+        // exited
+      }
+    }
+    if (keeper != null && keeper.isAlive()) {
+      keeper.destroy(); // SIGTERM: forwarded to the fake JVM, which ends; then the keeper
+      if (!keeper.waitFor(10, TimeUnit.SECONDS)) {
+        keeper.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+        keeper.destroyForcibly();
+        keeper.waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private Process start(String... plan) throws Exception {
+    Files.writeString(dir.resolve("plan"), String.join("\n", plan) + "\n");
+    keeper = new ProcessBuilder(keeperBinary().toString(), "--", "python3", fakeJvm().toString(), dir.toString())
+        .redirectErrorStream(true).redirectOutput(dir.resolve("keeper.log").toFile()).start();
+    return keeper;
+  }
+
+  /** What start N of the fake JVM received, once it wrote it down. */
+  private Report report(int n) throws Exception {
+    Path p = dir.resolve("jvm-" + n + ".txt");
+    await(() -> Files.exists(p), "start " + n + " of the daemon");
+    return new Report(Files.readAllLines(p), Files.getLastModifiedTime(p).toMillis());
+  }
+
+  record Report(List<String> lines, long writtenMillis) {
+    int value(String key) {
+      return lines.stream().filter(l -> l.startsWith(key + " ")).map(l -> Integer.parseInt(l.split(" ")[1])).findFirst().orElseThrow();
+    }
+
+    /** id to what /proc/self/fd/ID was in that JVM. */
+    Map<Integer, String> held() {
+      Map<Integer, String> m = new TreeMap<>();
+      for (String l : lines) if (l.startsWith("held ")) m.put(Integer.parseInt(l.split(" ")[1]), l.split(" ", 4)[3]);
+      return m;
+    }
+
+    /** pid to wait status of each exit reported at its start. */
+    Map<Integer, Integer> exits() {
+      Map<Integer, Integer> m = new TreeMap<>();
+      for (String l : lines) if (l.startsWith("exited ")) m.put(Integer.parseInt(l.split(" ")[1]), Integer.parseInt(l.split(" ")[2]));
+      return m;
+    }
+  }
+
+  private void await(BooleanSupplier condition, String what) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for " + what + "; keeper's children " + keeper.toHandle().children()
+            .map(h -> h.pid() + " " + h.info().commandLine().orElse("?") + " " + read(Path.of("/proc/" + h.pid() + "/wchan"))).toList()
+            + "; files " + Files.list(dir).map(p -> p.getFileName().toString()).toList() + "; keeper log:\n" + log());
+      }
+      if (!keeper.isAlive() && !what.startsWith("keeper end")) throw new AssertionError("keeper died (" + keeper.exitValue() + ") waiting for " + what + ":\n" + log());
+      Thread.sleep(5); // polling files the fake JVM writes
+    }
+  }
+
+  private String log() {
+    try {
+      return Files.readString(dir.resolve("keeper.log"));
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  private int keeperFds() throws IOException {
+    return TestSupport.fdsOf(Long.toString(keeper.pid())).size();
+  }
+
+  private int pidFile(String name) throws Exception {
+    Path p = dir.resolve(name + ".pid");
+    await(() -> Files.exists(p) && !read(p).isEmpty(), name + ".pid");
+    int pid = Integer.parseInt(read(p));
+    strays.add(pid);
+    return pid;
+  }
+
+  private static String read(Path p) {
+    try {
+      return Files.readString(p).trim();
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  private static boolean alive(int pid) {
+    return Files.exists(Path.of("/proc/" + pid));
+  }
+
+  @Test
+  void descriptorsComeBackAtTheirNumbersAndAReleaseClosesThem() throws Exception {
+    Path file = dir.resolve("held-file");
+    start("only-start 0 hold-file 10 " + file,
+        "only-start 0 hold-pipe 11 writer",
+        "serve",
+        "only-start 0 mark registered",
+        "only-start 0 wait-file go0",
+        "only-start 0 kill-self 9",
+        "only-start 1 read 11 read1",
+        "only-start 1 release 10",
+        "only-start 1 mark released",
+        "only-start 1 wait-file go1",
+        "only-start 1 kill-self 9",
+        "wait-term");
+    int writer = pidFile("writer");
+    await(() -> Files.exists(dir.resolve("registered")), "registration");
+    int fdsBefore = keeperFds();
+    Files.createFile(dir.resolve("go0"));
+
+    Report first = report(1);
+    assertEquals(1, first.value("restarts"));
+    assertEquals(9, first.value("last_death"), "the wait status of a SIGKILL");
+    Map<Integer, String> held = first.held();
+    assertEquals(file.toString(), held.get(10));
+    String pipe = Files.readSymbolicLink(Path.of("/proc/" + writer + "/fd/1")).toString();
+    assertEquals(pipe, held.get(11), "the writer's pipe, at the number it was registered under");
+    await(() -> Files.exists(dir.resolve("read1")), "read from the handed-back pipe");
+    assertEquals("tick\n", Files.readString(dir.resolve("read1")), "what the writer wrote while no JVM read");
+    assertTrue(alive(writer), "the writer never got EPIPE");
+    assertEquals(Integer.toString((int) keeper.pid()), Files.readString(Path.of("/proc/" + writer + "/stat")).split(" ")[3],
+        "the writer's parent is the keeper");
+
+    await(() -> Files.exists(dir.resolve("released")), "release");
+    await(() -> {
+      try {
+        return keeperFds() == fdsBefore - 1;
+      } catch (IOException e) {
+        return false;
+      }
+    }, "the released descriptor closed in the keeper");
+    Files.createFile(dir.resolve("go1"));
+    Report second = report(2);
+    assertEquals(Map.of(11, pipe), second.held(), "a released descriptor is not handed to the next JVM");
+  }
+
+  @Test
+  void malformedMessagesChangeNothingTheKeeperHolds() throws Exception {
+    Path file = dir.resolve("held-file");
+    start("only-start 0 hold-file 10 " + file,
+        "only-start 0 hold-pipe 11 writer",
+        "serve",
+        "only-start 0 mark registered",
+        "only-start 0 wait-file fuzz",
+        "only-start 0 empty",
+        "only-start 0 fuzz 3000 7",
+        "only-start 0 hold-file 12 " + dir.resolve("after-fuzz"),
+        "only-start 0 kill-self 9",
+        "only-start 1 fuzz 3000 7",
+        "only-start 1 kill-self 9",
+        "only-start 2 fuzz 3000 7",
+        "only-start 2 kill-self 9",
+        "wait-term");
+    int writer = pidFile("writer");
+    await(() -> Files.exists(dir.resolve("registered")), "registration");
+    int fdsBefore = keeperFds();
+    Files.createFile(dir.resolve("fuzz"));
+    Report last = report(3);
+    assertTrue(keeper.isAlive(), "the keeper survived 9,000 messages, valid and not");
+    assertEquals(3, last.value("restarts"));
+    // the fuzz holds id 40 at most with kinds out of range (refused) and releases 5 (never held);
+    // everything else it sends is refused: what the keeper holds is what it held before
+    assertEquals(Map.of(10, file.toString(), 11, Files.readSymbolicLink(Path.of("/proc/" + writer + "/fd/1")).toString(),
+        12, dir.resolve("after-fuzz").toString()), last.held(), "and a valid message after an empty one and the fuzz still counts");
+    assertEquals(fdsBefore + 1, keeperFds(), "no descriptor of the fuzz stayed in the keeper: "
+        + TestSupport.fdsOf(Long.toString(keeper.pid())).stream().map(fd -> {
+          try {
+            return fd + "=" + TestSupport.link(Long.toString(keeper.pid()), fd);
+          } catch (IOException e) {
+            return fd + "?";
+          }
+        }).toList());
+    assertTrue(alive(writer));
+    assertTrue(log().contains("ignored"), "malformed messages are logged");
+    assertTrue(log().contains("log lines left out") || log().lines().count() < 200, "the log is rate-limited:\n" + log());
+  }
+
+  @Test
+  void restartsPauseLongerWhileTheDaemonDiesBeforeServingAndRecover() throws Exception {
+    start("only-start 0 serve",
+        "only-start 0 exit 3",
+        "only-start 1 exit 3",
+        "only-start 2 exit 3",
+        "only-start 3 exit 3",
+        "only-start 4 exit 3",
+        "serve",
+        "wait-term");
+    long[] at = new long[6];
+    for (int i = 0; i < 6; i++) at[i] = report(i).writtenMillis();
+    // death 1 (start 0, served an instant): at once; death 2: 250 ms; 3: 500; 4: 1 s; 5: 2 s
+    long[] pause = {0, 0, 250, 500, 1000, 2000};
+    for (int i = 2; i < 6; i++) {
+      long gap = at[i] - at[i - 1];
+      assertTrue(gap >= pause[i] - 20, "restart " + i + " came " + gap + " ms after the previous start; pause " + pause[i]);
+    }
+    assertTrue(log().contains("restart 5 in 2000 ms"), log());
+    assertTrue(log().contains("died of exit status 3"), log());
+    assertEquals(5, report(5).value("restarts"));
+    keeper.destroy();
+    assertTrue(keeper.waitFor(10, TimeUnit.SECONDS));
+    assertEquals(143, keeper.exitValue(), "SIGTERM: the daemon's 143");
+  }
+
+  @Test
+  void anExitIsReportedUntilAcknowledgedEvenWhenNoJvmRan() throws Exception {
+    Files.writeString(dir.resolve("sibling.sh"), "while [ ! -e " + dir.resolve("go") + " ]; do sleep 0.01; done; exit 7\n");
+    start("only-start 0 spawn sibling sh " + dir.resolve("sibling.sh"),
+        "only-start 0 serve",
+        "only-start 0 exit 3",
+        "only-start 1 exit 3",
+        "only-start 2 exit 3",
+        "only-start 3 exit 3",
+        "only-start 4 ack-all",
+        "only-start 4 exit 3",
+        "wait-term");
+    int sibling = pidFile("sibling");
+    report(2);
+    // start 2 exits at once; the keeper pauses 500 ms before start 3: the sibling ends meanwhile
+    await(() -> childrenOfKeeper().size() == 1, "start 2 gone");
+    Files.createFile(dir.resolve("go"));
+    await(() -> !alive(sibling), "the sibling reaped by the keeper");
+    assertEquals(Map.of(sibling, 7 << 8), report(3).exits(), "the exit, with its status, to the first JVM after it");
+    assertEquals(Map.of(sibling, 7 << 8), report(4).exits(), "again: start 3 did not acknowledge it");
+    assertEquals(Map.of(), report(5).exits(), "start 4 acknowledged it: never again");
+  }
+
+  private List<Long> childrenOfKeeper() {
+    return keeper.toHandle().children().map(ProcessHandle::pid).toList();
+  }
+
+  private void fresh() throws IOException {
+    try (var files = Files.list(dir)) {
+      for (Path p : files.toList()) Files.delete(p);
+    }
+  }
+
+  @Test
+  void endingStatusesAreTheDaemons() throws Exception {
+    start("serve", "ending", "exit 0");
+    assertTrue(keeper.waitFor(30, TimeUnit.SECONDS));
+    assertEquals(0, keeper.exitValue(), "exit-if-idle: the daemon says it ends, the keeper ends with it");
+
+    fresh();
+    start("serve", "wait-term");
+    report(0);
+    Processes.kill((int) keeper.pid(), 2);
+    assertTrue(keeper.waitFor(30, TimeUnit.SECONDS));
+    assertEquals(130, keeper.exitValue(), "SIGINT: forwarded, and the daemon's 130");
+
+    fresh();
+    start("serve", "wait-term");
+    int jvm = report(0).value("pid");
+    keeper.destroyForcibly();
+    assertTrue(keeper.waitFor(30, TimeUnit.SECONDS));
+    await(() -> !alive(jvm), "keeper end: the daemon stops when its keeper is killed (PR_SET_PDEATHSIG)");
+
+    fresh();
+    start("exit 2");
+    assertTrue(keeper.waitFor(30, TimeUnit.SECONDS));
+    assertEquals(2, keeper.exitValue(), "a daemon that never served (bad options): its status, no restart");
+    assertTrue(Files.exists(dir.resolve("jvm-0.txt")));
+    assertFalse(Files.exists(dir.resolve("jvm-1.txt")));
+    assertTrue(log().contains("not restarting"), log());
+  }
+}
