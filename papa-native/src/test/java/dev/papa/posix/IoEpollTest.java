@@ -178,12 +178,24 @@ class IoEpollTest {
     assertEquals(Rlimit.NOFILE, Rlimit.byName("nofile").orElseThrow());
     assertTrue(Rlimit.byName("bogus").isEmpty());
     assertEquals(7, Rlimit.NOFILE.resource());
-    long[] cur = Rlimit.CORE.get();
-    Rlimit.CORE.set(0, cur[1]);
-    assertEquals(0, Rlimit.CORE.get()[0]);
-    Rlimit.CORE.set(cur[0], cur[1]);
-    assertArrayEquals(cur, Rlimit.CORE.get());
     assertEquals(-1L, Rlimit.CPU.get()[1], "unlimited is -1");
+    // set() in a JVM of its own (RlimitMain): a limit of the shared test JVM is never changed
+    String jvm = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p = new ProcessBuilder(jvm, "-cp", System.getProperty("java.class.path"), RlimitMain.class.getName())
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()));
+         var in = p.getOutputStream()) {
+      String set = out.readLine();
+      assertTrue(set != null && set.startsWith("set 0 "), "get() after set(0, hard): " + set);
+      String limits = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + p.pid() + "/limits"));
+      assertTrue(limits.lines().anyMatch(l -> l.matches("Max core file size\\s+0\\s.*")), "the kernel's view: " + limits);
+      in.write('\n');
+      in.flush();
+      assertEquals("restored true", out.readLine());
+    } finally {
+      assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "RlimitMain did not end");
+    }
+    assertEquals(0, p.exitValue());
   }
 
   /** O_NONBLOCK as the kernel shows it: the octal "flags:" line of /proc/self/fdinfo/FD. */

@@ -337,23 +337,6 @@ class DescriptorPassingTest {
     }
 
     @Test
-    void adoptingCountsAgainstRlimitNofile() throws Exception {
-        FdClient c = client();
-        long[] limit = Rlimit.NOFILE.get();
-        try (Fd sock = tcpListener(5)) {
-            int open = openFds();
-            Rlimit.NOFILE.set(open + 64, limit[1]); // less free than the reserve papa keeps (64) once one more arrives
-            String reply = c.send("make socket s adopt=1", sock.get()).text();
-            assertTrue(reply.startsWith("Error: papa is short of descriptors"), reply);
-            Rlimit.NOFILE.set(limit[0], limit[1]);
-            awaitFds(open);
-            assertTrue(c.send("make socket s adopt=1", sock.get()).text().startsWith("s family=inet"));
-        } finally {
-            Rlimit.NOFILE.set(limit[0], limit[1]);
-        }
-    }
-
-    @Test
     void overTcpBothAreRefusedAndNothingElseChanges() throws Exception {
         try (Daemon tcp = Daemon.start(new DaemonConfig().port(0).singleSession(false));
              Socket s = new Socket("127.0.0.1", tcp.port())) {

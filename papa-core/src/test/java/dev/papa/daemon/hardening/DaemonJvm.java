@@ -7,10 +7,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** A daemon in its own JVM (for signals and resource limits), stopped with SIGKILL at the end. */
-final class DaemonJvm implements AutoCloseable {
-    final Process process;
-    final int port;
+/**
+ * A daemon in its own JVM, stopped with SIGKILL at the end: for tests that change process-wide
+ * state (signals, resource limits, uids), which must never be the shared test JVM's.
+ */
+public final class DaemonJvm implements AutoCloseable {
+    public final Process process;
+    /** The TCP port it listens on; -1 for a daemon on a unix control socket. */
+    public final int port;
     final Path log;
 
     private DaemonJvm(Process process, int port, Path log) {
@@ -50,7 +54,7 @@ final class DaemonJvm implements AutoCloseable {
             }
         }
         List<String> prefix = List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups");
-        DaemonJvm d = start(prefix, String.join(java.io.File.pathSeparator, entries), List.of(), extraArgs);
+        DaemonJvm d = start(prefix, String.join(java.io.File.pathSeparator, entries), List.of(), null, extraArgs);
         d.classpathCopy = copy;
         return d;
     }
@@ -58,34 +62,43 @@ final class DaemonJvm implements AutoCloseable {
     private Path classpathCopy;
 
     /** Starts {@code prefix... java ... Main -p 0 extraArgs...}, reads the port it got and waits for its greeting. */
-    static DaemonJvm start(List<String> prefix, String... extraArgs) throws Exception {
-        return start(prefix, classpath(), List.of(), extraArgs);
+    public static DaemonJvm start(List<String> prefix, String... extraArgs) throws Exception {
+        return start(prefix, classpath(), List.of(), null, extraArgs);
     }
 
     /** As {@link #start(List, String...)}, with more JVM options after the defaults (a later -Xmx wins). */
     static DaemonJvm start(List<String> prefix, List<String> jvmOptions, String... extraArgs) throws Exception {
-        return start(prefix, classpath(), jvmOptions, extraArgs);
+        return start(prefix, classpath(), jvmOptions, null, extraArgs);
     }
 
-    private static DaemonJvm start(List<String> prefix, String classpath, List<String> jvmOptions, String... extraArgs) throws Exception {
+    /** {@code prefix... java ... Main -u SOCKET extraArgs...}; waits until it greets a client there. */
+    public static DaemonJvm startUnix(List<String> prefix, Path socket, String... extraArgs) throws Exception {
+        return start(prefix, classpath(), List.of(), socket, extraArgs);
+    }
+
+    private static DaemonJvm start(List<String> prefix, String classpath, List<String> jvmOptions, Path unixSocket,
+                                   String... extraArgs) throws Exception {
         Path log = Files.createTempFile("papa-daemon", ".log");
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-MaxFDLimit"));
         cmd.addAll(jvmOptions);
-        cmd.addAll(List.of("-cp", classpath, "dev.papa.Main", "-p", "0"));
+        cmd.addAll(List.of("-cp", classpath, "dev.papa.Main"));
+        cmd.addAll(unixSocket == null ? List.of("-p", "0") : List.of("-u", unixSocket.toString()));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).directory(new java.io.File("/")).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();
-        int port;
+        int port = -1;
         try {
-            port = dev.papa.daemon.ListeningLine.port(p, log, java.time.Duration.ofSeconds(30));
+            if (unixSocket == null) port = dev.papa.daemon.ListeningLine.port(p, log, java.time.Duration.ofSeconds(30));
+            else dev.papa.daemon.ListeningLine.where(p, log, java.time.Duration.ofSeconds(30));
         } catch (RuntimeException e) {
             p.destroyForcibly();
             throw e;
         }
         DaemonJvm d = new DaemonJvm(p, port, log);
-        try (Conn c = Conn.tcp(port, 10_000)) { // it said it listens: the first connection must be greeted
+        // it said it listens: the first connection must be greeted
+        try (Conn c = unixSocket == null ? Conn.tcp(port, 10_000) : Conn.unix(unixSocket)) {
             c.expectGreeting();
             return d;
         } catch (IOException | RuntimeException | AssertionError e) {
@@ -94,12 +107,27 @@ final class DaemonJvm implements AutoCloseable {
         }
     }
 
-    long pid() {
+    public long pid() {
         return process.pid();
     }
 
-    String logText() throws IOException {
+    public String logText() throws IOException {
         return Files.readString(log);
+    }
+
+    /** How many descriptors the daemon's process has open now (its /proc/PID/fd). */
+    public int openFds() throws IOException {
+        try (var s = Files.list(Path.of("/proc", Long.toString(pid()), "fd"))) {
+            return (int) s.count();
+        }
+    }
+
+    /** Sets the daemon process's soft RLIMIT_NOFILE with prlimit(1), from outside: the test JVM's stays. */
+    public void setNofileSoft(long soft) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("prlimit", "--pid", Long.toString(pid()), "--nofile=" + soft + ":")
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) throw new IOException("prlimit: " + out);
     }
 
     @Override
