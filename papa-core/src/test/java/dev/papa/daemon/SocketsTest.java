@@ -291,6 +291,17 @@ class SocketsTest extends DaemonTestBase {
         assertEquals(line + "\n> ", c.send("list sockets i"));
         String line6 = c.ok("make socket i6 family=inet6 interface=lo");
         inetLine("i6 family=inet6 type=stream backlog=5 host=::", " interface=lo", line6);
+        // the daemon runs in this JVM: its fileno is a descriptor of this process, and the
+        // kernel says which device each socket is bound to
+        assertEquals("lo", dev.papa.posix.Sockets.boundDevice(fileno(line)), line);
+        assertEquals("lo", dev.papa.posix.Sockets.boundDevice(fileno(line6)), line6);
+        assertEquals("", dev.papa.posix.Sockets.boundDevice(fileno(c.ok("make socket plain"))), "without interface=");
+    }
+
+    private static int fileno(String line) {
+        Matcher m = Pattern.compile(" fileno=(\\d+)$").matcher(line);
+        assertTrue(m.find(), line);
+        return Integer.parseInt(m.group(1));
     }
 
     @Test

@@ -304,6 +304,21 @@ public final class Sockets {
     return new Description(family, Type.values()[t - 1], listening, null, path);
   }
 
+  /** SO_BINDTODEVICE: the interface a socket is bound to, or "" for none. */
+  public static String boundDevice(int fd) throws PosixException {
+    int[] v = new int[4]; // IFNAMSIZ (16) bytes
+    int[] len = {16};
+    if (LibC.getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, v, len) < 0) {
+      throw new PosixException("getsockopt(SO_BINDTODEVICE)", Native.getLastError());
+    }
+    ByteBuffer b = ByteBuffer.allocate(16).order(java.nio.ByteOrder.nativeOrder());
+    b.asIntBuffer().put(v);
+    byte[] a = b.array();
+    int end = 0;
+    while (end < Math.min(len[0], 16) && a[end] != 0) end++;
+    return new String(a, 0, end, StandardCharsets.US_ASCII);
+  }
+
   private static int getInt(int fd, int opt, String name) throws PosixException {
     int[] v = new int[1];
     int[] len = {4};

@@ -111,7 +111,10 @@ class SocketsTest {
 
   @Test
   void bindToDevice() throws Exception {
-    try (Fd l = Sockets.bindInet(Family.INET, Type.STREAM, InetAddress.getByName("0.0.0.0"), 0, 5, false, "lo")) {
+    try (Fd l = Sockets.bindInet(Family.INET, Type.STREAM, InetAddress.getByName("0.0.0.0"), 0, 5, false, "lo");
+         Fd plain = Sockets.bindInet(Family.INET, Type.STREAM, InetAddress.getByName("0.0.0.0"), 0, 5, false, null)) {
+      assertEquals("lo", Sockets.boundDevice(l.get()), "the kernel's SO_BINDTODEVICE");
+      assertEquals("", Sockets.boundDevice(plain.get()), "no interface: bound to none");
       int port = Sockets.localPort(l.get());
       try (Socket s = new Socket("127.0.0.1", port)) {
         assertTrue(s.isConnected());

@@ -423,6 +423,7 @@ public final class ProcessTable {
             // overflow=block: what is still in the pipes is output the process wrote; report its
             // exit only after that was delivered (acknowledge() comes back here)
             p.graceDue = true;
+            LOG.fine(() -> "Process " + p.name() + ": pipe grace over while blocked; its exit follows the output left in its pipes");
             return;
         }
         finish(p); // report the exit now; descendants keep the pipes, which are read until end of file

@@ -64,6 +64,8 @@ class StoppedDaemonTest {
                 signal("CONT", d.pid());
             }
             assertTrue(d.process.waitFor(20, TimeUnit.SECONDS), "daemon still running:\n" + d.logText());
+            assertEquals(0, d.process.exitValue(), "a clean exit-if-idle, not a crash:\n" + d.logText());
+            assertTrue(d.logText().lines().anyMatch("papa: stopped: exit-if-idle"::equals), d.logText());
         }
     }
 
@@ -82,14 +84,23 @@ class StoppedDaemonTest {
             } finally {
                 signal("CONT", d.pid());
             }
+            int withLate;
             try (late) {
                 assertEquals("Exiting papa!\n> ", a.readUntilPrompt());
+                assertEquals("", a.readToEof()); // the daemon closed the exit-if-idle session
                 late.expectGreeting();
-                assertEquals("", late.result("get x"));
-                assertEquals("", late.result("set x 1"));
-                assertEquals("1", late.result("get x"));
+                assertEquals("", late.result("get x")); // (no set: a value would make the daemon not idle)
+                assertEquals("", late.result("list processes"));
+                withLate = d.openFds();
             }
-            assertTrue(d.process.isAlive(), d.logText());
+            // The late session was the last one: once the daemon has closed its end (one
+            // descriptor fewer), it would have exited had the exit not been cancelled.
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (d.process.isAlive() && d.openFds() >= withLate && System.nanoTime() < deadline) Thread.sleep(10);
+            assertTrue(d.process.isAlive(), "the daemon exited after the late session closed:\n" + d.logText());
+            try (Conn again = Conn.open(d.port)) {
+                assertEquals("", again.result("get x"));
+            }
         }
     }
 
