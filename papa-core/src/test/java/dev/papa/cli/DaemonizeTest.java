@@ -118,10 +118,13 @@ class DaemonizeTest {
         Run r = daemonize("-u", sock.toString());
         assertEquals(1, r.exit, r.out + r.err);
         assertEquals("", r.out);
-        assertTrue(r.err.contains("papa daemon (pid"), r.err);
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(/\\S*papa-daemon-\\S*\\.log)").matcher(r.err);
-        if (m.find()) {
-            Files.deleteIfExists(Path.of(m.group(1)));
-        }
+        // the launcher says which daemon failed, how, and what the daemon logged about why
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "papa: The papa daemon \\(pid \\d+\\) exited with status 1\\. Last lines of its log (/\\S*papa-daemon-\\S*\\.log):\n"
+                + "\\S+ SEVERE DaemonMain: cannot start: cannot listen on " + java.util.regex.Pattern.quote(sock.toString())
+                + ": No such file or directory\n").matcher(r.err);
+        boolean matched = m.matches();
+        if (m.reset().find()) Files.deleteIfExists(Path.of(m.group(1)));
+        assertTrue(matched, r.err);
     }
 }
