@@ -1,6 +1,7 @@
 package dev.papa.daemon.principal;
 
 import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.protocol.Printable;
 
 import java.util.logging.Logger;
 
@@ -17,13 +18,14 @@ public final class Audit {
 
     /** {@code what} was done for {@code by} (null: by the daemon itself, e.g. at exit). */
     public static void changed(Principal by, String what) {
-        if (by == null) LOG.info(what);
-        else LOG.info(() -> by + ": " + what);
+        // what quotes client text (arguments, paths): escaped, so it cannot forge a log line
+        if (by == null) LOG.info(() -> Printable.of(what));
+        else LOG.info(() -> by + ": " + Printable.of(what));
     }
 
     /** Logs a refusal of {@code by} and returns the error to throw. */
     public static CommandError refused(Principal by, String message) {
-        String line = "Refused " + by + ": " + message;
+        String line = "Refused " + by + ": " + Printable.of(message);
         if (by.refusals() != null) by.refusals().warn(LOG, "refused requests of uid " + Integer.toUnsignedString(by.uid()), line, null);
         else LOG.warning(line);
         return new CommandError(message);

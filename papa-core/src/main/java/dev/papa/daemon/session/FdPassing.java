@@ -1,6 +1,7 @@
 package dev.papa.daemon.session;
 
 import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.posix.Fd;
 
 import java.util.ArrayDeque;
@@ -159,10 +160,7 @@ final class FdPassing {
         }
 
         private static String shorten(String line) {
-            String s = line.length() > 60 ? line.substring(0, 60) + "..." : line;
-            StringBuilder sb = new StringBuilder(s.length());
-            for (int i = 0; i < s.length(); i++) sb.append(s.charAt(i) < 0x20 || s.charAt(i) == 0x7f ? '?' : s.charAt(i));
-            return sb.toString();
+            return Printable.of(line.length() > 60 ? line.substring(0, 60) + "..." : line);
         }
 
         private void summarize() {

@@ -99,14 +99,14 @@ public final class Server {
             Principal principal = access == null ? Principal.administrator(daemonUid) : access.admit(fd);
             if (principal == null) continue; // refused, closed and logged (docs/SECURITY.md)
             if (tcp) noDelay(fd);
-            exitWhenIdle = false; // a new connection cancels a pending exit-if-idle
             String refusal = quota.admit(principal);
             if (refusal != null) {
                 warnings.warn(LOG, "refused sessions of uid " + Integer.toUnsignedString(principal.uid()),
                         "Refused a session of uid " + Integer.toUnsignedString(principal.uid()) + ": " + refusal, null);
                 refuse(fd, "Error: " + refusal + "\n");
-                continue;
+                continue; // like a refused uid: no session, so a pending exit-if-idle stands
             }
+            exitWhenIdle = false; // a new session cancels a pending exit-if-idle
             Session s = new Session(this, fd, "fd " + fd.get() + ", " + principal, principal);
             sessions.add(s);
             hadSession = true;
