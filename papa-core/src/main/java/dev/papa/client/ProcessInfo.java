@@ -48,6 +48,11 @@ public record ProcessInfo(String name, int pid, boolean running, long startedMic
         return d == null ? null : Long.valueOf(d);
     }
 
+    /** True for a process made with {@code shell=1} (run through {@code /bin/sh -c}). */
+    public boolean shell() {
+        return "True".equals(attributes.get("shell"));
+    }
+
     /** True while an {@code overflow=block} process waits for a watcher to acknowledge output. */
     public boolean blocked() {
         return "True".equals(attributes.get("blocked"));

@@ -62,6 +62,15 @@ public final class ProcessOptions {
         return put("bufsize", size);
     }
 
+    /**
+     * {@code shell=1}: the daemon runs {@code /bin/sh -c COMMAND ARG...}: the executable word is a
+     * shell script and the arguments are its {@code $0}, {@code $1}, ... (the reference's
+     * {@code shell=True}). A shell line built from untrusted text is a command injection.
+     */
+    public ProcessOptions shell(boolean viaShell) {
+        return put("shell", viaShell ? "1" : "0");
+    }
+
     /** Capture standard output ({@code true}, the default) or discard it. */
     public ProcessOptions stdout(boolean capture) {
         return put("stdout", capture ? "1" : "0");

@@ -68,7 +68,7 @@ public final class Daemon implements AutoCloseable {
             this.port = config.unixSocket() == null ? Sockets.localPort(listener.get()) : -1;
             this.loop = new EventLoop();
             WallClock clock = new WallClock();
-            ValueTable values = new ValueTable(config.valuesLimit());
+            ValueTable values = new ValueTable(config.valuesLimit(), dev.papa.posix.Processes.effectiveUid());
             if (config.outputBudget() > Runtime.getRuntime().maxMemory() / 4 * 3) {
                 LOG.warning("--output-budget " + config.outputBudget() + " is over three quarters of the max heap ("
                         + Runtime.getRuntime().maxMemory() + " bytes): queued output may exhaust the heap");

@@ -198,7 +198,25 @@ class PapaClientTest {
         daemon.track(p.pid());
         assertEquals(List.of("web", "admin"), p.sockets());
         assertEquals("web", p.stdinSocket());
-        assertTrue(web.port() > 0);
+        // what the child got: the environment it printed, web at fd 3 and as its stdin, admin at fd 4
+        StringBuilder printed = new StringBuilder();
+        try (Watcher w = papa.watchProcesses("act")) {
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (!printed.toString().endsWith("\n") && System.nanoTime() < deadline) {
+                Optional<WatchBatch> b = w.read(Duration.ofSeconds(1));
+                if (b.isEmpty()) continue;
+                for (OutputChunk c : b.get().out()) printed.append(new String(c.data(), StandardCharsets.UTF_8));
+                w.acknowledge();
+            }
+        }
+        assertEquals("2 web:admin\n", printed.toString());
+        String fd0 = Files.readSymbolicLink(Path.of("/proc/" + p.pid() + "/fd/0")).toString();
+        assertTrue(fd0.startsWith("socket:["), fd0);
+        assertEquals(fd0, Files.readSymbolicLink(Path.of("/proc/" + p.pid() + "/fd/3")).toString(), "stdin is socket web");
+        assertNotEquals(fd0, Files.readSymbolicLink(Path.of("/proc/" + p.pid() + "/fd/4")).toString(), "admin is another socket");
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", web.port())) {
+            assertTrue(s.isConnected(), "web listens on the port its SocketInfo says");
+        }
         // the manager restarts: a new connection finds the process as it was, and the same request is the same process
         papa.close();
         papa = daemon.connect();

@@ -31,11 +31,19 @@ class BadInputTest extends DaemonTestBase {
         return c.send("list values") + c.send("list sockets") + c.send("list processes");
     }
 
-    /** The request fails with one Error line (exactly {@code message} when given) and changes nothing. */
+    static final String NAMES = "names may not contain spaces, \":\", \"*\", \"=\" or control characters";
+
+    /** A control character as the daemon shows it in an error: {@code \\xNN}. */
+    static String escaped(String ctl) {
+        return String.format("\\x%02x", (int) ctl.charAt(0));
+    }
+
+    /** The request fails with exactly {@code Error: message} and changes nothing. */
     void refused(String request, String message) throws Exception {
+        java.util.Objects.requireNonNull(message, "name the expected error");
         String reply = c.send(request);
         ProtocolClient.assertErrorLine(request, reply);
-        if (message != null) assertEquals("Error: " + message + "\n> ", reply, request);
+        assertEquals("Error: " + message + "\n> ", reply, request);
         assertEquals(state, state(), "state unchanged after [" + request + "]");
     }
 
@@ -67,15 +75,16 @@ class BadInputTest extends DaemonTestBase {
     @Test
     void namesCountCodePointsAndRefuseInvisibleCharacters() throws Exception {
         String bad = "\" is invalid: names may not contain spaces, \":\", \"*\", \"=\" or control characters";
+        String badValue = "\" is invalid: names may not contain control characters"; // values: spaces, : * = allowed
         String emoji = "\uD83D\uDE00"; // one code point, two UTF-16 units
         assertEquals("\n> ", c.send("set " + emoji.repeat(255) + " 1"));
         assertEquals("\n> ", c.send("set " + emoji.repeat(255)));
         refused("set " + emoji.repeat(256) + " 1", "Value name is too long (over 255 characters)");
-        refused("set a\u0085 1", "Value name \"a\\x85" + bad);
-        refused("set a\u2028 1", "Value name \"a\\u2028" + bad);
+        refused("set a\u0085 1", "Value name \"a\\x85" + badValue);
+        refused("set a\u2028 1", "Value name \"a\\u2028" + badValue);
         refused("make socket a\u202Eb", "Socket name \"a\\u202eb" + bad);
         refused("make process \uFEFFa /bin/true", "Process name \"\\ufeffa" + bad);
-        refused("set a\u00A0b 1", "Value name \"a\\xa0b" + bad);
+        refused("set a\u00A0b 1", "Value name \"a\\xa0b" + badValue);
     }
 
     @Test
@@ -97,7 +106,7 @@ class BadInputTest extends DaemonTestBase {
     void umaskWithALeadingZeroIsRefused() throws Exception {
         refused("make socket x path=" + tmp + "/x.sock umask=077",
                 "Invalid umask \"077\" - umask is a decimal number, so a leading zero is refused (octal 077 is umask=63)");
-        refused("make socket x path=" + tmp + "/x.sock umask=0009", null);
+        refused("make socket x path=" + tmp + "/x.sock umask=0009", "Invalid umask \"0009\" - umask is a decimal number, so a leading zero is refused");
         String ok = c.send("make socket x path=" + tmp + "/x.sock umask=63");
         assertTrue(ok.startsWith("x family=unix type=stream backlog=5 path=" + tmp + "/x.sock umask=63 fileno="), ok);
         assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(
@@ -109,8 +118,8 @@ class BadInputTest extends DaemonTestBase {
 
     @Test
     void missingNames() throws Exception {
-        refused("make socket", null);
-        refused("make process", null);
+        refused("make socket", "Socket requires a name");
+        refused("make process", "Process requires a name");
         refused("set", "Value requires a name");
         refused("remove values", "You cannot remove all variables");
         refused("remove sockets nope", "nope not found");
@@ -120,31 +129,31 @@ class BadInputTest extends DaemonTestBase {
 
     @Test
     void unknownOptions() throws Exception {
-        refused("make socket s2 bogus=1", null);
-        refused("make process p2 bogus=1 /bin/true", null);
-        refused("make process p2 rlimit.bogus=1 /bin/true", null);
+        refused("make socket s2 bogus=1", "Unknown socket option \"bogus\"");
+        refused("make process p2 bogus=1 /bin/true", "Unknown process option \"bogus\"");
+        refused("make process p2 rlimit.bogus=1 /bin/true", "Unknown rlimit \"bogus\"");
     }
 
     @Test
     void invalidNumbers() throws Exception {
-        refused("make socket s2 backlog=abc", null);
-        refused("make socket s2 port=abc", null);
-        refused("make socket s2 port=70000", null);
-        refused("make socket s2 port=-1", null);
-        refused("make socket s2 path=" + tmp.resolve("s2.sock") + " umask=abc", null);
-        refused("make process p2 bufsize=abc /bin/true", null);
-        refused("make process p2 bufsize=12x /bin/true", null);
-        refused("make process p2 bufsize=k /bin/true", null);
-        refused("make process p2 rlimit.nofile=abc /bin/true", null);
-        refused("make process p2 stdout=abc /bin/true", null);
-        refused("make process p2 stderr=bogus /bin/true", null);
-        refused("make process p2 watch=abc /bin/true", null);
+        refused("make socket s2 backlog=abc", "Invalid backlog \"abc\" - must be a whole number from 0 to 65535");
+        refused("make socket s2 port=abc", "Invalid port \"abc\" - must be a whole number from 0 to 65535");
+        refused("make socket s2 port=70000", "Invalid port \"70000\" - must be a whole number from 0 to 65535");
+        refused("make socket s2 port=-1", "Invalid port \"-1\" - must be a whole number from 0 to 65535");
+        refused("make socket s2 path=" + tmp.resolve("s2.sock") + " umask=abc", "Invalid umask \"abc\" - must be a whole number from 0 to 511");
+        refused("make process p2 bufsize=abc /bin/true", "Invalid bufsize \"abc\" - must be a number of bytes, optionally with suffix k, m or g");
+        refused("make process p2 bufsize=12x /bin/true", "Invalid bufsize \"12x\" - must be a number of bytes, optionally with suffix k, m or g");
+        refused("make process p2 bufsize=k /bin/true", "Invalid bufsize \"k\" - must be a number of bytes, optionally with suffix k, m or g");
+        refused("make process p2 rlimit.nofile=abc /bin/true", "The rlimit value for \"nofile\" must be an integer, not \"abc\"");
+        refused("make process p2 stdout=abc /bin/true", "Invalid stdout \"abc\" - must be 1 or 0");
+        refused("make process p2 stderr=bogus /bin/true", "Invalid stderr \"bogus\" - must be 1, 0 or stdout");
+        refused("make process p2 watch=abc /bin/true", "Invalid watch \"abc\" - must be 1 or 0");
     }
 
     @Test
     void invalidFamiliesAndTypes() throws Exception {
-        refused("make socket s2 family=bogus", null);
-        refused("make socket s2 type=bogus", null);
+        refused("make socket s2 family=bogus", "Invalid family \"bogus\" - must be one of: unix, inet, inet6");
+        refused("make socket s2 type=bogus", "Invalid type \"bogus\" - must be one of: stream, dgram, raw, rdm, seqpacket");
     }
 
     @Test
@@ -155,31 +164,31 @@ class BadInputTest extends DaemonTestBase {
 
     @Test
     void conflictsAndUnknownPrincipals() throws Exception {
-        refused("make socket s1 backlog=9", null);
+        refused("make socket s1 backlog=9", "Socket for s1 has already been created - " + c.ok("list sockets s1"));
         refused("make socket s2 path=" + tmp.resolve("u1.sock"), "Socket for " + tmp.resolve("u1.sock")
                 + " has already been created");
-        refused("make process p1 /bin/sleep 31", null);
-        refused("make process p2 uid=nosuchuser /bin/true", null);
-        refused("make process p2 gid=nosuchgroup /bin/true", null);
-        refused("make process p2 working_dir=/nonexistent/dir /bin/true", null);
-        refused("make process p2 /nonexistent/program", null);
+        refused("make process p1 /bin/sleep 31", "Process for p1 has already been created - " + c.ok("list processes p1"));
+        refused("make process p2 uid=nosuchuser /bin/true", "'nosuchuser' is not a valid user name");
+        refused("make process p2 gid=nosuchgroup /bin/true", "No such group: 'nosuchgroup'");
+        refused("make process p2 working_dir=/nonexistent/dir /bin/true", "Bad working_dir - [Errno 2] No such file or directory: '/nonexistent/dir'");
+        refused("make process p2 /nonexistent/program", "Bad command - [Errno 2] No such file or directory: '/nonexistent/program'");
         refused("make process p2 /bin/echo $(socket.nope.port)", "Socket nope not found");
     }
 
     @Test
     void namesWithColonsOrControlCharacters() throws Exception {
-        refused("make process a:b /bin/true", null);
+        refused("make process a:b /bin/true", "Process name \"a:b\" is invalid: " + NAMES);
         for (String ctl : List.of("\u0001", "\u0007", "\u001b", "\u007f")) {
-            refused("make process a" + ctl + "b /bin/true", null);
-            refused("make socket a" + ctl + "b", null);
-            refused("set a" + ctl + "b v", null);
+            refused("make process a" + ctl + "b /bin/true", "Process name \"a" + escaped(ctl) + "b\" is invalid: " + NAMES);
+            refused("make socket a" + ctl + "b", "Socket name \"a" + escaped(ctl) + "b\" is invalid: " + NAMES);
+            refused("set a" + ctl + "b v", "Value name \"a" + escaped(ctl) + "b\" is invalid: names may not contain control characters");
         }
     }
 
     @Test
     void lineOverTheMaximum() throws Exception {
-        refused("set big " + "x".repeat(270_000), null);
-        refused("make process big /bin/echo " + "y".repeat(300_000), null);
+        refused("set big " + "x".repeat(270_000), "Request line is too long (over 262144 bytes)");
+        refused("make process big /bin/echo " + "y".repeat(300_000), "Request line is too long (over 262144 bytes)");
         assertEquals("1\n> ", c.send("get keep"));
     }
 
@@ -202,9 +211,9 @@ class BadInputTest extends DaemonTestBase {
 
     @Test
     void sessionStaysUsableAfterAllOfIt() throws Exception {
-        refused("bogus", null);
-        refused("set big " + "x".repeat(70_000), null);
-        refused("make socket s2 family=bogus", null);
+        refused("bogus", "Unknown command \"bogus\"");
+        refused("set big " + "x".repeat(270_000), "Request line is too long (over 262144 bytes)");
+        refused("make socket s2 family=bogus", "Invalid family \"bogus\" - must be one of: unix, inet, inet6");
         assertEquals("1\n> ", c.send("get keep"));
         assertEquals("\n> ", c.send("set keep 2"));
         assertEquals("2\n> ", c.send("get keep"));

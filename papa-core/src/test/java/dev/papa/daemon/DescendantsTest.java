@@ -23,12 +23,15 @@ class DescendantsTest extends DaemonTestBase {
         make(c, "warm /bin/true"); // JIT and class loading that open descriptors once
         watchAll(c, "warm", 1);
         long fdsBefore = ProcessesTest.openFds();
-        make(c, "d working_dir=" + tmp + " /bin/sh -c " + esc("(sleep 2.5; echo late; touch M) & echo early"));
+        // the grandchild writes only once the test lets it (after the exit was delivered)
+        Path go = fifo("go");
+        make(c, "d working_dir=" + tmp + " /bin/sh -c " + esc("(read x < go; echo late; touch M) & echo early"));
         List<ProtocolClient.Item> items = watchAll(c, "d", 1);
         assertEquals("early\n", ProtocolClient.out(items), "what came before the exit was reported");
         assertEquals(0, ProtocolClient.closedItem(items, "d").status());
         assertEquals("", c.ok("list processes d"), "the exit was delivered: d left the table");
         assertTrue(ProcessesTest.openFds() > fdsBefore, "the grandchild's pipes are still read");
+        release(go);
         await("the grandchild wrote after the exit and went on (no SIGPIPE)", 20_000, () -> Files.exists(marker));
         await("the pipes closed once the grandchild exited (before " + fdsBefore + ", now "
                 + ProcessesTest.openFds() + ")", 10_000, () -> ProcessesTest.openFds() <= fdsBefore);

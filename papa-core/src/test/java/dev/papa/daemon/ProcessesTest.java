@@ -330,6 +330,11 @@ class ProcessesTest extends DaemonTestBase {
             if (!o.isEmpty()) pids.add(Long.parseLong(o));
         }
         assertEquals(0, closedItem(items, "gc").status());
+        // closed follows the exit by the one-second pipe grace, not by the grandchild's 30 s
+        // (its output, "echo $!", was captured by the time the exit was seen at the latest)
+        double waited = closedItem(items, "gc").time() - items.stream().filter(i -> i.kind().equals("out"))
+                .mapToDouble(Item::time).max().orElseThrow();
+        assertTrue(waited >= 0.95 && waited < 10, "closed came " + waited + " s after the output");
         String o = out(items).trim();
         assertTrue(o.matches("\\d+"), o);
         assertTrue(ProcessHandle.of(Long.parseLong(o)).isPresent(), "the grandchild is still alive");

@@ -200,8 +200,9 @@ class SessionCommandsTest extends DaemonTestBase {
                 assertEquals("\n> ", c.send("set k"));
             }
             // a live control socket cannot be taken by a second daemon
-            assertThrows(Exception.class,
+            java.io.IOException e = assertThrows(java.io.IOException.class,
                     () -> Daemon.start(new DaemonConfig().port(0).unixSocket(control).singleSession(false)).close());
+            assertEquals(control + " exists and is not a stale socket (another daemon may be listening there)", e.getMessage());
             try (ProtocolClient c = ProtocolClient.unix(control)) {
                 assertEquals("\n> ", c.send("list values"));
             }

@@ -13,11 +13,19 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 public final class Fd implements AutoCloseable {
   private static final AtomicIntegerFieldUpdater<Fd> FD =
       AtomicIntegerFieldUpdater.newUpdater(Fd.class, "fd");
+  /** Descriptors owned through an Fd in this process now: a count kept instead of listing /proc/self/fd. */
+  private static final java.util.concurrent.atomic.AtomicInteger OWNED = new java.util.concurrent.atomic.AtomicInteger();
   private volatile int fd;
 
   private Fd(int fd) {
     if (fd < 0) throw new IllegalArgumentException("negative descriptor " + fd);
     this.fd = fd;
+    OWNED.incrementAndGet();
+  }
+
+  /** How many descriptors Fd objects of this process own now (opened and not yet closed or released). */
+  public static int ownedCount() {
+    return OWNED.get();
   }
 
   /** Takes ownership of a raw descriptor number. */
@@ -40,13 +48,17 @@ public final class Fd implements AutoCloseable {
   public int release() {
     int f = FD.getAndSet(this, -1);
     if (f < 0) throw new IllegalStateException("descriptor already closed or released");
+    OWNED.decrementAndGet();
     return f;
   }
 
   @Override
   public void close() {
     int f = FD.getAndSet(this, -1);
-    if (f >= 0) LibC.close(f);
+    if (f >= 0) {
+      OWNED.decrementAndGet();
+      LibC.close(f);
+    }
   }
 
   @Override

@@ -171,6 +171,7 @@ public final class Help {
                         "    stdout - 1 to capture (default), 0 to discard",
                         "    stderr - 1 to capture (default), 0 to discard, stdout to merge",
                         "    watch - 1 to start watching the process at once",
+                        "    shell - 1 to run /bin/sh -c COMMAND ARG... (ARGs are $0, $1, ...)",
                         "    env.NAME - an environment variable (the environment is only these)",
                         "    rlimit.NAME - a resource limit: as core cpu data fsize locks memlock",
                         "                  msgqueue nice nofile nproc rss rtprio rttime sigpending stack",

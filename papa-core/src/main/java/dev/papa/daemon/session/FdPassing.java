@@ -46,9 +46,20 @@ final class FdPassing {
 
     // ---------------------------------------------------------------- incoming
 
-    /** A read brought descriptors (or cut ones): they belong to the line holding its last byte. */
+    /**
+     * A read brought descriptors (or cut ones): they belong to the line holding its last byte.
+     * One line keeps at most {@link #CAPACITY}, however many reads of an unfinished line bring
+     * some: the rest are closed as they arrive, and the line is refused as cut when it ends.
+     */
     void received(Fd[] fds, boolean cut) {
-        incoming = incoming == null ? fds : concat(incoming, fds);
+        int have = incoming == null ? 0 : incoming.length;
+        int keep = Math.min(fds.length, CAPACITY - have);
+        if (keep < fds.length) {
+            for (int i = keep; i < fds.length; i++) fds[i].close();
+            strays.closed(peer, fds.length - keep, true, "(a request line not ended yet)");
+            cut = true;
+        }
+        if (keep > 0) incoming = have == 0 ? Arrays.copyOf(fds, keep) : concat(incoming, Arrays.copyOf(fds, keep));
         incomingCut |= cut;
         inOwnRead = true;
     }
@@ -93,6 +104,11 @@ final class FdPassing {
     /** {@code fds} go with the byte at stream offset {@code at}; this object owns them until then. */
     void attachToReply(long at, Fd[] fds) {
         outgoing.add(new Outgoing(at, fds));
+    }
+
+    /** Descriptors of replies not written yet: while there are any, the session parses no more requests. */
+    boolean holdsOutgoing() {
+        return !outgoing.isEmpty();
     }
 
     /** The stream offset the next descriptors go with, or -1. */

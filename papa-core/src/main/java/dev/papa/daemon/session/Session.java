@@ -345,14 +345,17 @@ public final class Session implements Handler, ProcessWatcher {
     /**
      * Reading requests pauses past this session's own high water, and also, while all sessions
      * together hold more unsent data than the server allows, as soon as this one's client falls
-     * behind at all: many sessions cannot add up to more than one bound (docs/SECURITY.md).
+     * behind at all: many sessions cannot add up to more than one bound (docs/SECURITY.md); and
+     * while a reply's descriptors are not written, so a client that reads nothing holds at most
+     * one take's descriptors in the daemon.
      */
     private void updateInterest() {
         server.pendingChanged(pending.bytes() - reportedPending);
         reportedPending = pending.bytes();
         boolean write = !pending.isEmpty();
         boolean over = pending.bytes() > PENDING_HIGH_WATER;
-        boolean pause = over || (write && server.pendingOverLimit());
+        // a take's descriptors wait in this process until its reply is written: one take at a time
+        boolean pause = over || (write && server.pendingOverLimit()) || (passing != null && passing.holdsOutgoing());
         boolean resumed = readPaused && !pause;
         readPaused = pause;
         boolean read = !pause && !awaitingAnswer && !inputClosed;

@@ -86,11 +86,32 @@ final class Adoption {
      * Refuses when holding {@code more} further descriptors would leave fewer than
      * {@link #RESERVE} free below the soft RLIMIT_NOFILE.
      */
+    private static final long RELIST_NANOS = 1_000_000_000L;
+    private static long listedAt;
+    private static boolean listedOnce;
+    private static int listed, ownedWhenListed;
+
+    /**
+     * The process's open descriptors: /proc/self/fd listed at most once a second, in between
+     * that figure moved by what {@link Fd} objects opened and closed since. Listing on every
+     * request cost the loop milliseconds per {@code take} with thousands of descriptors open.
+     */
+    static synchronized int openEstimate() throws PosixException {
+        long now = System.nanoTime();
+        if (!listedOnce || now - listedAt > RELIST_NANOS) {
+            ownedWhenListed = Fd.ownedCount();
+            listed = Processes.openDescriptorCount();
+            listedAt = now;
+            listedOnce = true;
+        }
+        return listed + Fd.ownedCount() - ownedWhenListed;
+    }
+
     static void checkHeadroom(int more) throws CommandError {
         try {
             long soft = Rlimit.NOFILE.get()[0];
             if (soft < 0) return; // unlimited
-            int open = Processes.openDescriptorCount();
+            int open = openEstimate();
             if (open + more > soft - RESERVE) {
                 throw new CommandError("papa is short of descriptors: " + open + " open, limit " + soft
                         + ", " + RESERVE + " kept in reserve");

@@ -97,6 +97,7 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
         WallClock.append(sb, startedMicros);
         if (spec.uid() != null) sb.append(" uid=").append(spec.uid());
         if (spec.gid() != null) sb.append(" gid=").append(spec.gid());
+        if (spec.shell()) sb.append(" shell=True");
         spec.activation().appendTo(sb);
         if (spec.overflow() == Overflow.BLOCK) sb.append(" overflow=block");
         else if (spec.overflow() == Overflow.DROP) sb.append(" overflow=drop dropped=").append(output.droppedBytes());

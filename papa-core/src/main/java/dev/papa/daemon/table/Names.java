@@ -18,14 +18,28 @@ public final class Names {
      * they make one name look like another.
      */
     public static void check(String kind, String name) throws CommandError {
+        check(kind, name, false);
+    }
+
+    /**
+     * A value's name: as for the others, but spaces (escaped), {@code :}, {@code *} and
+     * {@code =} are allowed, as in the reference: a value's name is never part of a watch
+     * header nor followed by options (the name {@code *} alone is refused by {@code set}).
+     */
+    public static void checkValue(String name) throws CommandError {
+        check("Value", name, true);
+    }
+
+    private static void check(String kind, String name, boolean value) throws CommandError {
         if (name.codePointCount(0, name.length()) > MAX_LENGTH) {
             throw new CommandError(kind + " name is too long (over " + MAX_LENGTH + " characters)");
         }
         for (int i = 0; i < name.length(); ) {
             int c = name.codePointAt(i);
-            if (c == ' ' || c == ':' || c == '*' || c == '=' || Printable.hidden(c)) {
-                throw new CommandError(kind + " name \"" + Printable.of(name)
-                        + "\" is invalid: names may not contain spaces, \":\", \"*\", \"=\" or control characters");
+            if (Printable.hidden(c) || (!value && (c == ' ' || c == ':' || c == '*' || c == '='))) {
+                throw new CommandError(kind + " name \"" + Printable.of(name) + "\" is invalid: " + (value
+                        ? "names may not contain control characters"
+                        : "names may not contain spaces, \":\", \"*\", \"=\" or control characters"));
             }
             i += Character.charCount(c);
         }

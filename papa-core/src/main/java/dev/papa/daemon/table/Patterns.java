@@ -26,11 +26,14 @@ public final class Patterns {
                                                      java.util.function.Function<T, String> nameOf) throws CommandError {
         if (patterns.isEmpty()) return table;
         NavigableMap<String, T> matched = new TreeMap<>();
+        boolean everything = false;
         for (String p : patterns) {
             if (p.endsWith("*")) {
                 String prefix = p.substring(0, p.length() - 1);
-                if (prefix.isEmpty()) return table;
-                matched.putAll(table.subMap(prefix, true, prefix + Character.MAX_VALUE, true));
+                // "*" is everything, but the other patterns are still checked: "* nope" is
+                // "nope not found", as in the reference, not everything
+                if (prefix.isEmpty()) everything = true;
+                else matched.putAll(table.subMap(prefix, true, prefix + Character.MAX_VALUE, true));
                 continue;
             }
             T item = table.get(p);
@@ -45,7 +48,7 @@ public final class Patterns {
                 throw new CommandError(p + " not found");
             }
         }
-        return matched;
+        return everything ? table : matched;
     }
 
     /** {@link #select} over what {@code by} sees: others' entries are as if absent, by name and by number. */

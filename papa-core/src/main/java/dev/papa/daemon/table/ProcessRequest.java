@@ -15,7 +15,7 @@ import java.util.Map;
  */
 record ProcessRequest(Principal by, String name, List<String> args, Map<String, String> env, Map<Rlimit, Long> rlimits,
                       String workingDir, String uidText, String gidText, int stdout, String stderr, long bufsize,
-                      Activation activation, Overflow overflow) {
+                      Activation activation, Overflow overflow, boolean shell) {
 
     /** Whether {@link #prepare()} consults the user database (else it is quick, and runs on the loop). */
     boolean needsLookup() {
@@ -25,6 +25,6 @@ record ProcessRequest(Principal by, String name, List<String> args, Map<String, 
     /** Every user-database lookup of the process happens here, in {@link ProcessIdentity#resolve}. */
     ProcessSpec prepare() throws CommandError {
         ProcessIdentity id = ProcessIdentity.resolve(by, uidText, gidText);
-        return new ProcessSpec(name, args, env, rlimits, workingDir, id.uid(), id.gid(), id.groups(), stdout, stderr, bufsize, activation, overflow);
+        return new ProcessSpec(name, args, env, rlimits, workingDir, id.uid(), id.gid(), id.groups(), stdout, stderr, bufsize, activation, overflow, shell);
     }
 }

@@ -45,6 +45,8 @@ public final class ProcessTable {
     public static final int MAX_ENV = 4096;
     /** How long after the exit to wait for descendants to close the pipes before reporting it. */
     static final long PIPE_GRACE_MILLIS = 1000;
+    /** What {@code shell=1} runs its command with, as the reference's Popen(shell=True). */
+    static final String SHELL = "/bin/sh";
     /** Reads per readiness event before yielding to other descriptors (fairness). */
     private static final int READS_PER_EVENT = 16;
     private static final int READ_SIZE = 65536;
@@ -180,6 +182,7 @@ public final class ProcessTable {
         long bufsize = 1 << 20;
         int stdout = 1;
         String stderr = "1";
+        boolean shell = false;
         Activation activation = Activation.parse(options.remove("sockets"), options.remove("stdin_socket"));
         Overflow overflow = Overflow.parse(options.remove("overflow"));
         for (Map.Entry<String, String> o : options.entrySet()) {
@@ -215,6 +218,11 @@ public final class ProcessTable {
                         }
                         stderr = value;
                         break;
+                    case "shell": // the reference's client sends shell=True; the reference takes any word as true
+                        if (value.equals("1") || value.equals("True")) shell = true;
+                        else if (value.equals("0") || value.equals("False")) shell = false;
+                        else throw new CommandError("Invalid shell \"" + value + "\" - must be 1 or 0");
+                        break;
                     default:
                         throw new CommandError("Unknown process option \"" + key + '"');
                 }
@@ -227,7 +235,7 @@ public final class ProcessTable {
         for (String arg : args) noNul("argument", arg);
         for (String v : env.values()) noNul("environment value", v);
         return new ProcessRequest(by, name, List.copyOf(args), Collections.unmodifiableMap(env), Collections.unmodifiableMap(rlimits),
-                workingDir, uidText, gidText, stdout, stderr, bufsize, activation, overflow);
+                workingDir, uidText, gidText, stdout, stderr, bufsize, activation, overflow, shell);
     }
 
     /** Arguments, environment and paths become C strings: a NUL would silently cut them. */
@@ -262,7 +270,13 @@ public final class ProcessTable {
     private Launch launch(Principal by, ProcessSpec spec) throws CommandError {
         SpawnSockets passed = new SpawnSockets(by, sockets, spec.activation());
         try {
-            SpawnSpec s = new SpawnSpec(passed.substitute(spec.name(), spec.args()));
+            List<String> argv = passed.substitute(spec.name(), spec.args());
+            if (spec.shell()) { // the first word is the script, the rest its $0, $1, ...
+                List<String> viaShell = new ArrayList<>(List.of(SHELL, "-c"));
+                viaShell.addAll(argv);
+                argv = viaShell;
+            }
+            SpawnSpec s = new SpawnSpec(argv);
             passed.resolveActivation();
             passed.applyTo(s, spec.env());
             if (spec.workingDir() != null) s.workingDir(spec.workingDir());

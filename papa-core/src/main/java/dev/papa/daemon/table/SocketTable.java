@@ -34,6 +34,7 @@ public final class SocketTable {
     private static final List<String> INET_ONLY = List.of("host", "port", "interface", "reuseport");
 
     private final NavigableMap<String, HostedSocket> byName = new TreeMap<>();
+    private final PortOwnership ports = new PortOwnership(Processes.effectiveUid());
     private final Map<String, HostedSocket> byPath = new HashMap<>();
 
     private final Worker work;
@@ -118,7 +119,15 @@ public final class SocketTable {
 
     private HostedSocket add(Principal by, HostedSocket requested) throws CommandError {
         if (!by.isAdmin()) checkAllowed(by, requested);
+        checkPort(by, requested);     // a port asked for: before the bind, which would already receive
         open(by, requested);
+        try {
+            checkPort(by, requested); // port 0: the one the kernel chose
+        } catch (CommandError e) {
+            if (requested.fd != null) requested.fd.close();
+            requested.fd = null;
+            throw e;
+        }
         byName.put(requested.name, requested);
         if (requested.pathKey != null) byPath.put(requested.pathKey, requested);
         Audit.changed(by, "created socket " + requested.line());
@@ -137,6 +146,12 @@ public final class SocketTable {
         if (attached.length != 1) throw new CommandError(Adoption.NEEDS_SOCKET);
         // no port or type rule for non-administrators: nothing is bound, the socket already exists
         HostedSocket s = Adoption.describe(name, by.uid(), attached[0]);
+        try {
+            checkPort(by, s);
+        } catch (CommandError e) {
+            s.fd = null; // still the caller's (attached[0]), which closes it
+            throw e;
+        }
         String key = entryKey(by, s.path);
         if (key != null && byPath.containsKey(key)) {
             by.claim(s.path, byPath.get(key));
@@ -254,6 +269,12 @@ public final class SocketTable {
             throw new CommandError("Invalid umask \"" + value + "\" - umask is a decimal number, so a leading zero is refused" + hint);
         }
         return intOption("umask", value, 0, 0, 511);
+    }
+
+    /** A port another principal holds (any overlapping address, same transport): refused. */
+    private void checkPort(Principal by, HostedSocket s) throws CommandError {
+        HostedSocket holder = ports.conflict(s, byName.values());
+        if (holder != null) throw Audit.refused(by, "port " + s.port + " is in use by another user");
     }
 
     /**

@@ -4,6 +4,7 @@ import dev.papa.daemon.principal.Audit;
 import dev.papa.daemon.principal.Owned;
 import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;
+import dev.papa.daemon.protocol.Printable;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -13,11 +14,12 @@ import java.util.TreeMap;
 
 /**
  * The name/value store clients keep their state in. What it holds is bounded by its real heap
- * cost ({@link #cost}): many tiny values cost their objects, not just their characters.
+ * cost ({@link #cost}): many tiny values cost their objects, not just their characters. A value
+ * is as long as a request line allows (the reference stores any length). Values are counted
+ * against their owner: a non-administrator may hold a quarter of the bound, and all of them
+ * together all but an eighth, which stays for administrators (docs/SECURITY.md, "Values").
  */
 public final class ValueTable {
-    /** A value is client state, not a data store: 64 KiB bounds what one name can hold. */
-    public static final int MAX_VALUE_LENGTH = 65536;
     /** The largest default bound of all values together, whatever the heap. */
     public static final long MAX_DEFAULT_LIMIT = 64L << 20;
     /** A TreeMap entry (header, key, value, left, right, parent, colour) and its Value record. */
@@ -30,12 +32,23 @@ public final class ValueTable {
 
     private final NavigableMap<String, Value> values = new TreeMap<>();
     private final long limit;
+    private final int daemonUid;
     private long totalCost;
+    /** What the values of each owner cost, and of all non-administrators together. */
+    private final Map<Integer, Long> costByOwner = new java.util.HashMap<>();
+    private long othersCost;
 
-    /** A table whose entries may cost {@code limit} heap bytes in all. */
-    public ValueTable(long limit) {
+    /** A table whose entries may cost {@code limit} heap bytes in all, in a daemon run by {@code daemonUid}. */
+    public ValueTable(long limit, int daemonUid) {
         this.limit = limit;
+        this.daemonUid = daemonUid;
     }
+
+    /** What one non-administrator's values may cost: a quarter of the bound. */
+    public long perUserLimit() { return limit / 4; }
+
+    /** What all non-administrators' values may cost together: an eighth stays for administrators. */
+    public long othersLimit() { return limit - limit / 8; }
 
     /** The default bound: an eighth of the JVM's maximum heap, at most 64 MiB. */
     public static long defaultLimit() {
@@ -61,7 +74,7 @@ public final class ValueTable {
 
     /** {@code set NAME [VALUE...]}: the words joined by single spaces; no value deletes. */
     public void set(Principal by, List<String> words) throws CommandError {
-        if (words.isEmpty() || (words.size() == 1 && words.get(0).equals("*"))) {
+        if (words.isEmpty() || words.get(0).equals("*")) {
             throw new CommandError("Value requires a name");
         }
         String name = words.get(0);
@@ -70,26 +83,41 @@ public final class ValueTable {
             if (by.sees(old)) forget(by, name);
             return;
         }
-        Names.check("Value", name);
+        Names.checkValue(name);
         by.claim(name, old);
         String value = String.join(" ", words.subList(1, words.size()));
-        if (value.length() > MAX_VALUE_LENGTH) {
-            throw new CommandError("Value is too long (over " + MAX_VALUE_LENGTH + " characters)");
-        }
-        long after = totalCost + cost(name, value) - (old == null ? 0 : cost(name, old.text));
-        if (after > limit) {
+        int owner = old == null ? by.uid() : old.owner;
+        long delta = cost(name, value) - (old == null ? 0 : cost(name, old.text));
+        if (totalCost + delta > limit) {
             throw new CommandError("Too much stored: values may take " + limit + " bytes of memory in all");
         }
-        values.put(name, new Value(value, old == null ? by.uid() : old.owner));
-        totalCost = after;
-        Audit.changed(by, "set value " + name + " (" + value.length() + " characters)");
+        if (!by.isAdmin() && delta > 0) {
+            if (costByOwner.getOrDefault(owner, 0L) + delta > perUserLimit()) {
+                throw new CommandError("Too much stored by uid " + Integer.toUnsignedString(owner) + ": the values of one user may take "
+                        + perUserLimit() + " bytes of memory");
+            }
+            if (othersCost + delta > othersLimit()) {
+                throw new CommandError("Too much stored: the values of users other than administrators may take "
+                        + othersLimit() + " bytes of memory in all");
+            }
+        }
+        values.put(name, new Value(value, owner));
+        count(owner, delta);
+        Audit.changed(by, "set value " + Printable.of(name) + " (" + value.length() + " characters)");
     }
 
     private void forget(Principal by, String name) {
         Value old = values.remove(name);
         if (old == null) return;
-        totalCost -= cost(name, old.text);
-        Audit.changed(by, "removed value " + name);
+        count(old.owner, -cost(name, old.text));
+        Audit.changed(by, "removed value " + Printable.of(name));
+    }
+
+    /** Adds {@code delta} bytes to the cost of the values and of their owner's share. */
+    private void count(int owner, long delta) {
+        totalCost += delta;
+        costByOwner.merge(owner, delta, (a, b) -> a + b == 0 ? null : a + b);
+        if (owner != 0 && owner != daemonUid) othersCost += delta;
     }
 
     public String get(Principal by, List<String> words) throws CommandError {
@@ -125,7 +153,8 @@ public final class ValueTable {
     /** Takes back a value carried over an upgrade (it was within the bounds when it was set). */
     public void restore(String name, String text, int owner) {
         Value old = values.put(name, new Value(text, owner));
-        totalCost += cost(name, text) - (old == null ? 0 : cost(name, old.text));
+        if (old != null) count(old.owner, -cost(name, old.text));
+        count(owner, cost(name, text));
     }
 
     public boolean isEmpty() {

@@ -131,12 +131,31 @@ class DescriptorPassingTest {
         String line = c.ok("make socket rp reuseport=1");
         int port = Integer.parseInt(line.replaceAll(".* port=(\\d+).*", "$1"));
         FdClient.Reply r = c.send("take sockets rp");
+        FdClient.Reply again = c.send("take sockets rp");
         assertEquals(1, r.fds().size());
-        try (Fd copy = r.fds().get(0)) {
-            Sockets.Description d = Sockets.describe(copy.get());
-            assertEquals(port, d.inet().getPort());
-            assertTrue(d.listening());
+        assertEquals(1, again.fds().size());
+        try (Fd copy = r.fds().get(0); Fd second = again.fds().get(0)) {
+            for (Fd f : List.of(copy, second)) {
+                Sockets.Description d = Sockets.describe(f.get());
+                assertEquals(port, d.inet().getPort());
+                assertTrue(d.listening());
+            }
+            // a fresh socket each time (its own inode), not duplicates of one
+            assertNotEquals(socketInode(copy.get()), socketInode(second.get()));
         }
+        // a socket without reuseport is sent as a duplicate of papa's: the same inode
+        String plain = c.ok("make socket plain");
+        FdClient.Reply p = c.send("take sockets plain");
+        try (Fd dup = p.fds().get(0)) {
+            assertEquals(socketInode(Integer.parseInt(plain.replaceAll(".* fileno=(\\d+).*", "$1"))), socketInode(dup.get()));
+        }
+    }
+
+    /** The kernel's name of the socket open at fd in this process ("socket:[INODE]"). */
+    static String socketInode(int fd) throws Exception {
+        String link = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
+        assertTrue(link.startsWith("socket:["), link);
+        return link;
     }
 
     @Test

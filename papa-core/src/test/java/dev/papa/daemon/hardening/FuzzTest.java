@@ -246,8 +246,8 @@ class FuzzTest {
      * (PROTOCOL.md): a command reply is lines ended by the prompt {@code > } at the start of a
      * line; {@code ok\n} then the close ends {@code quit}, {@code Exiting papa!\n> } then the
      * close ends {@code exit-if-idle}; a watch ({@code Watching N} or a {@code make process ...
-     * watch=1} line, then items) is batches of items ended by {@code ] }, each acknowledged, until
-     * {@code Nothing left to watch} or {@code Stopped watching} and the prompt. No timing is used:
+     * watch=1} line, then items) is a batch of items ended by {@code ] }, answered with {@code q},
+     * then {@code Stopped watching} (or {@code Nothing left to watch}) and the prompt. No timing is used:
      * a missing reply is a read timeout (the connection's 20 s), which fails the test.
      */
     static final class Session implements AutoCloseable {
@@ -267,7 +267,7 @@ class FuzzTest {
             transcript.setLength(0);
             String first = null, last = null;
             int lines = 0;
-            boolean watch = false;
+            boolean watch = false, quit = false;
             while (true) { // at the start of a line
                 int b = readOrEof();
                 if (b < 0) {
@@ -279,8 +279,10 @@ class FuzzTest {
                 }
                 if (b == '>' || (b == ']' && watch)) {
                     int b2 = readOrEof();
-                    if (b2 == ' ' && b == ']') { // end of a batch: acknowledge it
-                        c.send("\n");
+                    if (b2 == ' ' && b == ']') { // end of a batch: acknowledge it and leave the watch
+                        if (quit) throw new AssertionError("a batch after q: " + transcript);
+                        c.send("q\n");
+                        quit = true;
                         continue;
                     }
                     if (b2 == ' ') { // the prompt: the reply is complete
@@ -290,7 +292,12 @@ class FuzzTest {
                             return Outcome.CLOSED;
                         }
                         assertTrue(!transcript.toString().contains("Internal error"), transcript.toString());
-                        if (watch) return Outcome.WATCHED;
+                        if (watch) {
+                            // q ends the watch at once ("Nothing left to watch" when that batch closed every process)
+                            assertTrue(quit && (last.equals("Stopped watching") || last.equals("Nothing left to watch")),
+                                    "the end of a watch left with q: " + transcript);
+                            return Outcome.WATCHED;
+                        }
                         return first != null && first.startsWith("Error: ") ? Outcome.ERROR : Outcome.OK;
                     }
                     last = (char) b + restOfLine(b2);

@@ -66,20 +66,29 @@ class PrincipalsTest extends UsersDaemonTestBase {
 
     /** Watches {@code name} to its exit and returns its stdout. */
     static String stdoutUntilExit(Conn c, String name) throws Exception {
+        return untilExit(c, name).out();
+    }
+
+    /** What a process wrote and how it ended. */
+    record Ended(String out, String err, int status) { }
+
+    /** Watches {@code name} to its exit: its stdout, stderr and exit status. */
+    static Ended untilExit(Conn c, String name) throws Exception {
         c.send("watch processes " + name + "\n");
         assertEquals("Watching 1", c.readLine());
-        StringBuilder out = new StringBuilder();
+        StringBuilder out = new StringBuilder(), err = new StringBuilder();
         for (;;) {
             List<Conn.Item> batch = c.readBatch();
-            boolean closed = false;
+            Integer status = null;
             for (Conn.Item i : batch) {
                 if (i.kind().equals("out")) out.append(new String(i.data(), StandardCharsets.UTF_8));
-                if (i.kind().equals("closed")) closed = true;
+                if (i.kind().equals("err")) err.append(new String(i.data(), StandardCharsets.UTF_8));
+                if (i.kind().equals("closed")) status = i.exitStatus();
             }
             c.send("\n");
-            if (closed) {
+            if (status != null) {
                 assertEquals("Nothing left to watch\n> ", c.readUntilPrompt());
-                return out.toString();
+                return new Ended(out.toString(), err.toString(), status);
             }
         }
     }
@@ -134,7 +143,7 @@ class PrincipalsTest extends UsersDaemonTestBase {
 
         // a file only root may read stays unreadable
         make(a, "shadow /bin/cat /etc/shadow");
-        assertEquals("", stdoutUntilExit(a, "shadow"));
+        assertEquals(new Ended("", "/bin/cat: /etc/shadow: Permission denied\n", 1), untilExit(a, "shadow"));
 
         // others' processes are as if absent: by name, by pattern, by pid, in watch
         long pid = make(root, "rootsleep /bin/sleep 60");
@@ -211,10 +220,29 @@ class PrincipalsTest extends UsersDaemonTestBase {
         try {
             Conn a = as(A);
             assertEquals("", a.result("set note secret-text"));
+            assertEquals("", a.result("set note"));                    // no value: deleted
+            assertEquals("", a.result("set gone 1"));
+            assertEquals("", a.result("remove values gone"));
+            String socket = a.result("make socket sock");
+            assertEquals("", a.result("remove sockets sock"));
+            long pid = make(a, "sl /bin/sleep 60");
+            String process = a.result("list processes sl");
+            assertEquals("", a.result("remove processes sl"));
             for (int i = 0; i < 50; i++) assertEquals("Error: permission denied: uid 0", a.result("make process x uid=0 /bin/true"));
-            List<String> set = lines.stream().filter(l -> l.contains("set value note")).toList();
-            assertEquals(1, set.size(), lines.toString());
-            assertTrue(set.get(0).matches("INFO uid " + uidA + "(?: \\(pid \\d+\\))?: set value note \\(11 characters\\)"), set.get(0));
+            // every change, once each, in order, with the uid (and pid) of whoever made it
+            String by = "INFO uid " + uidA + "(?: \\(pid \\d+\\))?: ";
+            List<String> changes = lines.stream().filter(l -> !l.contains("Refused")).toList();
+            List<String> expected = List.of(
+                    by + "set value note \\(11 characters\\)",
+                    by + "removed value note",
+                    by + "set value gone \\(1 characters\\)",
+                    by + "removed value gone",
+                    by + "created socket " + Pattern.quote(socket),
+                    by + "closed socket sock",
+                    by + "created process " + Pattern.quote(process),
+                    by + "removed process sl \\(pid " + pid + "\\)");
+            assertEquals(expected.size(), changes.size(), changes.toString());
+            for (int i = 0; i < expected.size(); i++) assertTrue(changes.get(i).matches(expected.get(i)), changes.get(i) + " / " + expected.get(i));
             assertTrue(lines.stream().noneMatch(l -> l.contains("secret-text")), lines.toString());
             assertEquals(1, lines.stream().filter(l -> l.contains("Refused uid " + uidA)).count(), lines.toString());
         } finally {
