@@ -3,6 +3,7 @@ package dev.papa.daemon;
 import dev.papa.posix.ProcTitle;
 import dev.papa.posix.Rlimit;
 
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.state.Carried;
 import dev.papa.daemon.state.Restore;
 import dev.papa.daemon.state.StateException;
@@ -397,7 +398,7 @@ public final class DaemonMain {
             StringBuilder sb = new StringBuilder(128);
             sb.append(java.time.Instant.ofEpochMilli(r.getMillis())).append(' ').append(r.getLevel().getName())
                     .append(' ').append(r.getLoggerName().replace("dev.papa.daemon.", "")).append(": ")
-                    .append(formatMessage(r)).append('\n');
+                    .append(Printable.of(formatMessage(r))).append('\n'); // one line, whatever a client put in it
             if (r.getThrown() != null) {
                 java.io.StringWriter w = new java.io.StringWriter();
                 r.getThrown().printStackTrace(new java.io.PrintWriter(w));

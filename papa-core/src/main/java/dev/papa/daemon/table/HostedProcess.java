@@ -3,6 +3,7 @@ package dev.papa.daemon.table;
 import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.posix.Fd;
 
@@ -102,7 +103,7 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
         if (spec.overflow() == Overflow.BLOCK) sb.append(" overflow=block");
         else if (spec.overflow() == Overflow.DROP) sb.append(" overflow=drop dropped=").append(output.droppedBytes());
         if (blocked) sb.append(" blocked=True");
-        sb.append(" args=").append(String.join(" ", spec.args()));
+        sb.append(" args=").append(Printable.of(String.join(" ", spec.args()))); // an argument may hold any character
         return sb.toString();
     }
 }

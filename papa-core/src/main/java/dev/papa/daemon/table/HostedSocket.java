@@ -1,5 +1,6 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.protocol.Printable;
 import dev.papa.posix.Fd;
 import dev.papa.posix.Sockets;
 
@@ -112,15 +113,16 @@ public final class HostedSocket implements dev.papa.daemon.principal.Owned {
 
     /** The reply and {@code list sockets} line. */
     public String line() {
+        // client text (an adopted socket's path comes from getsockname: any bytes) is escaped
         StringBuilder sb = new StringBuilder(96);
         sb.append(name).append(" family=").append(family.name().toLowerCase(java.util.Locale.ROOT))
                 .append(" type=").append(type.name().toLowerCase(java.util.Locale.ROOT))
                 .append(" backlog=").append(backlog);
-        if (path != null) sb.append(" path=").append(path);
+        if (path != null) sb.append(" path=").append(Printable.of(path));
         if (umask != null) sb.append(" umask=").append(umask);
         if (family != Sockets.Family.UNIX) {
-            sb.append(" host=").append(host).append(" port=").append(port);
-            if (iface != null) sb.append(" interface=").append(iface);
+            sb.append(" host=").append(Printable.of(host)).append(" port=").append(port);
+            if (iface != null) sb.append(" interface=").append(Printable.of(iface));
             if (reusePort) sb.append(" reuseport=").append(reusePortText);
         }
         if (fd != null) sb.append(" fileno=").append(fd.get());
