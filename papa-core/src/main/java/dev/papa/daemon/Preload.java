@@ -28,6 +28,7 @@ public final class Preload {
 
     /** Loads the classes of packages {@code dev.papa.daemon} and {@code dev.papa.posix} (and below). */
     public static int daemonClasses() {
+        dev.papa.daemon.upgrade.Relaunch.current(); // reads the JVM's options through a library loaded now, not at the upgrade
         int n = 0;
         n += classesNear(dev.papa.daemon.Daemon.class, "dev/papa/daemon/");
         n += classesNear(dev.papa.posix.Fd.class, "dev/papa/posix/");

@@ -463,7 +463,7 @@ public final class Session implements Handler, ProcessWatcher {
         } catch (RuntimeException | LinkageError | StackOverflowError e) {
             stopAwaiting();
             server.warnings().severe(LOG, "commands that failed internally", "command failed: " + Printable.of(text), e);
-            reply(null, "Internal error: " + e);
+            reply(null, CommandError.internal().getMessage());
             return;
         }
         if (result != null) reply(result, null);

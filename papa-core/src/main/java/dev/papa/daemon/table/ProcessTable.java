@@ -150,7 +150,7 @@ public final class ProcessTable {
             return;
         } catch (RuntimeException | LinkageError e) {
             LOG.log(Level.SEVERE, "make process " + name + " failed", e);
-            answer.accept(null, new CommandError("Internal error: " + e));
+            answer.accept(null, CommandError.internal());
             return;
         }
         spawning.put(name, new ArrayList<>());

@@ -17,8 +17,20 @@ import java.util.List;
 public record Relaunch(String java, List<String> jvmOptions, String jar, String classpath) {
     static final String MAIN_CLASS = "dev.papa.Main";
 
-    /** How this JVM was started. */
+    private static volatile Relaunch current;
+
+    /**
+     * How this JVM was started: read once, at start-up ({@link dev.papa.daemon.Preload}). Reading
+     * it needs the management library, which loads a shared object: with no descriptor left,
+     * the first read failed and left the class unusable until a restart (issue 21, item 7).
+     */
     public static Relaunch current() {
+        Relaunch r = current;
+        if (r == null) current = r = read();
+        return r;
+    }
+
+    private static Relaunch read() {
         String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         List<String> options = new ArrayList<>();

@@ -84,7 +84,7 @@ public final class Worker implements AutoCloseable {
                     error = e;
                 } catch (RuntimeException | LinkageError | StackOverflowError e) {
                     LOG.log(Level.SEVERE, lane.threadName + " job failed", e);
-                    error = new CommandError("Internal error: " + e);
+                    error = CommandError.internal();
                 }
                 T v = value;
                 CommandError err = error;
