@@ -58,9 +58,14 @@ class PortOwnershipTest extends UsersDaemonTestBase {
         assertEquals(inUse(p), a.result("make socket x family=inet6 type=dgram host=:: port=" + p), ":: covers IPv4");
         assertEquals(inUse(p), a.result("make socket x family=inet6 type=dgram host=::ffff:127.0.0.1 port=" + p));
         assertEquals("", a.result("list sockets"), "nothing was made");
-        // another transport or an address that does not overlap is another port
-        assertTrue(a.result("make socket tcp port=" + p).startsWith("tcp family=inet type=stream "));
-        assertTrue(a.result("make socket v6 family=inet6 type=dgram host=::1 port=" + p).startsWith("v6 family=inet6 type=dgram "));
+        // another transport or an address that does not overlap is another port: not refused for
+        // ownership (the kernel may still refuse it if something else on the machine holds it)
+        notRefusedForOwnership(a.result("make socket tcp port=" + p), "tcp family=inet type=stream ");
+        notRefusedForOwnership(a.result("make socket v6 family=inet6 type=dgram host=::1 port=" + p), "v6 family=inet6 type=dgram ");
+    }
+
+    static void notRefusedForOwnership(String reply, String made) {
+        assertTrue(reply.startsWith(made) || reply.startsWith("Error: Bind failed on "), reply);
     }
 
     @Test
