@@ -204,8 +204,21 @@ PAPA_EXPORT int papa_dir_trusted(const char *path, int uid, long long dev, long 
  * and only a regular file (-EINVAL otherwise; O_NONBLOCK while checking, so a FIFO placed
  * there cannot hang the open). Created 0640 when missing. fd or -errno. */
 PAPA_EXPORT int papa_open_log(const char *path) {
-  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0640);
-  if (fd < 0) return -errno;
+  /* Its directory is reached without following a symbolic link, as a socket's: a directory on
+   * the way that someone else owns could otherwise be swapped for a link to anywhere. */
+  const char *slash = strrchr(path, '/');
+  if (path[0] != '/' || slash[1] == '\0') return -EINVAL;
+  char dir[4096];
+  size_t n = slash == path ? 1 : (size_t) (slash - path);
+  if (n >= sizeof dir) return -ENAMETOOLONG;
+  memcpy(dir, path, n);
+  dir[n] = '\0';
+  int dfd = papa_open_dir_nofollow(dir);
+  if (dfd < 0) return dfd;
+  int fd = openat(dfd, slash + 1, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0640);
+  int e = errno;
+  close(dfd);
+  if (fd < 0) return -e;
   struct stat st;
   if (fstat(fd, &st) < 0) { int e = errno; close(fd); return -e; }
   if (!S_ISREG(st.st_mode)) { close(fd); return -EINVAL; }

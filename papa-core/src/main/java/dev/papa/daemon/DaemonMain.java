@@ -59,6 +59,18 @@ public final class DaemonMain {
             "70 when it died of an error.",
             "");
 
+    /** MemTotal of /proc/meminfo in bytes, or Long.MAX_VALUE when it cannot be read. */
+    static long physicalMemory() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemTotal:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        } catch (IOException | NumberFormatException e) {
+            // no figure to check against
+        }
+        return Long.MAX_VALUE;
+    }
+
     /** The exit code after the daemon died of an error (EX_SOFTWARE); the JVM's own OOM exit is 3. */
     public static final int EXIT_CRASHED = 70;
 
@@ -289,6 +301,11 @@ public final class DaemonMain {
                     if (n < dev.papa.daemon.buffer.OutputBudget.MIN_LIMIT) {
                         throw new IllegalArgumentException("invalid output budget \"" + v + "\" (at least 1m; suffix k, m or g)");
                     }
+                    long memory = physicalMemory();
+                    if (n > memory) { // was taken as Long.MAX_VALUE, silently: no budget at all
+                        throw new IllegalArgumentException("invalid output budget \"" + v + "\" (more than this machine's memory, "
+                                + memory + " bytes)");
+                    }
                     c.outputBudget(n);
                     break;
                 }
@@ -356,10 +373,10 @@ public final class DaemonMain {
     private static final int ELOOP = 40, EINVAL = 22, ENXIO = 6; // Io.openLogFile's refusals (ENXIO: a FIFO nobody reads)
 
     static java.io.OutputStream openLog(Path path) throws IOException {
-        try (dev.papa.posix.Fd fd = dev.papa.posix.Io.openLogFile(path.toString())) {
+        try (dev.papa.posix.Fd fd = dev.papa.posix.Io.openLogFile(path.toAbsolutePath().toString())) {
             return new java.io.FileOutputStream("/proc/self/fd/" + fd.get(), true);
         } catch (dev.papa.posix.PosixException e) {
-            if (e.errno() == ELOOP) throw new IOException(path + " is a symbolic link", e);
+            if (e.errno() == ELOOP) throw new IOException(path + " is a symbolic link, or a directory on its way is one", e);
             if (e.errno() == EINVAL || e.errno() == ENXIO) throw new IOException(path + " is not a regular file", e);
             throw new IOException(e.reason(), e);
         }

@@ -205,8 +205,18 @@ class CommandLineTest {
         Process d = main("-p", "0", "--log-file", link.toString());
         assertTrue(d.waitFor(30, TimeUnit.SECONDS), "daemon gives up");
         assertEquals(1, d.exitValue());
-        assertEquals("papa: cannot open log file " + link + ": " + link + " is a symbolic link", stderr(d).strip());
+        assertEquals("papa: cannot open log file " + link + ": " + link + " is a symbolic link, or a directory on its way is one",
+                stderr(d).strip());
         assertEquals("", Files.readString(target));
+        // a directory on the way that is a link (a user's, swapped in): refused too, nothing made behind it
+        Path real = Files.createDirectory(tmp.resolve("real"));
+        Path linked = Files.createSymbolicLink(tmp.resolve("linked"), real);
+        Process viaDir = main("-p", "0", "--log-file", linked.resolve("papa.log").toString());
+        assertTrue(viaDir.waitFor(30, TimeUnit.SECONDS), "daemon gives up");
+        assertEquals(1, viaDir.exitValue());
+        assertEquals("papa: cannot open log file " + linked.resolve("papa.log") + ": " + linked.resolve("papa.log")
+                + " is a symbolic link, or a directory on its way is one", stderr(viaDir).strip());
+        assertFalse(Files.exists(real.resolve("papa.log")), "nothing was made behind the link");
         Path fifo = tmp.resolve("fifo");
         assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
         IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> DaemonMain.openLog(fifo));
@@ -294,6 +304,11 @@ class CommandLineTest {
         String[][] cases = {
             {"--output-budget", "512k", "papa: invalid output budget \"512k\" (at least 1m; suffix k, m or g)\n"},
             {"--output-budget=lots", null, "papa: invalid output budget \"lots\" (at least 1m; suffix k, m or g)\n"},
+            // was taken silently as no budget at all
+            {"--output-budget", "99999999999999999999g", "papa: invalid output budget \"99999999999999999999g\" (more than this machine's memory, "
+                    + DaemonMain.physicalMemory() + " bytes)\n"},
+            {"--output-budget", "100000g", "papa: invalid output budget \"100000g\" (more than this machine's memory, "
+                    + DaemonMain.physicalMemory() + " bytes)\n"},
             {"--max-sessions", "0", "papa: --max-sessions needs a positive number, not \"0\"\n"},
             {"--max-sessions-per-user", "x", "papa: --max-sessions-per-user needs a positive number, not \"x\"\n"},
         };
