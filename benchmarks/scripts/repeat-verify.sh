@@ -24,7 +24,7 @@ echo "repeat-verify: $n runs of git clone + mvn -B verify at $commit$([ $beside 
 build() {
   local dir=$1 log=$2 start rc
   rm -rf "$dir"
-  git clone -q "$repo" "$dir" || return 1
+  git clone -q "$repo" "$dir" && git -C "$dir" checkout -q "$commit" || return 1 # the same commit every run
   start=$(date +%s)
   (cd "$dir" && mvn -B verify </dev/null >"$log" 2>&1)
   rc=$?

@@ -150,7 +150,14 @@ class FuzzTest {
             assertEquals(Outcome.OK, s.request("remove processes fz*".getBytes(StandardCharsets.UTF_8)));
             assertEquals(Outcome.OK, s.request("remove sockets fz*".getBytes(StandardCharsets.UTF_8)));
             assertEquals(Outcome.OK, s.request("remove values fz*".getBytes(StandardCharsets.UTF_8)));
-            assertEquals(Outcome.CLOSED, s.request("exit-if-idle".getBytes(StandardCharsets.UTF_8)));
+            // a removed process stays until it has exited and its pipes are drained: "not idle" until then
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            Outcome exit;
+            while ((exit = s.request("exit-if-idle".getBytes(StandardCharsets.UTF_8))) == Outcome.OK && System.nanoTime() < deadline) {
+                assertTrue(s.transcript.toString().startsWith("not idle"), s.transcript.toString());
+                Thread.sleep(20);
+            }
+            assertEquals(Outcome.CLOSED, exit);
         } finally {
             try (var files = Files.list(dir)) {
                 for (Path p : (Iterable<Path>) files::iterator) Files.deleteIfExists(p);

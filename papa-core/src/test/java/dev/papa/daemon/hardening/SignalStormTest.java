@@ -77,6 +77,10 @@ class SignalStormTest {
                 assertEquals("", c.result("list processes"));
                 assertEquals(List.of(), ProcStats.zombieChildren(pid));
                 assertEquals(List.of(), ProcStats.children(pid));
+                // the last exits' pipes and pidfds are closed as their items are acknowledged:
+                // give the daemon the moment after the last reply; a leak never comes back down
+                long deadline = System.nanoTime() + 10_000_000_000L;
+                while (ProcStats.fdCount(pid) > fdsBefore && System.nanoTime() < deadline) Thread.sleep(10);
                 assertEquals(fdsBefore, ProcStats.fdCount(pid), "descriptors leaked");
             }
             try (Conn c = Conn.open(d.port)) {
