@@ -137,7 +137,10 @@ class KeeperKillIT {
             synchronized (w.seen) {
                 lost = highest + 1 - w.seen.cardinality();
             }
-            assertEquals(0, load.refused.get(), "refused or failed control connections");
+            assertEquals(0, load.refused.get(), "refused control connections");
+            // a connection the killed JVM had accepted but not yet greeted dies with it (sessions
+            // are closed by a restart, PROTOCOL.md "The keeper"): at most one such per kill
+            assertTrue(load.cut.get() <= KILLS, load.cut.get() + " connections closed before their greeting in " + KILLS + " kills");
             assertEquals(0, load.httpFailed.get(), "HTTP requests that failed");
             assertTrue(load.httpOk.get() >= 20, "HTTP requests answered: " + load.httpOk.get());
             List<Long> sorted = new ArrayList<>(downMillis);
