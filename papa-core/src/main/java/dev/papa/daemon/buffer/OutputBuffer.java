@@ -30,6 +30,7 @@ public final class OutputBuffer {
     private final long capacity;
     private final OutputBudget budget; // null: bounded by capacity only
     int budgetIndex = -1;              // this queue's place in the budget's list
+    OutputBudget.Owner owner;          // whose share of the budget it counts against
     private byte[] kinds = new byte[8];
     private long[] times = new long[8];
     private byte[][] chunks = new byte[8][];
@@ -51,10 +52,15 @@ public final class OutputBuffer {
 
     /** A queue of at most {@code capacity} chunk bytes whose heap cost counts against {@code budget}. */
     public OutputBuffer(long capacity, OutputBudget budget) {
+        this(capacity, budget, 0, true);
+    }
+
+    /** A queue as above whose cost counts against the share of {@code ownerUid} (OutputBudget, "Shares"). */
+    public OutputBuffer(long capacity, OutputBudget budget, int ownerUid, boolean ownerAdmin) {
         if (capacity < 0) throw new IllegalArgumentException("capacity < 0");
         this.capacity = capacity;
         this.budget = budget;
-        if (budget != null) budget.register(this);
+        if (budget != null) budget.register(this, ownerUid, ownerAdmin);
     }
 
     /** Queues a chunk read from stdout or stderr, evicting old chunks by the overflow rule. */
@@ -71,7 +77,7 @@ public final class OutputBuffer {
         long c = OutputBudget.chunkCost(chunk.length);
         if (budget != null) {
             budget.makeRoom(this, c);
-            budget.charge(c);
+            budget.charge(this, c);
         }
         push(kind, timeMicros, chunk);
         bytes += len;
@@ -197,7 +203,7 @@ public final class OutputBuffer {
                 long freed = OutputBudget.chunkCost(c.length);
                 bytes -= c.length;
                 cost -= freed;
-                if (budget != null) budget.charge(-freed);
+                if (budget != null) budget.charge(this, -freed);
             }
             chunks[head] = null;
             head = (head + 1) & mask;

@@ -47,13 +47,13 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
         return !removed && !gone && !output.isClosed();
     }
 
-    HostedProcess(ProcessSpec spec, int owner, int pid, long startedMicros, OutputBudget budget) {
+    HostedProcess(ProcessSpec spec, int owner, boolean ownerAdmin, int pid, long startedMicros, OutputBudget budget) {
         this.spec = spec;
         this.owner = owner;
         this.nameBytes = spec.name().getBytes(java.nio.charset.StandardCharsets.UTF_8);
         this.pid = pid;
         this.startedMicros = startedMicros;
-        this.output = new OutputBuffer(spec.bufsize(), budget);
+        this.output = new OutputBuffer(spec.bufsize(), budget, owner, ownerAdmin);
         output.pauses(spec.overflow() == Overflow.BLOCK);
     }
 

@@ -53,7 +53,7 @@ final class PipeGate {
     int room(HostedProcess p, int readSize) {
         if (p.spec.overflow() != Overflow.BLOCK || !p.keepsOutput()) return readSize;
         int room = (int) Math.min(readSize, p.output.room());
-        if (room > 0 && !budget.hasRoomFor(OutputBudget.chunkCost(room))) {
+        if (room > 0 && !budget.hasRoomFor(p.output, OutputBudget.chunkCost(room))) {
             awaitingBudget.add(p);
             return 0;
         }
@@ -82,10 +82,13 @@ final class PipeGate {
     List<HostedProcess> budgetFreed(int readSize) {
         if (awaitingBudget.isEmpty() || !budget.hasRoomFor(OutputBudget.chunkCost(readSize))) return List.of();
         List<HostedProcess> resumed = new ArrayList<>(awaitingBudget.size());
-        for (HostedProcess p : awaitingBudget) {
+        long cost = OutputBudget.chunkCost(readSize);
+        for (java.util.Iterator<HostedProcess> it = awaitingBudget.iterator(); it.hasNext(); ) {
+            HostedProcess p = it.next();
+            if (p.blocked && !p.gone && !budget.hasRoomFor(p.output, cost)) continue; // its owner's share is still full
+            it.remove();
             if (p.blocked && !p.gone && resume(p)) resumed.add(p);
         }
-        awaitingBudget.clear();
         return resumed;
     }
 

@@ -161,7 +161,7 @@ public final class ProcessTable {
                 answer.accept(null, error);
             } else {
                 // Tracked even when the requesting session has gone meanwhile: the process exists.
-                HostedProcess p = new HostedProcess(spec, by.uid(), child.pid(), clock.nowMicros(), budget);
+                HostedProcess p = new HostedProcess(spec, by.uid(), by.isAdmin(), child.pid(), clock.nowMicros(), budget);
                 p.pidfd = child.pidfd();
                 p.stdout = child.stdout();
                 p.stderr = child.stderr();
@@ -559,7 +559,9 @@ public final class ProcessTable {
      */
     public HostedProcess adopt(ProcessSpec spec, int owner, int pid, long startedMicros, Fd pidfd, Fd stdout, Fd stderr,
                                boolean running, int exitStatus, boolean removed, long pipeGraceMillis, boolean graceDue) {
-        HostedProcess p = new HostedProcess(spec, owner, pid, startedMicros, budget);
+        // An upgrade's process: its owner is an administrator as a session's would be (Principal.of).
+        boolean ownerAdmin = owner == 0 || owner == dev.papa.posix.Processes.effectiveUid();
+        HostedProcess p = new HostedProcess(spec, owner, ownerAdmin, pid, startedMicros, budget);
         p.graceDue = graceDue; // blocked is found again: the first read of a full queue blocks it
         p.pidfd = pidfd;
         p.stdout = stdout;
