@@ -88,6 +88,7 @@ public final class Carried {
                 Map.entry("bytes", "the sum of the chunks"), Map.entry("exitStatus", "ProcessEntry.exitStatus"),
                 Map.entry("closed", "a closed item (kind CLOSED) among the items"),
                 Map.entry("sentEnd", "ProcessEntry.sentEnd"), Map.entry("dropped", "ProcessEntry.dropped"),
-                Map.entry("pauses", "spec.overflow"));
+                Map.entry("pauses", "spec.overflow"),
+                Map.entry("owner", "ProcessEntry.owner: the queue counts against its process's owner's share of the budget"));
     }
 }
