@@ -67,8 +67,9 @@ class BackpressureTest extends DaemonTestBase {
         String listed = c.ok("list processes seq");
         assertTrue(listed.contains(" running=True ") && listed.endsWith(" overflow=block blocked=True args=/usr/bin/seq 1 " + LINES),
                 listed);
-        String wchan = Files.readString(Path.of("/proc/" + p.pid() + "/wchan")).trim();
-        assertTrue(wchan.endsWith("pipe_write"), "seq waits in write() on its stdout pipe, not " + wchan);
+        // the queue is full first; seq goes on writing until the pipe is full too, then waits
+        awaitIo("seq waits in write() on its stdout pipe", 10_000,
+                () -> Files.readString(Path.of("/proc/" + p.pid() + "/wchan")).trim().endsWith("pipe_write"));
         c.writeLine("watch processes seq");
         assertEquals("Watching 1", c.readLine());
         List<ProtocolClient.Item> first = c.readBatch();
