@@ -6,6 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** What /proc says about a process (for tests). */
 public final class ProcInfo {
@@ -47,12 +49,64 @@ public final class ProcInfo {
 
     /** Every process with a socket listening on the endpoint. */
     public static List<Long> listeners(Endpoint endpoint) throws IOException {
+        if (endpoint.isUnix()) {
+            return unixListeners(endpoint.path());
+        }
         List<Long> r = new ArrayList<>();
         try (var ps = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("\\d+"))) {
             for (Path p : ps) {
                 int pid = Integer.parseInt(p.getFileName().toString());
                 if (Boolean.TRUE.equals(DaemonLauncher.listensOn(pid, endpoint))) {
                     r.add((long) pid);
+                }
+            }
+        }
+        return r;
+    }
+
+    private static final Pattern SS_LISTENER = Pattern.compile(
+            "u_(?:str|seq)\\s+LISTEN\\s+\\d+\\s+\\d+\\s+(\\S+)\\s.*?users:\\((.*?\\))\\)\\s.*?ino:(\\d+) dev:");
+    private static final Pattern SS_PID = Pattern.compile("pid=(\\d+)");
+
+    /**
+     * Processes listening on a unix socket bound at {@code path}, from ss(8). /proc/net/unix is not
+     * enough: a socket bound through a directory descriptor (docs/SECURITY.md) has the address
+     * /proc/self/fd/N/NAME there, which matches NAME in any directory (the daemon of another test,
+     * or of a second build beside this one, on its own papa.sock). ss also gives the inode of the
+     * file it was bound to, which tells. A socket bound at the path by its name counts even when
+     * its file was since replaced: a daemon that still listens there is what the callers look for.
+     */
+    static List<Long> unixListeners(Path path) throws IOException {
+        Long inode;
+        try {
+            inode = ((Number) Files.getAttribute(path, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS)).longValue();
+        } catch (java.nio.file.NoSuchFileException e) {
+            inode = null;
+        }
+        Process ss = new ProcessBuilder("ss", "-xlpe").redirectErrorStream(true).start();
+        String out = new String(ss.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            if (ss.waitFor() != 0) {
+                throw new IOException("ss -xlpe: " + out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+        List<Long> r = new ArrayList<>();
+        for (String line : out.split("\n")) {
+            Matcher m = SS_LISTENER.matcher(line);
+            if (!m.lookingAt()) {
+                continue;
+            }
+            String address = m.group(1);
+            boolean bound = address.equals(path.toString())
+                    || (address.startsWith("/proc/self/fd/") && address.endsWith("/" + path.getFileName())
+                        && inode != null && inode == Long.parseLong(m.group(3)));
+            if (bound) {
+                Matcher pid = SS_PID.matcher(m.group(2));
+                while (pid.find()) {
+                    r.add(Long.parseLong(pid.group(1)));
                 }
             }
         }

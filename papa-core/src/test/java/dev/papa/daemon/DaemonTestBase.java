@@ -42,11 +42,42 @@ abstract class DaemonTestBase {
         return new DaemonConfig().port(0).singleSession(false);
     }
 
+    /** Set when {@link #ownJvm()}: the daemon's process, not this one. */
+    protected dev.papa.daemon.hardening.DaemonJvm daemonJvm;
+
+    /**
+     * Whether the daemon runs in a JVM of its own (command-line defaults, {@link #config()} unused):
+     * for tests that count the daemon's descriptors or children, which the shared test JVM's other
+     * threads (a daemon of an earlier test winding down, the JIT) would change.
+     */
+    protected boolean ownJvm() {
+        return false;
+    }
+
     @BeforeEach
     void startDaemon() throws Exception {
-        daemon = Daemon.start(config());
-        port = daemon.port();
+        if (ownJvm()) {
+            daemonJvm = dev.papa.daemon.hardening.DaemonJvm.start(List.of());
+            port = daemonJvm.port;
+        } else {
+            daemon = Daemon.start(config());
+            port = daemon.port();
+        }
         assertTrue(port > 0, "daemon port");
+    }
+
+    /** Descriptors the daemon's own JVM has open (needs {@link #ownJvm()}). */
+    protected long daemonFds() throws IOException {
+        return daemonJvm.openFds();
+    }
+
+    /** Whether the daemon's own JVM has at most {@code n} descriptors open, for {@link #await}. */
+    protected boolean daemonFdsAtMost(long n) {
+        try {
+            return daemonFds() <= n;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @AfterEach
@@ -59,6 +90,7 @@ abstract class DaemonTestBase {
             while (procState(pid) != null && System.currentTimeMillis() < deadline) Thread.sleep(10);
         }
         if (daemon != null) daemon.close();
+        if (daemonJvm != null) daemonJvm.close();
     }
 
     static void kill(long pid) {
@@ -126,7 +158,12 @@ abstract class DaemonTestBase {
 
     /** Pids of this JVM's children (the in-process daemon's processes) that are zombies now. */
     static Set<Long> zombieChildren() {
-        return ProcessHandle.current().children().map(ProcessHandle::pid)
+        return zombieChildren(ProcessHandle.current());
+    }
+
+    /** Pids of {@code parent}'s children that are zombies now. */
+    static Set<Long> zombieChildren(ProcessHandle parent) {
+        return parent.children().map(ProcessHandle::pid)
                 .filter(pid -> "Z".equals(procState(pid))).collect(java.util.stream.Collectors.toSet());
     }
 

@@ -16,13 +16,18 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(60)
 class DescendantsTest extends DaemonTestBase {
+    @Override
+    protected boolean ownJvm() {
+        return true; // counts the daemon's descriptors
+    }
+
     @Test
     void grandchildOutlivesTheReportedExitAndThePipesCloseAfterIt() throws Exception {
         ProtocolClient c = connect();
         Path marker = tmp.resolve("M");
         make(c, "warm /bin/true"); // JIT and class loading that open descriptors once
         watchAll(c, "warm", 1);
-        long fdsBefore = ProcessesTest.openFds();
+        long fdsBefore = daemonFds();
         // the grandchild writes only once the test lets it (after the exit was delivered)
         Path go = fifo("go");
         make(c, "d working_dir=" + tmp + " /bin/sh -c " + esc("(read x < go; echo late; touch M) & echo early"));
@@ -30,10 +35,10 @@ class DescendantsTest extends DaemonTestBase {
         assertEquals("early\n", ProtocolClient.out(items), "what came before the exit was reported");
         assertEquals(0, ProtocolClient.closedItem(items, "d").status());
         assertEquals("", c.ok("list processes d"), "the exit was delivered: d left the table");
-        assertTrue(ProcessesTest.openFds() > fdsBefore, "the grandchild's pipes are still read");
+        assertTrue(daemonFds() > fdsBefore, "the grandchild's pipes are still read");
         release(go);
         await("the grandchild wrote after the exit and went on (no SIGPIPE)", 20_000, () -> Files.exists(marker));
         await("the pipes closed once the grandchild exited (before " + fdsBefore + ", now "
-                + ProcessesTest.openFds() + ")", 10_000, () -> ProcessesTest.openFds() <= fdsBefore);
+                + daemonFds() + ")", 10_000, () -> daemonFdsAtMost(fdsBefore));
     }
 }

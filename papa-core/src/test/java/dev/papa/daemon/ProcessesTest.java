@@ -21,7 +21,6 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -339,46 +338,6 @@ class ProcessesTest extends DaemonTestBase {
         assertTrue(o.matches("\\d+"), o);
         assertTrue(ProcessHandle.of(Long.parseLong(o)).isPresent(), "the grandchild is still alive");
         awaitReaped(p.pid());
-    }
-
-    @Test
-    void failedMakeProcessLeavesNothingBehind() throws Exception {
-        ProtocolClient c = connect();
-        Path notExecutable = tmp.resolve("plain.txt");
-        Files.writeString(notExecutable, "not a program");
-        Files.setPosixFilePermissions(notExecutable, PosixFilePermissions.fromString("rw-r--r--"));
-        String[] bad = {
-            "x /nonexistent/program",
-            "x nosuchprogram-anywhere",
-            "x " + notExecutable,
-            "x " + tmp,
-            "x working_dir=" + tmp.resolve("missing") + " /bin/true",
-            "x uid=nosuchuser /bin/true",
-        };
-        Set<Long> zombiesBefore = zombieChildren();
-        c.error("make process " + bad[0]); // warm up
-        long fdsBefore = openFds();
-        for (int round = 0; round < 5; round++) {
-            for (String b : bad) c.error("make process " + b);
-        }
-        assertTrue(c.error("make process " + bad[0]).startsWith("Bad command - "));
-        assertTrue(c.error("make process " + bad[1]).startsWith("Bad command - "));
-        assertTrue(c.error("make process " + bad[2]).startsWith("Bad command - "));
-        assertTrue(c.error("make process " + bad[4]).startsWith("Bad working_dir - "));
-        assertEquals("No command", c.error("make process x"));
-        assertEquals("No command", c.error("make process x env.A=1 bufsize=1k"));
-        assertEquals("\n> ", c.send("list processes"));
-        await("no descriptor leaked (before " + fdsBefore + ", now " + openFds() + ")", 5_000,
-                () -> openFds() <= fdsBefore);
-        await("no new zombie children", 5_000, () -> zombiesBefore.containsAll(zombieChildren()));
-    }
-
-    static long openFds() {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return s.count();
-        } catch (java.io.IOException e) {
-            throw new AssertionError(e);
-        }
     }
 
     @Test
