@@ -73,7 +73,7 @@ public final class Daemon implements AutoCloseable {
                 LOG.warning("--output-budget " + config.outputBudget() + " is over three quarters of the max heap ("
                         + Runtime.getRuntime().maxMemory() + " bytes): queued output may exhaust the heap");
             }
-            this.work = new Worker(loop);
+            this.work = new Worker(loop, config.lookupTimeoutMillis());
             this.sockets = new SocketTable(work);
             this.processes = new ProcessTable(loop, work, clock, sockets, new OutputBudget(config.outputBudget()));
             if (config.childOpenFilesSoft() >= 0) {
@@ -81,7 +81,7 @@ public final class Daemon implements AutoCloseable {
             }
             if (config.keeper() != null) processes.exitsFromKeeper(); // before a restore tracks processes
             if (image != null) Restore.apply(image, values, sockets, processes);
-            this.server = new Server(loop, values, sockets, processes, listener, config, this::stop);
+            this.server = new Server(loop, work, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids(), server.warnings()));
             // an in-place upgrade's restore is one more upgrade; a keeper's restart is not
             int upgrades = image == null ? 0 : image.header().daemon().upgrades() + (config.keeper() == null ? 1 : 0);

@@ -26,6 +26,7 @@ public final class DaemonConfig {
     private long outputBudget;
     private long valuesLimit;
     private long childOpenFilesSoft = -1;
+    private long lookupTimeoutMillis = dev.papa.daemon.work.Worker.DEFAULT_LOOKUP_TIMEOUT_MILLIS;
     private int maxSessionsPerUser;
     /**
      * The longest request line: Circus sends a watcher's whole environment ({@code copy_env}) in
@@ -102,4 +103,7 @@ public final class DaemonConfig {
     public int maxSessions() { return maxSessions; }
     public int maxSessionsPerUser() { return maxSessionsPerUser; }
     public java.time.Duration slowClientTimeout() { return slowClientTimeout; }
+    /** How long a user, group or host lookup may take before its request gets an error (--lookup-timeout). */
+    public DaemonConfig lookupTimeoutMillis(long millis) { this.lookupTimeoutMillis = millis; return this; }
+    public long lookupTimeoutMillis() { return lookupTimeoutMillis; }
 }

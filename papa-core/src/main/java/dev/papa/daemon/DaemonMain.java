@@ -49,6 +49,7 @@ public final class DaemonMain {
             "  --allow-uid N           let this uid connect too (repeatable)",
             "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
             "  --output-budget SIZE    heap all queued output may take (e.g. 512m; default half the max heap)",
+            "  --lookup-timeout SECS   how long a user, group or host lookup may take (default 5; 0.1 to 300)",
             "  --max-line SIZE         longest request line (default 256k; 1k to 64m)",
             "  --max-sessions N        sessions at once (default 1024; an eighth kept for administrators)",
             "  --max-sessions-per-user N  sessions of one non-administrator uid (default a quarter of the limit)",
@@ -58,6 +59,20 @@ public final class DaemonMain {
             "client made it exit, 143 after SIGTERM, 130 after SIGINT, 1 when it could not start,",
             "70 when it died of an error.",
             "");
+
+    /** {@code --lookup-timeout SECS}: seconds, decimals allowed, 0.1 to 300; in milliseconds. */
+    static long lookupTimeout(String v) {
+        double secs;
+        try {
+            secs = Double.parseDouble(v);
+        } catch (NumberFormatException e) {
+            secs = Double.NaN;
+        }
+        if (!(secs >= 0.1 && secs <= 300) || !v.matches("\\d+(\\.\\d+)?")) {
+            throw new IllegalArgumentException("invalid --lookup-timeout \"" + v + "\" (seconds, 0.1 to 300)");
+        }
+        return Math.round(secs * 1000);
+    }
 
     /** MemTotal of /proc/meminfo in bytes, or Long.MAX_VALUE when it cannot be read. */
     static long physicalMemory() {
@@ -307,6 +322,11 @@ public final class DaemonMain {
                                 + memory + " bytes)");
                     }
                     c.outputBudget(n);
+                    break;
+                }
+                case "--lookup-timeout": {
+                    String v = value != null ? value : next(args, ++i, a);
+                    c.lookupTimeoutMillis(lookupTimeout(v));
                     break;
                 }
                 case "--max-line": {

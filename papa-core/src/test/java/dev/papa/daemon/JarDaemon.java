@@ -51,9 +51,15 @@ final class JarDaemon implements AutoCloseable {
 
     /** The same with more daemon options ({@code --keeper}). */
     static JarDaemon start(String java, Path jar, List<String> jvmFlags, List<String> daemonArgs) throws Exception {
+        return start(List.of(), java, jar, jvmFlags, daemonArgs);
+    }
+
+    /** The same run by {@code prefix} (a command that execs the rest, as unshare does: the pid stays java's). */
+    static JarDaemon start(List<String> prefix, String java, Path jar, List<String> jvmFlags, List<String> daemonArgs) throws Exception {
         Path log = Files.createTempFile("papa-upgrade", ".log");
         Path output = Files.createTempFile("papa-upgrade", ".out");
-        List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"));
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"));
         cmd.addAll(jvmFlags);
         cmd.addAll(List.of("-jar", jar.toString(), "-p", "0", "--log-file", log.toString()));
         cmd.addAll(daemonArgs);

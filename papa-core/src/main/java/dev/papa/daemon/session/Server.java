@@ -59,13 +59,15 @@ public final class Server {
     private dev.papa.daemon.access.AccessControl access;
     private Upgrades upgrades;
     private boolean upgrading;
+    private final dev.papa.daemon.work.Worker work;
     /** How much of what a session wrote its TCP client has not read yet (the first batch waits for it). */
     private final dev.papa.peer.SockDiag clientQueues = new dev.papa.peer.SockDiag();
     private final int daemonUid = dev.papa.posix.Processes.effectiveUid();
 
-    public Server(EventLoop loop, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
+    public Server(EventLoop loop, dev.papa.daemon.work.Worker work, ValueTable values, SocketTable sockets, ProcessTable processes, Fd listener,
                   DaemonConfig config, java.util.function.Consumer<String> onExit) throws PosixException {
         this.loop = loop;
+        this.work = work;
         this.values = values;
         this.sockets = sockets;
         this.processes = processes;
@@ -161,6 +163,7 @@ public final class Server {
 
     void sessionClosed(Session s) {
         if (sessions.remove(s)) quota.release(s.principal());
+        work.forget(s.principal()); // what it still waits for is not carried out (docs/PROTOCOL.md)
         LOG.fine(() -> "Closed client session " + s.peer());
         // An upgrade ends every session: that is no reason to exit.
         if (!sessions.isEmpty() || exitCheckScheduled || upgrading) return;

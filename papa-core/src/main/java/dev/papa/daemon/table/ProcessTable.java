@@ -116,7 +116,7 @@ public final class ProcessTable {
             admit(by, request.prepare(), watch, answer);
             return;
         }
-        work.run(Worker.Lane.LOOKUP, request::prepare, (spec, error) -> {
+        work.lookup(by, "the user and groups of process " + name, request::prepare, (spec, error) -> {
             if (error != null) answer.accept(null, error);
             else admit(by, spec, watch, answer);
         });
@@ -154,7 +154,7 @@ public final class ProcessTable {
             return;
         }
         spawning.put(name, new ArrayList<>());
-        work.run(Worker.Lane.SPAWN, launch::start, (child, error) -> {
+        work.spawn(launch::start, (child, error) -> {
             launch.close();
             List<Runnable> next = spawning.remove(name);
             if (error != null) {

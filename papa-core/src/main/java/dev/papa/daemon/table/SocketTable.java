@@ -78,7 +78,7 @@ public final class SocketTable {
             answer.accept(existing, null);
         } else if (requested.family == Sockets.Family.UNIX && !by.isAdmin()) {
             // the file is made with the user's identity, whose groups come from NSS: off the loop, like a host name
-            work.run(Worker.Lane.LOOKUP, () -> ProcessIdentity.resolve(by, null, null), (id, error) -> {
+            work.lookup(by, "the groups of uid " + by.uid(), () -> ProcessIdentity.resolve(by, null, null), (id, error) -> {
                 try {
                     if (error != null) throw error;
                     HostedSocket made = existing(by, requested);
@@ -93,7 +93,7 @@ public final class SocketTable {
         } else if (isAddressLiteral(requested.host)) {
             answer.accept(add(by, requested.at(resolve(requested.host, requested.family))), null); // parsed, not looked up
         } else {
-            work.run(Worker.Lane.LOOKUP, () -> resolve(requested.host, requested.family), (address, error) -> {
+            work.lookup(by, "host " + requested.host, () -> resolve(requested.host, requested.family), (address, error) -> {
                 try {
                     if (error != null) throw error;
                     // Another session may have made the name while this one was resolving.

@@ -61,7 +61,7 @@ final class PreCheck {
     static void start(EventLoop loop, Worker work, List<String> command, Fd state, Outcome outcome) {
         SpawnSpec spec = new SpawnSpec(command).env(System.getenv()).passFd(state.get(), STATE_FD)
                 .stdout(SpawnSpec.Output.PIPE).stderr(SpawnSpec.Output.STDOUT);
-        work.run(Worker.Lane.SPAWN, () -> {
+        work.spawn(() -> {
             try {
                 return Spawner.spawn(spec);
             } catch (PosixException e) {

@@ -137,7 +137,7 @@ public final class Upgrader implements Server.Upgrades {
 
     /** Runs {@code then} once nothing is in flight on the worker (a spawn must land in the table first). */
     private void whenQuiet(Runnable then) {
-        if (work.idle()) then.run();
+        if (work.spawnsIdle()) then.run();
         else loop.schedule(QUIET_POLL_MILLIS, () -> whenQuiet(then));
     }
 

@@ -1,6 +1,7 @@
 package dev.papa.daemon.work;
 
 import dev.papa.daemon.loop.EventLoop;
+import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;
 
 import java.util.concurrent.LinkedBlockingQueue;
@@ -16,28 +17,17 @@ import java.util.logging.Logger;
  * values it owns and returns a value or an error; it never touches tables, sessions or the
  * loop's state, so "one thread owns the tables" still holds.
  *
- * <p>Two lanes of one thread each: a user database or resolver that never answers holds up
- * only other lookups, never a spawn that needs none; spawns run one at a time, so no spawn can
- * inherit another's half-made pipes.
+ * <p>Two lanes: lookups ({@link LookupLane}: users take turns, each bounded, each lookup timed
+ * out), so a user database or resolver that never answers holds up no spawn and no other user;
+ * and spawns, one at a time on one thread, so no spawn can inherit another's half-made pipes.
  */
 public final class Worker implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Worker.class.getName());
 
-    /** Jobs waiting per lane. A session has at most one request in flight, so this is far above need. */
+    /** Spawns waiting. A session has at most one request in flight, so this is far above need. */
     public static final int QUEUE_LIMIT = 4096;
-
-    public enum Lane {
-        /** User and group lookups ({@code uid=}, {@code gid=}, group lists) and {@code host=} resolution. */
-        LOOKUP("papa-lookup"),
-        /** clone+exec. */
-        SPAWN("papa-spawn");
-
-        final String threadName;
-
-        Lane(String threadName) {
-            this.threadName = threadName;
-        }
-    }
+    /** How long a lookup may take unless --lookup-timeout says otherwise. */
+    public static final long DEFAULT_LOOKUP_TIMEOUT_MILLIS = 5_000;
 
     /** Work done off the loop; a CommandError becomes the request's {@code Error:} reply. */
     @FunctionalInterface
@@ -52,30 +42,43 @@ public final class Worker implements AutoCloseable {
     }
 
     private final EventLoop loop;
-    /** Jobs taken and not yet answered (loop thread only): an upgrade waits for none. */
-    private int inFlight;
-    private final ThreadPoolExecutor[] lanes = new ThreadPoolExecutor[Lane.values().length];
+    private final LookupLane lookups;
+    /** Spawns taken and not yet answered (loop thread only): an upgrade waits for none. */
+    private int spawnsInFlight;
+    private final ThreadPoolExecutor spawns;
 
-    public Worker(EventLoop loop) {
+    public Worker(EventLoop loop, long lookupTimeoutMillis) {
         this.loop = loop;
-        for (Lane lane : Lane.values()) {
-            lanes[lane.ordinal()] = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
-                    new LinkedBlockingQueue<>(QUEUE_LIMIT), r -> {
-                        Thread t = new Thread(r, lane.threadName);
-                        t.setDaemon(true); // an unfinished lookup never keeps the JVM alive
-                        return t;
-                    });
-        }
+        this.lookups = new LookupLane(loop, lookupTimeoutMillis);
+        this.spawns = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(QUEUE_LIMIT), r -> {
+            Thread t = new Thread(r, "papa-spawn");
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /**
-     * Runs {@code job} on {@code lane}, then {@code answer} on the loop. Call on the loop. A full
-     * queue (or a closed worker) answers at once, before this method returns.
+     * Looks up users, groups or a host name for the session of {@code by}, then {@code answer} on
+     * the loop. {@code what} names it in errors ("host example.com"). Call on the loop; a refused
+     * lookup is answered before this returns.
      */
-    public <T> void run(Lane lane, Job<T> job, Answer<T> answer) {
+    public <T> void lookup(Principal by, String what, Job<T> job, Answer<T> answer) {
+        lookups.run(by, what, job, answer);
+    }
+
+    /** The session of {@code by} ended: its lookups are answered now and their results dropped. */
+    public void forget(Principal by) {
+        lookups.forget(by);
+    }
+
+    /**
+     * Runs {@code job} (a clone+exec) on the spawn thread, then {@code answer} on the loop. Call on
+     * the loop. A full queue (or a closed worker) answers at once, before this method returns.
+     */
+    public <T> void spawn(Job<T> job, Answer<T> answer) {
         try {
-            inFlight++;
-            lanes[lane.ordinal()].execute(() -> {
+            spawnsInFlight++;
+            spawns.execute(() -> {
                 T value = null;
                 CommandError error = null;
                 try {
@@ -83,30 +86,34 @@ public final class Worker implements AutoCloseable {
                 } catch (CommandError e) {
                     error = e;
                 } catch (RuntimeException | LinkageError | StackOverflowError e) {
-                    LOG.log(Level.SEVERE, lane.threadName + " job failed", e);
+                    LOG.log(Level.SEVERE, "papa-spawn job failed", e);
                     error = CommandError.internal();
                 }
                 T v = value;
                 CommandError err = error;
                 loop.execute(() -> {
-                    inFlight--; // idle() is asked between loop tasks: a job this answer starts counts by then
+                    spawnsInFlight--; // idle() is asked between loop tasks: a job this answer starts counts by then
                     answer.accept(v, err);
                 });
             });
         } catch (RejectedExecutionException e) {
-            inFlight--;
+            spawnsInFlight--;
             answer.accept(null, new CommandError("Too many requests in progress (" + QUEUE_LIMIT + "), try again"));
         }
     }
 
-    /** True when every job taken was answered (loop thread only). */
-    public boolean idle() {
-        return inFlight == 0;
+    /**
+     * True when every spawn taken was answered (loop thread only). Lookups do not count: an
+     * upgrade ends every session first, which answers their lookups.
+     */
+    public boolean spawnsIdle() {
+        return spawnsInFlight == 0;
     }
 
     /** Daemon exit: drops waiting jobs; a running one finishes, and its answer is not delivered. */
     @Override
     public void close() {
-        for (ThreadPoolExecutor lane : lanes) lane.shutdownNow();
+        lookups.close();
+        spawns.shutdownNow();
     }
 }

@@ -46,19 +46,8 @@ class OffLoopTest {
         for (Path p : files) Files.deleteIfExists(p);
     }
 
-    /** Root, and mount namespaces available (not in a container that forbids them). */
     private static boolean root() throws Exception {
-        if (!"root".equals(System.getProperty("user.name"))) return false;
-        Process p = new ProcessBuilder("unshare", "-m", "--propagation", "private", "--", "true").inheritIO().start();
-        return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
-    }
-
-    /** A private daemon whose resolver asks {@code silent} and waits {@code timeout} seconds for an answer. */
-    private DaemonJvm hungResolverDaemon(DatagramSocket silent, int timeout) throws Exception {
-        Path resolv = Files.createTempFile("papa-resolv", ".conf");
-        files.add(resolv);
-        Files.writeString(resolv, "nameserver " + silent.getLocalAddress().getHostAddress() + "\noptions timeout:" + timeout + " attempts:1\n");
-        return privateDaemon(List.of("sh", "-c", "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"", resolv.toString()));
+        return HungResolver.possible();
     }
 
     /** A daemon JVM in a new, private mount namespace (unshare execs java: same pid). */
@@ -71,16 +60,16 @@ class OffLoopTest {
     @Test
     void hungResolverStallsOnlyTheSessionThatAsked() throws Exception {
         assumeTrue(root(), "needs root for a mount namespace");
-        try (DatagramSocket silent = silentNameServer()) {
-            // One attempt, a long timeout: the lookup hangs far longer than the checks below take.
-            try (DaemonJvm d = hungResolverDaemon(silent, 8);
+        try (HungResolver resolver = HungResolver.start(8)) {
+            // One attempt, a long timeout: the lookup hangs far longer than the checks below take
+            // (and the daemon waits for the resolver to give up: its own timeout is longer).
+            try (DaemonJvm d = DaemonJvm.start(resolver.prefix(), "--lookup-timeout", "60");
                  Conn asker = Conn.open(d.port);
                  Conn other = Conn.open(d.port);
                  Conn watcher = Conn.open(d.port)) {
                 // pipelined: the set must be answered after the make socket, whatever happens
                 asker.send("make socket s host=hung.papa-test.invalid port=0\nset after 1\n");
-                byte[] query = new byte[512];
-                silent.receive(new DatagramPacket(query, query.length)); // handshake: the lookup is in flight
+                resolver.awaitQuery(); // handshake: the lookup is in flight
                 servedMeanwhile(other, watcher);
                 assertEquals(0, asker.available(), "answered before the resolver gave up");
                 // The lookup fails when the resolver times out; then, in order, the pipelined set.
@@ -121,33 +110,41 @@ class OffLoopTest {
     }
 
     /**
-     * The requester leaves while its {@code make process} waits for the worker (queued behind a
-     * hung lookup): the process is still made and enters the table, since it exists.
+     * The requester leaves while its {@code make process} waits for a lookup (queued behind its
+     * user's hung one): it is not carried out, and it does not wait for the lane. What had
+     * reached its spawn is made even so (the process exists): {@link #fiftySpawnsInFlightWhileAWatcherIsServed}.
      */
     @Test
-    void processMadeForASessionThatLeftIsInTheTable() throws Exception {
+    void lookupOfASessionThatLeftIsNotCarriedOut() throws Exception {
         assumeTrue(root(), "needs root for a mount namespace");
-        try (DatagramSocket silent = silentNameServer();
-             DaemonJvm d = hungResolverDaemon(silent, 3);
-             Conn asker = Conn.open(d.port);
-             Conn other = Conn.open(d.port)) {
+        Path dir = Files.createTempDirectory("papa-left");
+        Path sock = dir.resolve("papa.sock");
+        files.add(sock);
+        files.add(dir);
+        try (HungResolver resolver = HungResolver.start(3);
+             DaemonJvm d = DaemonJvm.startUnix(resolver.prefix(), sock, "--lookup-timeout", "60");
+             Conn asker = unixConn(sock);
+             Conn other = unixConn(sock)) {
             asker.send("make socket s host=hung.papa-test.invalid\n");
-            silent.receive(new DatagramPacket(new byte[512], 512)); // the lookup lane is busy now
-            try (Conn leaver = Conn.open(d.port)) {
-                leaver.send("make process leftover uid=0 /bin/sleep 30\n"); // waits behind the hung lookup
-                leaver.shutdownOutput();
-            } // gone before any answer
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            String listed = "";
-            while (System.nanoTime() < deadline && !(listed = other.result("list processes leftover")).startsWith("leftover pid=")) {
-                Thread.sleep(20);
-            }
-            assertTrue(listed.startsWith("leftover pid=") && listed.contains(" uid=0 gid=0 args=/bin/sleep 30"), listed);
-            long pid = pidOf(listed);
-            pids.add(pid);
-            assertTrue(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "the process runs");
+            resolver.awaitQuery(); // root's lookup runs: root's next one waits for it
+            try (Conn leaver = unixConn(sock)) {
+                leaver.send("make process leftover uid=0 /bin/sleep 30\n");
+            } // gone before any answer (a unix peer's close is seen at once; TCP's only at the next write)
+            // The hung lookup ends (the resolver gives up); root's turn comes again, and a make
+            // from a session that stays is answered...
             assertEquals("Error: Unknown host hung.papa-test.invalid\n> ", asker.readUntilPrompt());
+            String later = other.result("make process later uid=0 /bin/sleep 30");
+            assertTrue(later.startsWith("later pid="), later);
+            pids.add(pidOf(later + " "));
+            // ... and the leaver's request, which came before it, was not carried out.
+            assertEquals("", other.result("list processes leftover"));
         }
+    }
+
+    private static Conn unixConn(Path sock) throws IOException {
+        Conn c = Conn.unix(sock);
+        c.expectGreeting();
+        return c;
     }
 
     /** Polls until the daemon's thread {@code name} waits in open() of a fifo (wchan, or the syscall number). */
@@ -312,22 +309,5 @@ class OffLoopTest {
         Matcher m = PID.matcher(line);
         assertTrue(m.find(), line);
         return Long.parseLong(m.group(1));
-    }
-
-    /** A UDP socket on port 53 of a random 127/8 address (no clash with anyone's), never answering. */
-    private static DatagramSocket silentNameServer() throws IOException {
-        ThreadLocalRandom r = ThreadLocalRandom.current();
-        for (int tries = 0; ; tries++) {
-            InetAddress a = InetAddress.getByAddress(new byte[] {127, (byte) r.nextInt(1, 255), (byte) r.nextInt(1, 255), (byte) r.nextInt(1, 255)});
-            DatagramSocket s = new DatagramSocket(null);
-            try {
-                s.bind(new InetSocketAddress(a, 53));
-                s.setSoTimeout(30_000);
-                return s;
-            } catch (BindException e) {
-                s.close();
-                if (tries > 20) throw e;
-            }
-        }
     }
 }
