@@ -63,7 +63,7 @@ class FdPassingTest {
     Fd[] pipe = Io.pipe();
     FdReceiver rx = new FdReceiver(1);
     try {
-      TreeSet<Integer> before = TestSupport.selfFds();
+      java.util.TreeMap<Integer, String> before = TestSupport.selfPipesAndSockets();
       int[] five = {pipe[0].get(), pipe[1].get(), pipe[0].get(), pipe[1].get(), pipe[0].get()};
       Sockets.sendFds(sp[0].get(), "x\n".getBytes(StandardCharsets.US_ASCII), five);
       assertEquals(2, rx.read(sp[1].get(), direct(16)));
@@ -71,7 +71,7 @@ class FdPassingTest {
       Fd[] got = rx.take();
       assertEquals(1, got.length, "exactly the capacity is installed");
       got[0].close();
-      assertEquals(before, TestSupport.selfFds(), "the kernel installed nothing beyond the buffer");
+      assertEquals(before, TestSupport.selfPipesAndSockets(), "the kernel installed nothing beyond the buffer");
     } finally {
       for (Fd f : new Fd[] {sp[0], sp[1], pipe[0], pipe[1]}) f.close();
     }
@@ -202,12 +202,12 @@ class FdPassingTest {
       // may keep that jar open; only the second call's descriptors are the code's own.
       assertThrows(SpawnException.class, () -> Spawner.execInPlace(
           List.of("no-such-program-papa-t13"), Map.of("PATH", tmp.toString()), new int[] {pipe[0].get()}));
-      TreeSet<Integer> before = TestSupport.selfFds();
+      java.util.TreeMap<Integer, String> before = TestSupport.selfPipesAndSockets();
       SpawnException e = assertThrows(SpawnException.class, () -> Spawner.execInPlace(
           List.of("no-such-program-papa-t13"), Map.of("PATH", tmp.toString()), new int[] {pipe[0].get()}));
       assertEquals(SpawnException.Step.EXEC, e.step());
       assertEquals(2, e.errno(), "ENOENT");
-      assertEquals(before, TestSupport.selfFds());
+      assertEquals(before, TestSupport.selfPipesAndSockets());
     } finally {
       pipe[0].close();
       pipe[1].close();

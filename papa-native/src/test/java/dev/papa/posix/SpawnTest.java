@@ -371,7 +371,7 @@ class SpawnTest {
     } catch (SpawnException expected) {
       // fine
     }
-    TreeSet<Integer> fdsBefore = selfFds();
+    java.util.TreeMap<Integer, String> fdsBefore = selfPipesAndSockets();
     TreeSet<Integer> kidsBefore = children();
     for (int i = 0; i < 1000; i++) {
       SpawnSpec s = switch (i % 4) {
@@ -382,7 +382,7 @@ class SpawnTest {
       };
       assertThrows(SpawnException.class, () -> Spawner.spawn(s));
     }
-    assertEquals(fdsBefore, selfFds());
+    assertEquals(fdsBefore, selfPipesAndSockets());
     assertEquals(kidsBefore, children());
     sock.close();
   }
