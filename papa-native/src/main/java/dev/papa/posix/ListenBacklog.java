@@ -1,11 +1,7 @@
 package dev.papa.posix;
 
-import dev.papa.posix.internal.LibC;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.OptionalInt;
 
 /**
@@ -15,26 +11,24 @@ import java.util.OptionalInt;
  * the answer is not about this very socket (matched by inode).
  */
 public final class ListenBacklog {
-  private static final int AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16, SOCK_DGRAM = 2,
-      SOCK_CLOEXEC = 02000000, NETLINK_SOCK_DIAG = 4, SOCK_DIAG_BY_FAMILY = 20, NLM_F_REQUEST = 1,
-      IPPROTO_TCP = 6, TCP_LISTEN = 10, UDIAG_SHOW_RQLEN = 0x10, UNIX_DIAG_RQLEN = 4,
-      MSG_DONTWAIT = 0x40;
+  private static final int AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10,
+      IPPROTO_TCP = 6, TCP_LISTEN = 10, UDIAG_SHOW_RQLEN = 0x10, UNIX_DIAG_RQLEN = 4;
 
   private ListenBacklog() {}
 
   /** The backlog of {@code fd}, a listening socket that {@code d} describes. */
   public static OptionalInt of(int fd, Sockets.Description d) {
-    long inode = inode(fd);
+    long inode = SockDiagQuery.inode(fd);
     if (inode < 0 || !d.listening()) return OptionalInt.empty();
     byte[] req;
     if (d.family() == Sockets.Family.UNIX) {
-      ByteBuffer b = header(16 + 24);
+      ByteBuffer b = SockDiagQuery.header(16 + 24);
       b.put((byte) AF_UNIX).put((byte) 0).putShort((short) 0).putInt(-1) // every state
           .putInt((int) inode).putInt(UDIAG_SHOW_RQLEN).putInt(-1).putInt(-1);
       req = b.array();
     } else if (d.type() == Sockets.Type.STREAM && d.inet() != null) {
       boolean v4 = d.family() == Sockets.Family.INET;
-      ByteBuffer b = header(16 + 56);
+      ByteBuffer b = SockDiagQuery.header(16 + 56);
       b.put((byte) (v4 ? AF_INET : AF_INET6)).put((byte) IPPROTO_TCP).put((byte) 0).put((byte) 0)
           .putInt(1 << TCP_LISTEN);
       b.order(ByteOrder.BIG_ENDIAN).putShort((short) d.inet().getPort()).putShort((short) 0);
@@ -52,24 +46,10 @@ public final class ListenBacklog {
     } else {
       return OptionalInt.empty();
     }
-    int nl = LibC.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (nl < 0) return OptionalInt.empty();
-    try {
-      if (LibC.send(nl, req, req.length, 0) != req.length) return OptionalInt.empty();
-      byte[] reply = new byte[8192];
-      long n = LibC.recv(nl, reply, reply.length, MSG_DONTWAIT); // the kernel answered within send()
-      ByteBuffer r = ByteBuffer.wrap(reply, 0, (int) Math.max(0, n)).order(ByteOrder.nativeOrder());
-      if (n < 32 || (r.getShort(4) & 0xffff) != SOCK_DIAG_BY_FAMILY) return OptionalInt.empty();
-      return d.family() == Sockets.Family.UNIX ? unixBacklog(r, (int) n, inode) : inetBacklog(r, (int) n, inode);
-    } finally {
-      LibC.close(nl);
-    }
-  }
-
-  private static ByteBuffer header(int len) {
-    ByteBuffer b = ByteBuffer.allocate(len).order(ByteOrder.nativeOrder());
-    b.putInt(len).putShort((short) SOCK_DIAG_BY_FAMILY).putShort((short) NLM_F_REQUEST).putInt(1).putInt(0);
-    return b;
+    ByteBuffer r = SockDiagQuery.ask(req);
+    if (r == null) return OptionalInt.empty();
+    int n = r.limit();
+    return d.family() == Sockets.Family.UNIX ? unixBacklog(r, n, inode) : inetBacklog(r, n, inode);
   }
 
   /** inet_diag_msg after the 16-byte header: ... rqueue@72, wqueue@76 (the max backlog when listening), inode@84. */
@@ -91,14 +71,4 @@ public final class ListenBacklog {
     return OptionalInt.empty();
   }
 
-  /** The socket's inode from /proc/self/fd/N ("socket:[INODE]"), or -1. */
-  private static long inode(int fd) {
-    try {
-      String link = Files.readSymbolicLink(Path.of("/proc/self/fd/" + fd)).toString();
-      if (!link.startsWith("socket:[") || !link.endsWith("]")) return -1;
-      return Long.parseLong(link.substring(8, link.length() - 1));
-    } catch (IOException | RuntimeException e) {
-      return -1;
-    }
-  }
 }

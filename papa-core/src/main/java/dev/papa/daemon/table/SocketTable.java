@@ -9,6 +9,7 @@ import dev.papa.daemon.work.Worker;
 import dev.papa.posix.Fd;
 import dev.papa.posix.FsIdentity;
 import dev.papa.posix.UnixPath;
+import dev.papa.posix.UnixSocketFile;
 import dev.papa.posix.PosixException;
 import dev.papa.posix.Processes;
 import dev.papa.posix.Sockets;
@@ -152,7 +153,7 @@ public final class SocketTable {
             s.fd = null; // still the caller's (attached[0]), which closes it
             throw e;
         }
-        String key = entryKey(by, s.path);
+        String key = entryKey(by, s);
         if (key != null && byPath.containsKey(key)) {
             by.claim(s.path, byPath.get(key));
             throw new CommandError("Socket for " + s.path + " has already been created");
@@ -168,11 +169,16 @@ public final class SocketTable {
 
     /**
      * The directory entry an adopted unix socket's path names (so no socket is made there while
-     * it is held), or null: no path, an abstract name, or a path that cannot be resolved safely.
+     * it is held), or null: no path, an abstract name, a path that cannot be resolved safely, or
+     * one that here leads to anything but the very file the socket is bound to. The address is
+     * only the path its binder used: bound in a mount namespace of its own, it would otherwise
+     * reserve a path of ours that its adopter cannot even create.
      */
-    private static String entryKey(Principal by, String path) {
-        if (path == null || path.startsWith("@")) return null;
-        try (UnixPath where = UnixPath.open(path, by.isAdmin() ? Processes.effectiveUid() : by.uid())) {
+    private static String entryKey(Principal by, HostedSocket s) {
+        if (s.path == null || s.path.startsWith("@")) return null;
+        try (UnixPath where = UnixPath.open(s.path, by.isAdmin() ? Processes.effectiveUid() : by.uid())) {
+            UnixPath.Entry e = where.entry();
+            if (e == null || !e.socket() || !UnixSocketFile.isBoundTo(s.fd.get(), e.dev(), e.ino())) return null;
             return where.entryKey();
         } catch (PosixException e) {
             return null;

@@ -204,6 +204,45 @@ class DescriptorPassingTest {
         daemon = Daemon.start(new DaemonConfig().unixSocket(control).singleSession(false));
     }
 
+    /**
+     * A socket bound in a mount namespace of its binder's reserves no path of the daemon's: its
+     * address names a file that, here, is not there (issue 21, item 8). Bound and sent by a
+     * helper in a private namespace where a tmpfs covers the directory.
+     */
+    @Test
+    void aSocketBoundInAnotherMountNamespaceReservesNoPathHere() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.papa.daemon.hardening.MountNamespace.available(), "needs mount namespaces");
+        Path dir = Files.createDirectory(tmp.resolve("covered"));
+        Path path = dir.resolve("s.sock");
+        String helper = String.join("\n",
+                "import socket, sys",
+                "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)",
+                "c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[2])",
+                "def prompt():",
+                "    b = b''",
+                "    while not b.endswith(b'> '): b += c.recv(4096)",
+                "    return b",
+                "prompt()",
+                "socket.send_fds(c, [b'make socket theirs adopt=1\\n'], [s.fileno()])",
+                "sys.stdout.write(prompt().decode())");
+        Process p = new ProcessBuilder("unshare", "-m", "--propagation", "private", "--", "sh", "-c",
+                "mount -t tmpfs papa-test \"$0\" && exec \"$@\"", dir.toString(), python(), "-c", helper, path.toString(),
+                control.toString()).redirectErrorStream(true).start();
+        String adopted = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0, adopted);
+        assertTrue(adopted.startsWith("theirs family=unix type=stream backlog=4 path=" + path + " fileno="), adopted);
+        assertFalse(Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the file is in the helper's namespace only");
+        FdClient c = client();
+        String made = c.send("make socket ours path=" + path).text();
+        assertTrue(made.startsWith("ours family=unix type=stream backlog=5 path=" + path + " fileno="), made);
+        // while the same socket, adopted where its file is, holds the path
+        try (Fd mine = Sockets.bindUnix(Sockets.Type.STREAM, tmp.resolve("here.sock").toString(), 4, null)) {
+            assertTrue(c.send("make socket here adopt=1", mine.get()).text().startsWith("here family=unix"));
+            assertEquals("Error: Socket for " + tmp.resolve("here.sock") + " has already been created\n> ",
+                    c.send("make socket again path=" + tmp.resolve("here.sock")).text());
+        }
+    }
+
     @Test
     void aPipeAClosedDescriptorOrNoneIsNotASocket() throws Exception {
         FdClient c = client();

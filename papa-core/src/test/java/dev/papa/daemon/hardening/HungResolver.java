@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A name server that never answers, and the command prefix that runs a daemon in a private mount
@@ -28,9 +27,7 @@ public final class HungResolver implements AutoCloseable {
 
     /** Whether this test can make one: root, and mount namespaces allowed (not every container allows them). */
     public static boolean possible() throws IOException, InterruptedException {
-        if (!"root".equals(System.getProperty("user.name"))) return false;
-        Process p = new ProcessBuilder("unshare", "-m", "--propagation", "private", "--", "true").inheritIO().start();
-        return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+        return MountNamespace.available();
     }
 
     /** The resolver of the daemons started with {@link #prefix} asks once and waits {@code timeoutSeconds}. */
