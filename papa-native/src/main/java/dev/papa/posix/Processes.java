@@ -13,6 +13,12 @@ public final class Processes {
   private static final long SYS_PIDFD_OPEN = 434; // same number on x86-64 and aarch64
   private static final int WNOHANG = 1;
   private static final Object UMASK_LOCK = new Object();
+  /**
+   * The umask this process had when this class was loaded, before any {@link Sockets#bindUnix}
+   * set another for the moment of a bind. A spawn without a umask of its own gets this one: it
+   * never inherits a bind's, which a spawn on another thread meanwhile would.
+   */
+  private static final int START_UMASK = readUmask();
 
   private Processes() {}
 
@@ -88,6 +94,23 @@ public final class Processes {
 
   static Object umaskLock() {
     return UMASK_LOCK;
+  }
+
+  /** See {@link #START_UMASK}. */
+  public static int startUmask() {
+    return START_UMASK;
+  }
+
+  /** The "Umask:" line of /proc/self/status (Linux 4.7+): read, not set, so nobody sees it change. */
+  private static int readUmask() {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+        if (line.startsWith("Umask:")) return Integer.parseInt(line.substring(6).trim(), 8);
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      // fall through
+    }
+    throw new IllegalStateException("no Umask in /proc/self/status (Linux 4.7 or later is needed)");
   }
 
   /** How many descriptors this process has open now (the entries of /proc/self/fd). */

@@ -158,6 +158,7 @@ public final class SpawnSpec {
     return this;
   }
 
+  /** The child's umask; by default the one this process started with ({@link Processes#startUmask}). */
   public SpawnSpec umask(int mask) {
     if (mask < 0 || mask > 0777) throw new IllegalArgumentException("umask " + Integer.toOctalString(mask));
     this.umask = mask;

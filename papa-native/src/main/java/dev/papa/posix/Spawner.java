@@ -96,7 +96,7 @@ public final class Spawner {
         spec.stdout.ordinal(), spec.stderr.ordinal(),
         keep, keep.length, passSrc, passDst, npass, rlRes, rlSoft, rlHard, nrl,
         groups, groups == null ? -1 : groups.length, spec.gid, spec.uid,
-        cwd, (spec.workingDirAfterIdentity ? 1 : 0) | (spec.limitsAfterIdentity ? 2 : 0), spec.umask, spec.newSession ? 1 : 0, result);
+        cwd, (spec.workingDirAfterIdentity ? 1 : 0) | (spec.limitsAfterIdentity ? 2 : 0), spec.umask >= 0 ? spec.umask : Processes.startUmask(), spec.newSession ? 1 : 0, result);
     if (rc != 0) {
       SpawnException.Step[] steps = SpawnException.Step.values();
       int s = result[4];

@@ -147,6 +147,21 @@ class SpawnTest {
     assertEquals(tmp.toRealPath() + "\n", run(new SpawnSpec(List.of("/bin/pwd")).workingDir(tmp.toString()), null));
     assertEquals("0027\n", run(new SpawnSpec(List.of("/bin/sh", "-c", "umask")).umask(027), null));
   }
+  /**
+   * A spawn without a umask gets the one the process started with, never the 077 a bind on
+   * another thread sets for a moment. In a JVM of its own (UmaskMain): the umask is process-wide.
+   */
+  @Test
+  void aSpawnNeverInheritsTheUmaskOfAConcurrentBind() throws Exception {
+    String jvm = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p = new ProcessBuilder("/bin/sh", "-c", "umask 022 && exec \"$0\" -cp \"$1\" " + UmaskMain.class.getName(),
+        jvm, System.getProperty("java.class.path")).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "UmaskMain did not end");
+    assertEquals(0, p.exitValue(), out);
+    assertEquals("0022\n", out, "the umasks the children had");
+  }
+
 
   /** By default the directory is entered with the caller's rights, before it becomes the user. */
   @Test
