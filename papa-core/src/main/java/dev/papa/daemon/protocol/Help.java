@@ -1,5 +1,7 @@
 package dev.papa.daemon.protocol;
 
+import dev.papa.daemon.spawn.Launch;
+
 import java.util.List;
 
 /** The texts of the {@code help} command. */

@@ -1,7 +1,9 @@
 package dev.papa.daemon.state;
 
+import dev.papa.daemon.spawn.ProcessSpec;
+
 import dev.papa.daemon.principal.ProcessIdentity;
-import dev.papa.daemon.table.ProcessSpec;
+import dev.papa.daemon.spawn.ProcessSpec;
 import dev.papa.posix.Sockets;
 
 import java.util.List;

@@ -1,5 +1,6 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.protocol.Errors;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.posix.Fd;
 import dev.papa.posix.ListenBacklog;

@@ -1,5 +1,7 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.spawn.ProcessSpec;
+
 import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;

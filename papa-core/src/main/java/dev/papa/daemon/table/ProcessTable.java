@@ -1,5 +1,11 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.spawn.ProcessRequest;
+import dev.papa.daemon.spawn.Launch;
+import dev.papa.daemon.spawn.SpawnSockets;
+import dev.papa.daemon.spawn.Activation;
+import dev.papa.daemon.spawn.ProcessSpec;
+
 import dev.papa.daemon.buffer.OutputBudget;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.loop.EventLoop;

@@ -1,5 +1,6 @@
 package dev.papa.daemon.table;
 
+import dev.papa.daemon.protocol.Errors;
 import dev.papa.daemon.principal.Audit;
 import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;

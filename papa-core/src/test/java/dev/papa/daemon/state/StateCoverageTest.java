@@ -1,5 +1,7 @@
 package dev.papa.daemon.state;
 
+import dev.papa.daemon.spawn.ProcessSpec;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -9,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.papa.daemon.buffer.OutputBuffer;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.HostedSocket;
-import dev.papa.daemon.table.ProcessSpec;
+import dev.papa.daemon.spawn.ProcessSpec;
 
 import org.junit.jupiter.api.Test;
 

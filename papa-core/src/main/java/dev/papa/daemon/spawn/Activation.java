@@ -1,4 +1,4 @@
-package dev.papa.daemon.table;
+package dev.papa.daemon.spawn;
 
 import dev.papa.daemon.protocol.CommandError;
 
@@ -56,7 +56,7 @@ public record Activation(List<String> sockets, String stdinSocket) {
     }
 
     /** {@code " sockets=A,B stdin_socket=C"} as they apply, for the process line. */
-    void appendTo(StringBuilder line) {
+    public void appendTo(StringBuilder line) {
         if (!sockets.isEmpty()) line.append(" sockets=").append(String.join(",", sockets));
         if (stdinSocket != null) line.append(" stdin_socket=").append(stdinSocket);
     }

@@ -1,17 +1,17 @@
-package dev.papa.daemon.table;
+package dev.papa.daemon.protocol;
 
 import dev.papa.posix.PosixException;
 
 /** Error texts in the reference's words, so clients that show them see what they always saw. */
-final class Errors {
+public final class Errors {
     private Errors() {}
 
     /** {@code [Errno 98] Address already in use}, as Python prints an OSError. */
-    static String python(PosixException e) {
+    public static String python(PosixException e) {
         return "[Errno " + e.errno() + "] " + e.reason();
     }
 
-    static String python(PosixException e, String file) {
+    public static String python(PosixException e, String file) {
         return python(e) + ": '" + file + "'";
     }
 }

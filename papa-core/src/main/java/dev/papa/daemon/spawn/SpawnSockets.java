@@ -1,4 +1,7 @@
-package dev.papa.daemon.table;
+package dev.papa.daemon.spawn;
+
+import dev.papa.daemon.table.SocketTable;
+import dev.papa.daemon.table.HostedSocket;
 
 import dev.papa.daemon.principal.Principal;
 import dev.papa.daemon.protocol.CommandError;
@@ -27,7 +30,7 @@ import java.util.Map;
  * (Part 1). With it, 3... belong to the listed sockets, so a referenced socket that is not listed
  * goes to the next number after them.
  */
-final class SpawnSockets implements AutoCloseable {
+public final class SpawnSockets implements AutoCloseable {
     private static final String LISTEN_PREFIX = "LISTEN_";
 
     private final Principal by;
@@ -42,7 +45,7 @@ final class SpawnSockets implements AutoCloseable {
     private final Map<String, Integer> unlisted = new HashMap<>();
     private int nextUnlisted;
 
-    SpawnSockets(Principal by, SocketTable table, Activation activation) {
+    public SpawnSockets(Principal by, SocketTable table, Activation activation) {
         this.by = by;
         this.table = table;
         this.activation = activation;
@@ -50,14 +53,14 @@ final class SpawnSockets implements AutoCloseable {
     }
 
     /** Looks up the activation sockets; {@code Socket A not found} when one is not held. */
-    void resolveActivation() throws CommandError {
+    public void resolveActivation() throws CommandError {
         List<String> listed = activation.sockets();
         for (int i = 0; i < listed.size(); i++) moved.put(Activation.FIRST_FD + i, daemonFd(listed.get(i)));
         if (activation.stdinSocket() != null) daemonFd(activation.stdinSocket());
     }
 
     /** Replaces {@code $(socket.NAME.port)} and {@code $(socket.NAME.fileno)} in every argument. */
-    List<String> substitute(String processName, List<String> args) throws CommandError {
+    public List<String> substitute(String processName, List<String> args) throws CommandError {
         List<String> out = new ArrayList<>(args.size());
         for (String arg : args) {
             int from = 0;
@@ -98,7 +101,7 @@ final class SpawnSockets implements AutoCloseable {
      * {@code sockets=} systemd's variables ({@code LISTEN_PID} is written by the child itself);
      * any {@code LISTEN_*} among {@code env} is replaced, since it would describe other descriptors.
      */
-    void applyTo(SpawnSpec spawn, Map<String, String> env) {
+    public void applyTo(SpawnSpec spawn, Map<String, String> env) {
         for (Map.Entry<Integer, Integer> m : moved.entrySet()) spawn.passFd(m.getValue(), m.getKey());
         if (activation.stdinSocket() != null) spawn.stdin(daemonFds.get(activation.stdinSocket()));
         List<String> listed = activation.sockets();

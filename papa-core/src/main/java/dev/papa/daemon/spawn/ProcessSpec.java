@@ -1,4 +1,6 @@
-package dev.papa.daemon.table;
+package dev.papa.daemon.spawn;
+
+import dev.papa.daemon.table.Overflow;
 
 import dev.papa.posix.Rlimit;
 

@@ -1,4 +1,6 @@
-package dev.papa.daemon.table;
+package dev.papa.daemon.spawn;
+
+import dev.papa.daemon.protocol.Errors;
 
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.posix.Child;
@@ -14,10 +16,10 @@ import dev.papa.posix.Spawner;
  * by {@code sockets}: duplicates, so a socket removed meanwhile cannot close or reuse what the
  * child is handed. The loop closes them once the spawn is done ({@link #close()}).
  */
-record Launch(ProcessSpec spec, SpawnSpec spawn, SpawnSockets sockets) implements AutoCloseable {
+public record Launch(ProcessSpec spec, SpawnSpec spawn, SpawnSockets sockets) implements AutoCloseable {
 
     /** clone+exec, on the worker; a failing step becomes the Part 1 error text. */
-    Child start() throws CommandError {
+    public Child start() throws CommandError {
         try {
             return Spawner.spawn(spawn);
         } catch (SpawnException e) {
