@@ -136,7 +136,9 @@ public final class DaemonMain {
             } else if (restoreState >= 0) {
                 try {
                     daemon = Daemon.restore(config, Fd.adopt(restoreState));
-                } catch (IOException | StateException | RuntimeException e) {
+                } catch (IOException | StateException | RuntimeException | LinkageError | VirtualMachineError e) {
+                    // An Error too: a new jar that lacks a class only the restore needs passed
+                    // --check-state; exiting would lose every process, the old image takes them back.
                     if (fallback) throw e;
                     return restoreFailed(Arrays.asList(args), err, e);
                 }
@@ -222,12 +224,13 @@ public final class DaemonMain {
      * This image cannot take over the state an upgrade gave it: hand the state and every
      * descriptor back to the image that wrote it. Returns only if that is impossible too.
      */
-    private static int restoreFailed(List<String> args, PrintStream err, Exception why) {
+    private static int restoreFailed(List<String> args, PrintStream err, Throwable why) {
         Logger log = Logger.getLogger(DaemonMain.class.getName());
         int i = args.indexOf(Upgrader.RESTORE_STATE);
         int fd = i >= 0 && i + 1 < args.size() && Patterns.isNumber(args.get(i + 1)) ? Integer.parseInt(args.get(i + 1)) : -1;
-        log.log(Level.SEVERE, "Cannot restore the state after an upgrade: " + why.getMessage(), why);
-        err.println("papa: cannot restore the state after an upgrade: " + why.getMessage());
+        String what = why instanceof Error ? why.toString() : why.getMessage(); // an Error's message is often a bare class name
+        log.log(Level.SEVERE, "Cannot restore the state after an upgrade: " + what, why);
+        err.println("papa: cannot restore the state after an upgrade: " + what);
         if (fd < 0) return 1;
         try (java.io.InputStream in = Memfd.input(fd)) {
             Carried.Header header = Restore.header(in);

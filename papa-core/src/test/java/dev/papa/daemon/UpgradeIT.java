@@ -179,6 +179,39 @@ class UpgradeIT {
         }
     }
 
+    /**
+     * A real broken jar: it lacks a class that only a restore needs, so it passes --check-state
+     * and then dies of NoClassDefFoundError taking the state over (issue 21, item 8: that took
+     * the daemon and every process down). The previous image takes the state back.
+     */
+    @Test
+    void aNewImageThatDiesOfAnErrorAtRestoreFallsBackToThePreviousJar() throws Exception {
+        Path jar = JarDaemon.jar();
+        Path broken = Files.copy(jar, dir.resolve("papa-no-facts.jar"), StandardCopyOption.REPLACE_EXISTING);
+        try (java.nio.file.FileSystem zip = java.nio.file.FileSystems.newFileSystem(broken)) {
+            Files.delete(zip.getPath("dev/papa/daemon/DaemonFacts.class")); // made by the Daemon, not read by --check-state
+        }
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of())) {
+            String sleeper;
+            try (ProtocolClient c = d.connect()) {
+                c.ok("set kept 1");
+                sleeper = c.ok("make process sleeper /bin/sleep 600");
+            }
+            d.hosted(number(PID, sleeper));
+            assertTrue(d.upgrade(broken.toString()).startsWith("Upgrading to papa "));
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("1", c.ok("get kept"));
+                assertEquals(sleeper, c.ok("list processes"));
+            }
+            assertEquals(d.pid(), JarDaemon.parentOf(number(PID, sleeper)), "the sleeper is still the daemon's child");
+            String cmdline = Files.readString(Path.of("/proc/" + d.pid() + "/cmdline")).replace('\0', ' ');
+            assertTrue(cmdline.contains(" -jar " + jar + " ") && cmdline.contains("--restore-fallback"), cmdline);
+            String log = d.logText();
+            assertTrue(log.contains("Cannot restore the state after an upgrade: java.lang.NoClassDefFoundError: dev/papa/daemon/DaemonFacts"), log);
+            assertTrue(log.contains("Falling back to the previous image"), log);
+        }
+    }
+
     @Test
     void ctlUpgradeSendsItsOwnJarAndTheJavaClientReconnects() throws Exception {
         Path jar = JarDaemon.jar();
