@@ -160,23 +160,8 @@ class UpgradeIT {
     void aNewImageThatCannotRestoreFallsBackToThePreviousJar() throws Exception {
         Path jar = JarDaemon.jar();
         Path broken = Files.copy(jar, dir.resolve("papa-broken.jar"), StandardCopyOption.REPLACE_EXISTING);
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of("-Dpapa.test.failRestoreIn=" + broken))) {
-            String sleeper;
-            try (ProtocolClient c = d.connect()) {
-                c.ok("set kept 1");
-                sleeper = c.ok("make process sleeper /bin/sleep 600");
-            }
-            d.hosted(number(PID, sleeper));
-            assertTrue(d.upgrade(broken.toString()).startsWith("Upgrading to papa "));
-            try (ProtocolClient c = d.connect()) {
-                assertEquals("1", c.ok("get kept"));
-                assertEquals(sleeper, c.ok("list processes"));
-            }
-            assertEquals(d.pid(), JarDaemon.parentOf(number(PID, sleeper)));
-            String cmdline = Files.readString(Path.of("/proc/" + d.pid() + "/cmdline")).replace('\0', ' ');
-            assertTrue(cmdline.contains(" -jar " + jar + " ") && cmdline.contains("--restore-fallback"), cmdline);
-            assertTrue(d.logText().contains("Falling back to the previous image"), d.logText());
-        }
+        String log = upgradeFallsBack(jar, broken, List.of("-Dpapa.test.failRestoreIn=" + broken));
+        assertTrue(log.contains("Cannot restore the state after an upgrade: restoring is made to fail in " + broken), log);
     }
 
     /**
@@ -191,7 +176,16 @@ class UpgradeIT {
         try (java.nio.file.FileSystem zip = java.nio.file.FileSystems.newFileSystem(broken)) {
             Files.delete(zip.getPath("dev/papa/daemon/DaemonFacts.class")); // made by the Daemon, not read by --check-state
         }
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of())) {
+        String log = upgradeFallsBack(jar, broken, List.of());
+        assertTrue(log.contains("Cannot restore the state after an upgrade: java.lang.NoClassDefFoundError: dev/papa/daemon/DaemonFacts"), log);
+    }
+
+    /**
+     * Upgrades a daemon of {@code jar} to {@code broken}: the daemon is back on {@code jar}, in
+     * the same pid, with its value and its process (still its child). Returns the log.
+     */
+    private String upgradeFallsBack(Path jar, Path broken, List<String> jvmFlags) throws Exception {
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, jvmFlags)) {
             String sleeper;
             try (ProtocolClient c = d.connect()) {
                 c.ok("set kept 1");
@@ -207,8 +201,8 @@ class UpgradeIT {
             String cmdline = Files.readString(Path.of("/proc/" + d.pid() + "/cmdline")).replace('\0', ' ');
             assertTrue(cmdline.contains(" -jar " + jar + " ") && cmdline.contains("--restore-fallback"), cmdline);
             String log = d.logText();
-            assertTrue(log.contains("Cannot restore the state after an upgrade: java.lang.NoClassDefFoundError: dev/papa/daemon/DaemonFacts"), log);
             assertTrue(log.contains("Falling back to the previous image"), log);
+            return log;
         }
     }
 

@@ -2,7 +2,7 @@ package dev.papa.daemon.hardening;
 
 import dev.papa.client.Papa;
 import dev.papa.client.PapaException;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -25,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(120)
 class DaemonOwnerCheckTest {
     static final String IMPOSTOR = "papat10e", OTHER = "papat10f", GROUP = "papat10i";
-    static TestUsers users;
+    @RegisterExtension
+    static final UsersFixture users = new UsersFixture(GROUP, IMPOSTOR, OTHER);
     static int uid;
 
     /** Listens (TCP on a free port, or the unix path given), greets, and prints what each client sent. */
@@ -51,13 +52,7 @@ class DaemonOwnerCheckTest {
 
     @BeforeAll
     static void makeUsers() throws Exception {
-        users = TestUsers.create(GROUP, IMPOSTOR, OTHER);
         uid = users.uid(IMPOSTOR);
-    }
-
-    @AfterAll
-    static void removeUsers() {
-        if (users != null) users.close();
     }
 
     static Process impostor(String where) throws Exception {

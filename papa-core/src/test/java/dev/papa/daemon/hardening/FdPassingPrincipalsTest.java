@@ -17,7 +17,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -51,18 +51,14 @@ class FdPassingPrincipalsTest {
             "    text, n = reply()",
             "    print(text.replace('\\n', '|'), n, flush=True)");
 
-    static TestUsers users;
+    @RegisterExtension
+
+    static final UsersFixture users = new UsersFixture(GROUP, A);
     static int uidA;
 
     @BeforeAll
     static void makeUsers() throws Exception {
-        users = TestUsers.create(GROUP, A);
         uidA = users.uid(A);
-    }
-
-    @AfterAll
-    static void removeUsers() {
-        if (users != null) users.close();
     }
 
     @Test

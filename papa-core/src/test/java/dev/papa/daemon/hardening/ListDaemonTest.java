@@ -9,8 +9,7 @@ import dev.papa.daemon.DaemonConfig;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -23,17 +22,8 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(120)
 class ListDaemonTest extends UsersDaemonTestBase {
     static final String A = "papat22a";
-    static TestUsers users;
-
-    @BeforeAll
-    static void makeUsers() throws Exception {
-        users = TestUsers.create("papat22g", A);
-    }
-
-    @AfterAll
-    static void removeUsers() {
-        if (users != null) users.close();
-    }
+    @RegisterExtension
+    static final UsersFixture users = new UsersFixture("papat22g", A);
 
     @BeforeEach
     void start() throws Exception {

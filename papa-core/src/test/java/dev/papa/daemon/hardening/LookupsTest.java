@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,18 +22,13 @@ import org.junit.jupiter.api.Timeout;
 class LookupsTest {
     private static final String GROUP = "papalookg";
     private static final String USER = "papalooka";
-    private static TestUsers users;
+    @RegisterExtension
+    static final UsersFixture users = new UsersFixture(GROUP, USER);
     private final List<Long> pids = new ArrayList<>();
 
     @BeforeAll
     static void createUser() throws Exception {
         assumeTrue(HungResolver.possible(), "needs root and mount namespaces");
-        users = TestUsers.create(GROUP, USER);
-    }
-
-    @AfterAll
-    static void removeUser() {
-        if (users != null) users.close();
     }
 
     @AfterEach

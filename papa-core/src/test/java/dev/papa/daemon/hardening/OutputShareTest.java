@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.papa.daemon.Daemon;
 import dev.papa.daemon.DaemonConfig;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -21,17 +20,8 @@ import org.junit.jupiter.api.Timeout;
 class OutputShareTest extends UsersDaemonTestBase {
     static final String A = "papat21s", GROUP = "papat21t";
     static final long BUDGET = 8L << 20;
-    static TestUsers users;
-
-    @BeforeAll
-    static void makeUsers() throws Exception {
-        users = TestUsers.create(GROUP, A);
-    }
-
-    @AfterAll
-    static void removeUsers() {
-        if (users != null) users.close();
-    }
+    @RegisterExtension
+    static final UsersFixture users = new UsersFixture(GROUP, A);
 
     @Test
     void aUsersBlockedOutputLeavesTheAdministratorsReserve() throws Exception {

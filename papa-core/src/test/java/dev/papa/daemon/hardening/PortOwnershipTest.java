@@ -7,8 +7,7 @@ import dev.papa.daemon.Daemon;
 import dev.papa.daemon.DaemonConfig;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -22,17 +21,8 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(120)
 class PortOwnershipTest extends UsersDaemonTestBase {
     static final String A = "papat22a", GROUP = "papat22g";
-    static TestUsers users;
-
-    @BeforeAll
-    static void makeUsers() throws Exception {
-        users = TestUsers.create(GROUP, A);
-    }
-
-    @AfterAll
-    static void removeUsers() {
-        if (users != null) users.close();
-    }
+    @RegisterExtension
+    static final UsersFixture users = new UsersFixture(GROUP, A);
 
     @BeforeEach
     void start() throws Exception {

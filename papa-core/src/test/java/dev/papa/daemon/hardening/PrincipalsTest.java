@@ -2,7 +2,7 @@ package dev.papa.daemon.hardening;
 
 import dev.papa.daemon.Daemon;
 import dev.papa.daemon.DaemonConfig;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -25,23 +25,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(120)
 class PrincipalsTest extends UsersDaemonTestBase {
     static final String A = "papat10a", B = "papat10b", GROUP = "papat10g";
-    static TestUsers users;
+    @RegisterExtension
+    static final UsersFixture users = new UsersFixture(GROUP, A, B);
     static int uidA, uidB, gidA, groupG;
 
     final List<Long> pids = new ArrayList<>();
 
     @BeforeAll
     static void makeUsers() throws Exception {
-        users = TestUsers.create(GROUP, A, B);
         uidA = users.uid(A);
         uidB = users.uid(B);
         gidA = users.gid(A);
         groupG = users.groupId();
-    }
-
-    @AfterAll
-    static void removeUsers() {
-        if (users != null) users.close();
     }
 
     @BeforeEach

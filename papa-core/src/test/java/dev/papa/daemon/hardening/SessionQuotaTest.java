@@ -2,7 +2,7 @@ package dev.papa.daemon.hardening;
 
 import dev.papa.daemon.Daemon;
 import dev.papa.daemon.DaemonConfig;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -19,20 +19,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 @Timeout(120)
 class SessionQuotaTest {
-    static TestUsers users;
+    @RegisterExtension
+    static final UsersFixture users = new UsersFixture("papat11g", "papat11a", "papat11b");
     static int a;
     static int b;
 
     @BeforeAll
     static void createUsers() throws Exception {
-        users = TestUsers.create("papat11g", "papat11a", "papat11b");
         a = users.uid("papat11a");
         b = users.uid("papat11b");
-    }
-
-    @AfterAll
-    static void removeUsers() {
-        if (users != null) users.close();
     }
 
     /** 1,024 idle sessions of one user: 256 get in, the rest are refused, and root still gets in. */

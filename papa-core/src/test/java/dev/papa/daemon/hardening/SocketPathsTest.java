@@ -2,7 +2,7 @@ package dev.papa.daemon.hardening;
 
 import dev.papa.daemon.Daemon;
 import dev.papa.daemon.DaemonConfig;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,20 +33,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(120)
 class SocketPathsTest extends UsersDaemonTestBase {
     static final String A = "papat10c", B = "papat10d", GROUP = "papat10h";
-    static TestUsers users;
+    @RegisterExtension
+    static final UsersFixture users = new UsersFixture(GROUP, A, B);
     static int uidA;
 
     Path dir;
 
     @BeforeAll
     static void makeUsers() throws Exception {
-        users = TestUsers.create(GROUP, A, B);
         uidA = users.uid(A);
-    }
-
-    @AfterAll
-    static void removeUsers() {
-        if (users != null) users.close();
     }
 
     @BeforeEach

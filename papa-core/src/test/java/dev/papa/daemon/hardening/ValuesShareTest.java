@@ -5,8 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.papa.daemon.Daemon;
 import dev.papa.daemon.DaemonConfig;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -20,17 +19,8 @@ class ValuesShareTest extends UsersDaemonTestBase {
     static final String A = "papat21a", B = "papat21b", C = "papat21c", D = "papat21d", GROUP = "papat21g";
     static final long LIMIT = 64 << 10;
     static final String CHUNK = "v".repeat(1000);
-    static TestUsers users;
-
-    @BeforeAll
-    static void makeUsers() throws Exception {
-        users = TestUsers.create(GROUP, A, B, C, D);
-    }
-
-    @AfterAll
-    static void removeUsers() {
-        if (users != null) users.close();
-    }
+    @RegisterExtension
+    static final UsersFixture users = new UsersFixture(GROUP, A, B, C, D);
 
     /** Sets values of {@code c} until the daemon refuses one; returns that refusal. */
     static String fill(Conn c, String prefix) throws Exception {
