@@ -300,7 +300,7 @@ class CommandLineTest {
     }
 
     @Test
-    void badBudgetAndSessionLimitsStopTheStart() throws Exception {
+    void badBudgetSessionLimitsAndLookupTimeoutStopTheStart() throws Exception {
         String[][] cases = {
             {"--output-budget", "512k", "papa: invalid output budget \"512k\" (at least 1m; suffix k, m or g)\n"},
             {"--output-budget=lots", null, "papa: invalid output budget \"lots\" (at least 1m; suffix k, m or g)\n"},
@@ -311,6 +311,10 @@ class CommandLineTest {
                     + DaemonMain.physicalMemory() + " bytes)\n"},
             {"--max-sessions", "0", "papa: --max-sessions needs a positive number, not \"0\"\n"},
             {"--max-sessions-per-user", "x", "papa: --max-sessions-per-user needs a positive number, not \"x\"\n"},
+            {"--lookup-timeout", "0.05", "papa: invalid --lookup-timeout \"0.05\" (seconds, 0.1 to 300)\n"},
+            {"--lookup-timeout", "301", "papa: invalid --lookup-timeout \"301\" (seconds, 0.1 to 300)\n"},
+            {"--lookup-timeout=1e3", null, "papa: invalid --lookup-timeout \"1e3\" (seconds, 0.1 to 300)\n"},
+            {"--lookup-timeout", "soon", "papa: invalid --lookup-timeout \"soon\" (seconds, 0.1 to 300)\n"},
         };
         for (String[] c : cases) {
             Process d = c[1] == null ? main("-p", "0", c[0]) : main("-p", "0", c[0], c[1]);
