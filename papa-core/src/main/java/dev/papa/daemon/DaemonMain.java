@@ -62,15 +62,8 @@ public final class DaemonMain {
 
     /** {@code --lookup-timeout SECS}: seconds, decimals allowed, 0.1 to 300; in milliseconds. */
     static long lookupTimeout(String v) {
-        double secs;
-        try {
-            secs = Double.parseDouble(v);
-        } catch (NumberFormatException e) {
-            secs = Double.NaN;
-        }
-        if (!(secs >= 0.1 && secs <= 300) || !v.matches("\\d+(\\.\\d+)?")) {
-            throw new IllegalArgumentException("invalid --lookup-timeout \"" + v + "\" (seconds, 0.1 to 300)");
-        }
+        double secs = v.matches("\\d{1,3}(\\.\\d{1,3})?") ? Double.parseDouble(v) : 0;
+        if (secs < 0.1 || secs > 300) throw new IllegalArgumentException("invalid --lookup-timeout \"" + v + "\" (seconds, 0.1 to 300)");
         return Math.round(secs * 1000);
     }
 

@@ -96,9 +96,7 @@ final class LookupLane implements AutoCloseable {
 
     private synchronized String enqueue(Task<?> task) {
         int uid = task.by.uid();
-        if (closed || threads == 0) {
-            return "Lookups are not answering (" + stuck + " still waiting for the user database or resolver), try again later";
-        }
+        if (closed || threads == 0) return notAnswering();
         int mine = perUser.getOrDefault(uid, 0);
         if (mine >= PER_USER) return "Too many lookups in progress for uid " + uid + " (" + PER_USER + "), try again";
         perUser.put(uid, mine + 1);
@@ -225,12 +223,17 @@ final class LookupLane implements AutoCloseable {
         for (ArrayDeque<Task<?>> queue : waiting.values()) {
             for (Task<?> t : queue) {
                 release(t.by.uid());
-                loop.execute(() -> answer(t, null, new CommandError("Lookups are not answering (" + MAX_STUCK
-                        + " still waiting for the user database or resolver), try again later"), false));
+                String why = notAnswering();
+                loop.execute(() -> answer(t, null, new CommandError(why), false));
             }
         }
         waiting.clear();
         turns.clear();
+    }
+
+    /** Every thread waits in a call that has not returned. Holds the lock. */
+    private String notAnswering() {
+        return "Lookups are not answering (" + stuck + " still waiting for the user database or resolver), try again later";
     }
 
     /** Loop thread: the one answer a task gets; later ones (it was forgotten or timed out) are dropped. */
