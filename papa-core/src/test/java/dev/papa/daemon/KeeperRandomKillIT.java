@@ -72,6 +72,8 @@ class KeeperRandomKillIT {
         final TreeMap<String, String> values = new TreeMap<>();
         final TreeSet<String> sockets = new TreeSet<>();
         final TreeSet<String> processes = new TreeSet<>();
+        /** Removed while perhaps still running: listed until the keeper reports the exit, then gone. */
+        final TreeSet<String> removedProcesses = new TreeSet<>();
         final AtomicInteger acknowledged = new AtomicInteger();
         final AtomicInteger inFlight = new AtomicInteger();
         final AtomicInteger inFlightApplied = new AtomicInteger();
@@ -92,8 +94,10 @@ class KeeperRandomKillIT {
                     case 0: case 1: request = "set v" + name + " x" + n; break;
                     case 2: request = "remove values v" + name; break;
                     case 3: request = sockets.contains("s" + name) ? "remove sockets s" + name : "make socket s" + name + " port=0"; break;
-                    case 4: request = "make process p" + name + " /bin/true"; break;
-                    default: request = processes.contains("p" + name) ? "remove processes p" + name : "list values"; break;
+                    // a new name each time: a removed process stays listed until it exits, and a make of its
+                    // name meanwhile would get that process back (Part 1), which then leaves the table
+                    case 4: request = "make process p" + n + " /bin/true"; break;
+                    default: request = processes.isEmpty() ? "list values" : "remove processes " + processes.first(); break;
                 }
                 String reply;
                 try {
@@ -121,7 +125,7 @@ class KeeperRandomKillIT {
                 case "make socket": sockets.add(w[2]); break;
                 case "remove sockets": sockets.remove(w[2]); break;
                 case "make process": processes.add(w[2]); break;
-                case "remove processes": processes.remove(w[2]); break;
+                case "remove processes": processes.remove(w[2]); removedProcesses.add(w[2]); break;
                 case "list values": break;
             }
         }
@@ -139,8 +143,11 @@ class KeeperRandomKillIT {
                 applied = c.ok("get " + w[2]).isEmpty() && values.containsKey(w[2]);
             } else if (w[1].startsWith("socket")) {
                 applied = c.ok("list sockets " + w[2]).isEmpty() == request.startsWith("remove");
-            } else if (w[1].startsWith("process")) {
-                applied = c.ok("list processes " + w[2]).isEmpty() == request.startsWith("remove");
+            } else if (request.startsWith("make process")) {
+                applied = !c.ok("list processes " + w[2]).isEmpty();
+            } else if (request.startsWith("remove processes")) {
+                applied = true; // listed or not, it may have been removed: it may only go now
+                if (!c.ok("list processes " + w[2]).isEmpty()) inFlightApplied.decrementAndGet();
             } else {
                 return; // list values: nothing changes
             }
@@ -161,7 +168,10 @@ class KeeperRandomKillIT {
             }
             assertEquals(values, actual, "values");
             assertEquals(sockets, names(c.ok("list sockets")), "sockets");
-            assertEquals(processes, names(c.ok("list processes")), "processes");
+            TreeSet<String> listed = names(c.ok("list processes"));
+            assertTrue(listed.containsAll(processes), "processes made and not removed: " + processes + ", listed " + listed);
+            listed.removeAll(processes);
+            assertTrue(removedProcesses.containsAll(listed), "listed but neither made nor removed: " + listed);
         }
 
         private static TreeSet<String> names(String list) {
