@@ -197,6 +197,41 @@ class KeeperKillIT {
         }
     }
 
+    /**
+     * A real OutOfMemoryError: a 64 MiB heap, an output budget far over it (allowed, with a
+     * warning) and a process writing 70 MB that nobody watches. The JVM exits on the error
+     * (-XX:+ExitOnOutOfMemoryError, status 3) and the keeper brings the daemon back with its state.
+     */
+    @Test
+    void aDaemonKilledByOutOfMemoryComesBack() throws Exception {
+        Path flood = Files.writeString(dir.resolve("flood.sh"), "head -c 70000000 /dev/zero\nexec sleep 1000\n");
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of("-Xmx64m", "-XX:+ExitOnOutOfMemoryError"),
+                List.of("--keeper", "--output-budget", "1g"))) {
+            int keeper = d.pid();
+            int jvm = daemonJvm(keeper);
+            String flooder;
+            try (ProtocolClient c = d.connect()) {
+                c.ok("set a 1");
+                flooder = c.ok("make process flood bufsize=1g /bin/sh " + flood);
+            }
+            d.hosted(Integer.parseInt(find(" pid=(\\d+) ", flooder).get(0)));
+            long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
+            while (!d.logText().contains("died of exit status 3")) {
+                assertTrue(System.currentTimeMillis() < deadline, "no death of OutOfMemoryError: " + d.logText());
+                Thread.sleep(20); // polling the keeper's log
+            }
+            awaitServing(d, jvm, keeper);
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("1", c.ok("get a"));
+                String now = c.ok("list processes flood");
+                assertEquals(flooder.replaceAll(" running=\\w+", ""), now.replaceAll(" running=\\w+", ""), "the same process");
+                assertTrue(c.ok("list daemon").contains("\nrestarts="), "list daemon answers");
+            }
+            assertTrue(d.logText().contains("OutOfMemoryError") || Files.readString(d.output).contains("OutOfMemoryError"),
+                    "the JVM said why it ended");
+        }
+    }
+
     private static List<String> find(String regex, String text) {
         List<String> found = new ArrayList<>();
         java.util.regex.Matcher m = java.util.regex.Pattern.compile(regex).matcher(text);

@@ -135,19 +135,19 @@ class KeeperRandomKillIT {
             String[] w = request.split(" ");
             boolean applied;
             if (w[0].equals("set")) {
-                String now = c.ok("get " + w[1]);
+                String now = query("get " + w[1]);
                 String before = values.getOrDefault(w[1], "");
                 assertTrue(now.equals(before) || now.equals(w[2]), request + ": found [" + now + "], before [" + before + "]");
                 applied = now.equals(w[2]) && !now.equals(before);
             } else if (request.startsWith("remove values")) {
-                applied = c.ok("get " + w[2]).isEmpty() && values.containsKey(w[2]);
+                applied = query("get " + w[2]).isEmpty() && values.containsKey(w[2]);
             } else if (w[1].startsWith("socket")) {
-                applied = c.ok("list sockets " + w[2]).isEmpty() == request.startsWith("remove");
+                applied = query("list sockets " + w[2]).isEmpty() == request.startsWith("remove");
             } else if (request.startsWith("make process")) {
-                applied = !c.ok("list processes " + w[2]).isEmpty();
+                applied = !query("list processes " + w[2]).isEmpty();
             } else if (request.startsWith("remove processes")) {
                 applied = true; // listed or not, it may have been removed: it may only go now
-                if (!c.ok("list processes " + w[2]).isEmpty()) inFlightApplied.decrementAndGet();
+                if (!query("list processes " + w[2]).isEmpty()) inFlightApplied.decrementAndGet();
             } else {
                 return; // list values: nothing changes
             }
@@ -161,17 +161,31 @@ class KeeperRandomKillIT {
         /** The daemon's tables equal the model: nothing acknowledged was undone, nothing unacknowledged appeared. */
         void checkAll() throws Exception {
             TreeMap<String, String> actual = new TreeMap<>();
-            for (String line : c.ok("list values").split("\n")) {
+            for (String line : query("list values").split("\n")) {
                 if (line.isEmpty()) continue;
                 int space = line.indexOf(' '); // "name value"
                 actual.put(line.substring(0, space), line.substring(space + 1));
             }
             assertEquals(values, actual, "values");
-            assertEquals(sockets, names(c.ok("list sockets")), "sockets");
-            TreeSet<String> listed = names(c.ok("list processes"));
+            assertEquals(sockets, names(query("list sockets")), "sockets");
+            TreeSet<String> listed = names(query("list processes"));
             assertTrue(listed.containsAll(processes), "processes made and not removed: " + processes + ", listed " + listed);
             listed.removeAll(processes);
             assertTrue(removedProcesses.containsAll(listed), "listed but neither made nor removed: " + listed);
+        }
+
+        /** A read-only request, asked again on a new connection when a kill cut it. */
+        private String query(String line) throws Exception {
+            while (true) {
+                try {
+                    return c.ok(line);
+                } catch (java.io.IOException cut) {
+                    c = d.connect();
+                } catch (AssertionError e) {
+                    if (!String.valueOf(e.getMessage()).contains("connection closed")) throw e;
+                    c = d.connect();
+                }
+            }
         }
 
         private static TreeSet<String> names(String list) {
