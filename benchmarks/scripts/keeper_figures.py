@@ -23,7 +23,7 @@ port = int(open(portfile).read())
 def connect():
     s = socket.create_connection(("127.0.0.1", port))
     f = s.makefile("rb")
-    assert f.read(len(b"Welcome to papa!\n> ")).startswith(b"Welcome")
+    assert f.read(len(b"Papa is home. Type \"help\" for commands.\n> ")).startswith(b"Papa is home")
     return s, f
 
 def request(s, f, line):
