@@ -11,8 +11,9 @@ import java.util.List;
 
 /**
  * The jar's entry point: {@code ctl ...} runs the command-line client, {@code --daemonize}
- * starts a detached daemon, {@code --keeper} becomes the keeper of a daemon (docs/KEEPER.md),
- * anything else runs the daemon in the foreground.
+ * starts a detached daemon; anything else runs the daemon in the foreground, under the keeper
+ * (docs/KEEPER.md: this JVM becomes the keeper, in the same pid, and starts the daemon JVM)
+ * unless {@code --no-keeper}.
  */
 public final class Main {
     private Main() {}
@@ -27,8 +28,10 @@ public final class Main {
             System.exit(Daemonize.run(rest.toArray(new String[0]), System.out, System.err));
         }
         List<String> daemonArgs = new ArrayList<>(Arrays.asList(args));
-        daemonArgs.remove(KeeperStart.NO_KEEPER); // the default for now (the keeper is opt-in: docs/KEEPER.md)
-        if (daemonArgs.remove(KeeperStart.OPTION)) System.exit(KeeperStart.run(daemonArgs, System.err));
+        boolean alone = daemonArgs.remove(KeeperStart.NO_KEEPER);
+        daemonArgs.remove(KeeperStart.OPTION); // the default; still accepted
+        // the usage, a bad option and the upgrade's own steps need no keeper
+        if (!alone && DaemonMain.startsDaemon(daemonArgs)) System.exit(KeeperStart.run(daemonArgs, System.err));
         System.exit(DaemonMain.run(daemonArgs.toArray(new String[0]), System.err));
     }
 }

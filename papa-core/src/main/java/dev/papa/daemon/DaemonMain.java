@@ -42,8 +42,8 @@ public final class DaemonMain {
             "  --log-file PATH         log to PATH instead of stderr",
             "  --single-session        exit when the last client session closes",
             "  --daemonize             detach into the background, print the daemon's pid",
-            "  --keeper                run under the keeper: a daemon JVM that dies is restarted and loses nothing it hosts",
-            "                          (opt-in; --no-keeper, the default, runs the daemon alone)",
+            "  --no-keeper             run the daemon alone, without the keeper (by default the keeper, a small native",
+            "                          parent, restarts a daemon JVM that dies, which then loses nothing it hosts)",
             "  --launcher NAME         name shown in the process title (papa daemon from NAME)",
             "  --allow-user NAME       let this user connect too (repeatable; root and the daemon's user always may)",
             "  --allow-uid N           let this uid connect too (repeatable)",
@@ -268,6 +268,22 @@ public final class DaemonMain {
     }
 
     /** Parses the daemon's options; null means help was asked. */
+    /**
+     * Whether {@code args} start a daemon (rather than print the usage, or fail on a bad option,
+     * or run one of the upgrade's own steps): what the keeper is started for (dev.papa.Main).
+     */
+    public static boolean startsDaemon(List<String> args) {
+        for (String internal : List.of(Upgrader.CHECK_STATE, Upgrader.RESTORE_STATE, Upgrader.RESTORE_FALLBACK,
+                dev.papa.daemon.keeper.KeeperLink.OPTION)) {
+            if (args.contains(internal)) return false;
+        }
+        try {
+            return parse(args.toArray(new String[0])) != null;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
     static DaemonConfig parse(String[] args) {
         DaemonConfig c = new DaemonConfig();
         for (int i = 0; i < args.length; i++) {
