@@ -51,17 +51,28 @@ public final class KeeperLink implements Server.StateWatch {
     private static final Logger LOG = Logger.getLogger(KeeperLink.class.getName());
     /** The daemon's option naming the channel (always {@link KeeperMessage#CHANNEL_FD}). */
     public static final String OPTION = "--keeper-channel";
-    private static final int KIND_DESCRIPTOR = 0, KIND_STATE = 1;
+    private static final int KIND_DESCRIPTOR = KeeperMessage.KIND_DESCRIPTOR, KIND_STATE = KeeperMessage.KIND_STATE;
     /** How soon to look again at an exit whose process is still being spawned. */
     private static final long UNMATCHED_RETRY_MILLIS = 20;
+    /** After an upgrade's take-over: when the new JVM writes its first state (unless a change needs one sooner). */
+    private static final long FIRST_STATE_AFTER_TAKE_OVER_MILLIS = 100;
 
     private final int channel = KeeperMessage.CHANNEL_FD;
-    /** What the keeper handed this JVM at its start: id (= descriptor number here) to kind. */
-    private final Map<Integer, Integer> inherited;
-    /** Registered with the keeper: number to {dev, ino} of what it was then. */
-    private final Map<Integer, long[]> registered = new HashMap<>();
+    /** What the keeper handed this JVM: descriptor number here to kind. */
+    final Map<Integer, Integer> inherited;
+    /** Registered with the keeper: id (the number it has, or had, here) to {dev, ino} of what it was then. */
+    final Map<Integer, long[]> registered = new HashMap<>();
+    /**
+     * Ids the keeper holds at another number here (an upgrade's descriptors held after this JVM
+     * started, KeeperUpgrade): id to number. A state names ids; {@link #number} maps them.
+     */
+    final Map<Integer, Integer> numbers = new HashMap<>();
     /** Exits the keeper reported and no held state records yet: pid to wait status. */
-    private final Map<Integer, Integer> unmatched = new LinkedHashMap<>();
+    final Map<Integer, Integer> unmatched = new LinkedHashMap<>();
+    /** Started for an upgrade: takes over from the serving JVM instead of starting afresh (KeeperUpgrade). */
+    private final boolean standby;
+    /** While this JVM asked for an upgrade: told when the next JVM is ready, or when the upgrade failed. */
+    private KeeperUpgrade.Handover handover;
     private final int restarts;
     private final int lastDeath;
     private final long keeperStartedMicros;
@@ -76,8 +87,9 @@ public final class KeeperLink implements Server.StateWatch {
     private boolean alive = true;
 
     private KeeperLink(Map<Integer, Integer> inherited, Map<Integer, Integer> exits, int restarts, int lastDeath,
-                       long keeperStartedMicros, int keeperPid) {
+                       long keeperStartedMicros, int keeperPid, boolean standby) {
         this.inherited = inherited;
+        this.standby = standby;
         this.unmatched.putAll(exits);
         this.restarts = restarts;
         this.lastDeath = lastDeath;
@@ -104,14 +116,15 @@ public final class KeeperLink implements Server.StateWatch {
                 case KeeperMessage.HELD: held.put(m.id(), (int) m.a()); break;
                 case KeeperMessage.EXITED: exits.put((int) m.a(), (int) m.b()); break;
                 case KeeperMessage.HELLO:
-                    return new KeeperLink(held, exits, m.id(), (int) m.b(), m.a(), (int) m.c());
+                case KeeperMessage.STANDBY:
+                    return new KeeperLink(held, exits, m.id(), (int) m.b(), m.a(), (int) m.c(), m.type() == KeeperMessage.STANDBY);
                 default: LOG.warning("Unknown keeper message " + m.type() + " ignored"); break;
             }
         }
     }
 
     /** One message; null at end of file. Messages of another size are skipped. */
-    private static KeeperMessage read(int fd, ByteBuffer buf) throws PosixException {
+    static KeeperMessage read(int fd, ByteBuffer buf) throws PosixException {
         for (;;) {
             buf.clear();
             int n = Io.read(fd, buf);
@@ -133,6 +146,16 @@ public final class KeeperLink implements Server.StateWatch {
 
     public int keeperPid() { return keeperPid; }
 
+    /** Started for an upgrade: {@link KeeperUpgrade#awaitTakeOver} instead of {@link #takeState}. */
+    public boolean standby() { return standby; }
+
+    /** The number here of what the state names as {@code id}. */
+    public int number(int id) {
+        return numbers.getOrDefault(id, id);
+    }
+
+    int channel() { return channel; }
+
     /**
      * The newest state the keeper holds (the previous JVM's last), or null for a first start.
      * Older ones (a JVM that died between holding a new state and releasing the old) are closed
@@ -142,7 +165,7 @@ public final class KeeperLink implements Server.StateWatch {
         int best = -1;
         long bestMicros = Long.MIN_VALUE;
         for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
-            if (e.getValue() != KIND_STATE) continue;
+            if (!isState(e.getValue())) continue;
             long written;
             try (InputStream s = Memfd.input(e.getKey())) {
                 written = Restore.header(s).writtenMicros();
@@ -156,9 +179,14 @@ public final class KeeperLink implements Server.StateWatch {
             }
         }
         for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
-            if (e.getValue() == KIND_STATE && e.getKey() != best) Fd.adopt(e.getKey()).close();
+            if (isState(e.getValue()) && e.getKey() != best) Fd.adopt(e.getKey()).close();
         }
         return best < 0 ? null : Fd.adopt(best);
+    }
+
+    /** A state: the keeper's continuous one, or the last one of a JVM that handed over (an upgrade cut short by a death). */
+    static boolean isState(int kind) {
+        return kind == KIND_STATE || kind == KeeperMessage.KIND_HANDOVER;
     }
 
     /**
@@ -171,6 +199,8 @@ public final class KeeperLink implements Server.StateWatch {
         this.loop = loop;
         this.processes = processes;
         this.snapshot = snapshot;
+        // An upgrade's JVM: from here on it is the daemon, and what the keeper holds is its to change.
+        if (standby) send(KeeperMessage.TAKEN, 0, 0);
         Spawner.childrenOfParent();
         processes.exitsFromKeeper();
         Set<Integer> named = new HashSet<>(snapshot.descriptors());
@@ -178,7 +208,17 @@ public final class KeeperLink implements Server.StateWatch {
             if (e.getValue() == KIND_DESCRIPTOR && !named.contains(e.getKey())) Fd.adopt(e.getKey()).close();
         }
         loop.register(channel, Epoll.IN, ev -> readMessages());
-        persist();
+        if (standby) {
+            // The state handed over, held, is these tables until a change: the first state of
+            // this JVM is written just after it serves again, not while the port waits for it.
+            changed = false;
+            loop.schedule(FIRST_STATE_AFTER_TAKE_OVER_MILLIS, () -> {
+                changed = true;
+                persist();
+            });
+        } else {
+            persist();
+        }
     }
 
     /** A request changed the state: it is written before the next reply leaves, or after this round. */
@@ -195,7 +235,8 @@ public final class KeeperLink implements Server.StateWatch {
         persistIfChanged();
     }
 
-    private void persistIfChanged() {
+    /** Writes the state now if a change is not in the held one yet. */
+    void persistIfChanged() {
         if (changed) persist();
     }
 
@@ -228,6 +269,13 @@ public final class KeeperLink implements Server.StateWatch {
             unmatched.put((int) m.a(), (int) m.b());
             changed = true;
             persist();
+        } else if (m.type() == KeeperMessage.RESUME && handover == null) {
+            LOG.fine("The keeper resumed an upgrade this daemon had already given up");
+        } else if ((m.type() == KeeperMessage.HAND_OVER || m.type() == KeeperMessage.RESUME) && handover != null) {
+            KeeperUpgrade.Handover h = handover;
+            if (m.type() == KeeperMessage.RESUME) handover = null;
+            if (m.type() == KeeperMessage.HAND_OVER) h.handOver();
+            else h.failed(KeeperUpgrade.why((int) m.a()));
         } else {
             LOG.warning("Unknown keeper message " + m.type() + " ignored");
         }
@@ -317,7 +365,31 @@ public final class KeeperLink implements Server.StateWatch {
         registered.put(fd, id);
     }
 
-    private void send(int type, int id, long a) {
+    /** Asks the keeper for an upgrade to {@code command}; {@code h} hears how it goes. */
+    void upgrade(Fd command, KeeperUpgrade.Handover h) throws PosixException {
+        handover = h;
+        try {
+            Sockets.sendFds(channel, new KeeperMessage(KeeperMessage.UPGRADE, 0, 0, 0, 0).encode(), command.get());
+        } catch (PosixException e) {
+            handover = null;
+            throw e;
+        }
+    }
+
+    /** Registers {@code fd} as the state handed over and tells the keeper (after this, the JVM waits). */
+    void handed(Fd state) throws PosixException {
+        handover = null;
+        hold(state.get(), KeeperMessage.KIND_HANDOVER);
+        send(KeeperMessage.HANDED, state.get(), 0);
+    }
+
+    /** The keeper no longer needs to hold {@code fd} (a hand-over state the next JVM did not take). */
+    void release(int fd) {
+        send(KeeperMessage.RELEASE, fd, 0);
+        registered.remove(fd);
+    }
+
+    void send(int type, int id, long a) {
         if (!alive) return;
         try {
             Sockets.sendFds(channel, new KeeperMessage(type, id, a, 0, 0).encode());
