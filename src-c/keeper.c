@@ -79,6 +79,7 @@ enum { UP_NONE, UP_STARTING, UP_HANDING, UP_TAKING };
 
 static struct {
   int log_fd;
+  const char *log_path;        /* --log: opened once a daemon served (it checked the path first) */
   int epoll_fd, signal_fd, timer_fd, upgrade_timer_fd;
   struct jvm cur;              /* the JVM that serves (or the one starting after a death) */
   struct jvm next;             /* during an upgrade: the JVM that takes over */
@@ -141,6 +142,16 @@ static void klog(const char *fmt, ...) {
   n += m < (int) (sizeof line - (size_t) n - 1) ? m : (int) (sizeof line - (size_t) n - 2);
   line[n++] = '\n';
   if (write(k.log_fd, line, (size_t) n) < 0) {} /* nowhere else to say it */
+}
+
+/* The daemon's log file, once a daemon served: it opened the file first, refusing a symbolic
+ * link or a special file with its own words, so a bad path is told once, by the daemon. Until
+ * then the keeper says what it has to on stderr, as the daemon does. */
+static void open_log(void) {
+  if (k.log_path == NULL) return;
+  int fd = open(k.log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
+  if (fd < 0) klog("cannot open %s (%s); logging to stderr", k.log_path, strerror(errno));
+  else k.log_fd = fd;
 }
 
 /* "signal 9" / "exit status 1", for a wait status. */
@@ -471,7 +482,8 @@ static int cur_died(int status) {
   }
   if (k.stopping || k.cur.ending) return code;
   if (!k.ever_served) {
-    klog("the daemon ended before it served (%s); not restarting a daemon that never started", cause);
+    /* an exit status: the daemon said why itself (bad options, port in use); a signal it could not */
+    if (WIFSIGNALED(status)) klog("the daemon ended before it served (%s); not restarting a daemon that never started", cause);
     return code;
   }
   k.restarts++;
@@ -564,6 +576,7 @@ static void handle(const struct keeper_msg *m, struct msghdr *mh) {
     case KM_SERVING:
       close_fds_of(mh);
       if (!k.cur.served) { k.cur.served = 1; k.served_ms = now_ms(); }
+      if (!k.ever_served) open_log();
       k.ever_served = 1;
       return;
     case KM_ENDING:
@@ -608,7 +621,8 @@ static int read_channel(struct jvm *j, int hup) {
     ssize_t n = recvmsg(j->chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN) { klog("channel: %s; waiting for the daemon to end", strerror(errno)); close_channel(j); }
+      if (errno == ECONNRESET) close_channel(j); /* the JVM ended with messages of ours unread: its death follows */
+      else if (errno != EAGAIN) { klog("channel: %s; waiting for the daemon to end", strerror(errno)); close_channel(j); }
       return i;
     }
     if (n == 0 && hup) {
@@ -769,11 +783,7 @@ static void setup(int argc, char **argv) {
   }
   if (i >= argc) usage();
   k.log_fd = 2;
-  if (log_path != NULL) {
-    int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
-    if (fd < 0) fprintf(stderr, "papa keeper: cannot open %s (%s); logging to stderr\n", log_path, strerror(errno));
-    else k.log_fd = fd;
-  }
+  k.log_path = log_path;
   k.cmds = mmap(NULL, sizeof(struct command) * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (k.cmds == MAP_FAILED) { perror("papa keeper: mmap"); exit(1); }
   copy_command(argc - i, argv + i);
@@ -798,7 +808,8 @@ static void setup(int argc, char **argv) {
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) { perror("papa keeper: PR_SET_CHILD_SUBREAPER"); exit(1); }
   if (geteuid() == 0) {
     int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    if (oom < 0 || write(oom, "-900", 4) != 4) klog("cannot lower oom_score_adj: %s", strerror(errno));
+    /* without CAP_SYS_RESOURCE (a container) it cannot be lowered; nothing to tell the user then */
+    if ((oom < 0 || write(oom, "-900", 4) != 4) && errno != EACCES && errno != EPERM) klog("cannot lower oom_score_adj: %s", strerror(errno));
     if (oom >= 0) close(oom);
   }
 

@@ -314,7 +314,14 @@ class KeeperTest {
     assertEquals(2, keeper.exitValue(), "a daemon that never served (bad options): its status, no restart");
     assertTrue(Files.exists(dir.resolve("jvm-0.txt")));
     assertFalse(Files.exists(dir.resolve("jvm-1.txt")));
-    assertTrue(log().contains("not restarting"), log());
+    assertFalse(log().contains("not restarting"), "the daemon said why it ended; the keeper adds nothing: " + log());
+
+    fresh();
+    start("kill-self 9");
+    assertTrue(keeper.waitFor(30, TimeUnit.SECONDS));
+    assertEquals(137, keeper.exitValue(), "killed before it served: 128 + 9, no restart");
+    assertFalse(Files.exists(dir.resolve("jvm-1.txt")));
+    assertTrue(log().contains("the daemon ended before it served (signal 9 (Killed)); not restarting"), log());
   }
 
   /** The lines of DIR/NAME, a fake JVM's record of the messages it awaited ("type id a target"). */
