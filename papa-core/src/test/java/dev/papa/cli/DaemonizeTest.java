@@ -66,7 +66,7 @@ class DaemonizeTest {
     void daemonizeDetachesSetsTheTitleAndReturns() throws Exception {
         Path sock = dir.resolve("papa.sock");
         Path log = dir.resolve("daemon.log");
-        Run r = daemonize("-u", sock.toString(), "--log-file", log.toString(), "--launcher", "circusd");
+        Run r = daemonize("--no-keeper", "-u", sock.toString(), "--log-file", log.toString(), "--launcher", "circusd");
         long pid = r.out.isBlank() ? -1 : Long.parseLong(r.out.trim());
         if (pid > 0) {
             daemons.add(pid);
@@ -96,14 +96,14 @@ class DaemonizeTest {
     }
 
     /**
-     * {@code --daemonize --keeper}: the printed pid is the keeper's (the started JVM became it
+     * {@code --daemonize} (the keeper by default): the printed pid is the keeper's (the started JVM became it
      * in the same pid), detached like a daemon; its child, the daemon JVM, killed with SIGKILL,
      * comes back with the value it held.
      */
     @Test
     void daemonizeWithTheKeeperPrintsTheKeepersPidAndTheDaemonComesBackAfterSigkill() throws Exception {
         Path sock = dir.resolve("papa.sock");
-        Run r = daemonize("--keeper", "-u", sock.toString(), "--log-file", dir.resolve("daemon.log").toString(), "--launcher", "circusd");
+        Run r = daemonize("-u", sock.toString(), "--log-file", dir.resolve("daemon.log").toString(), "--launcher", "circusd");
         long keeper = r.out.isBlank() ? -1 : Long.parseLong(r.out.trim());
         if (keeper > 0) daemons.add(keeper);
         assertEquals(0, r.exit, "stdout: " + r.out + "\nstderr: " + r.err);

@@ -47,8 +47,26 @@ public final class ProcInfo {
         }
     }
 
-    /** Every process with a socket listening on the endpoint. */
+    /**
+     * Every daemon with a socket listening on the endpoint, by its top pid: under the keeper the
+     * keeper and its daemon JVM hold the same listener, and count once, as the keeper.
+     */
     public static List<Long> listeners(Endpoint endpoint) throws IOException {
+        List<Long> all = listeningProcesses(endpoint);
+        List<Long> tops = new ArrayList<>();
+        for (long pid : all) {
+            long parent;
+            try {
+                parent = Long.parseLong(stat(pid)[1]);
+            } catch (IOException | RuntimeException gone) {
+                parent = -1;
+            }
+            if (!all.contains(parent)) tops.add(pid);
+        }
+        return tops;
+    }
+
+    private static List<Long> listeningProcesses(Endpoint endpoint) throws IOException {
         if (endpoint.isUnix()) {
             return unixListeners(endpoint.path());
         }

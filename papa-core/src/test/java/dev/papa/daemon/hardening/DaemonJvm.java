@@ -83,7 +83,9 @@ public final class DaemonJvm implements AutoCloseable {
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-MaxFDLimit"));
         cmd.addAll(jvmOptions);
-        cmd.addAll(List.of("-cp", classpath, "dev.papa.Main"));
+        // the daemon JVM itself is what these tests look at (its descriptors, limits, heap, threads,
+        // exit status): without the keeper, its pid is the one started (the keeper: Keeper*IT)
+        cmd.addAll(List.of("-cp", classpath, "dev.papa.Main", "--no-keeper"));
         cmd.addAll(unixSocket == null ? List.of("-p", "0") : List.of("-u", unixSocket.toString()));
         cmd.addAll(List.of(extraArgs));
         Process p = new ProcessBuilder(cmd).directory(new java.io.File("/")).redirectErrorStream(true)
