@@ -3,9 +3,13 @@ package dev.papa.daemon.keeper;
 import dev.papa.daemon.Version;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.session.Server;
+import dev.papa.daemon.state.ChangedEntries;
+import dev.papa.daemon.state.Journal;
+import dev.papa.daemon.state.JournalCheck;
 import dev.papa.daemon.state.Restore;
 import dev.papa.daemon.state.Snapshot;
 import dev.papa.daemon.state.StateException;
+import dev.papa.daemon.state.Carried;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.posix.Epoll;
@@ -19,7 +23,6 @@ import dev.papa.posix.Spawner;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -39,10 +42,12 @@ import java.util.logging.Logger;
  * {@link Restore} in the next JVM exactly as after an in-place upgrade.
  *
  * <p>The state (values, sockets, processes with their exit statuses and closed items; not the
- * queued output) is written again, into a new sealed memfd the keeper holds, whenever a request
- * changed it and before its reply leaves ({@link #beforeReply}), and whenever an exit is
- * recorded; the previous state is released only after the new one is held. A JVM killed at any
- * instant therefore leaves the keeper a whole state at least as new as every reply sent.
+ * queued output) is a {@link Journal}: a base state in a memfd the keeper holds, and a frame
+ * appended to it for the entries that changed, whenever a request changed them and before its
+ * reply leaves ({@link #beforeReply}), whenever an exit is recorded, and at the end of a
+ * round in which a table changed by itself; a new base replaces a journal grown too long, and
+ * the previous base is released only after the new one is held. A JVM killed at any instant
+ * therefore leaves the keeper a whole state at least as new as every reply sent.
  * Exits come from the keeper (it is the hosted processes' parent) and are acknowledged only
  * once a held state records them: reported exactly once across deaths. Loop thread only,
  * after {@link #connect}.
@@ -70,7 +75,10 @@ public final class KeeperLink implements Server.StateWatch {
     private EventLoop loop;
     private ProcessTable processes;
     private Snapshot snapshot;
-    private Fd state;
+    private Journal journal;
+    /** The generation of the state taken back (0: none); this JVM's bases come after it. */
+    private long generation;
+    private final boolean checkJournal = JournalCheck.enabled();
     private boolean changed = true;
     private boolean retryScheduled;
     private boolean alive = true;
@@ -134,27 +142,31 @@ public final class KeeperLink implements Server.StateWatch {
     public int keeperPid() { return keeperPid; }
 
     /**
-     * The newest state the keeper holds (the previous JVM's last), or null for a first start.
-     * Older ones (a JVM that died between holding a new state and releasing the old) are closed
-     * here and released at the first {@link #persist}.
+     * The newest state the keeper holds (the previous JVM's last), or null for a first start:
+     * the highest generation, then the latest written. Older ones (a JVM that died between
+     * holding a new base and releasing the old) are closed here and released at the first
+     * {@link #persist}.
      */
     public Fd takeState() {
         int best = -1;
+        long bestGeneration = Long.MIN_VALUE;
         long bestMicros = Long.MIN_VALUE;
         for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
             if (e.getValue() != KIND_STATE) continue;
-            long written;
+            Carried.Header h;
             try (InputStream s = Memfd.input(e.getKey())) {
-                written = Restore.header(s).writtenMicros();
+                h = Restore.header(s);
             } catch (IOException | StateException | RuntimeException ex) {
                 LOG.log(Level.SEVERE, "A state the keeper held is unreadable; ignored", ex);
                 continue;
             }
-            if (written > bestMicros) {
-                bestMicros = written;
+            if (h.generation() > bestGeneration || h.generation() == bestGeneration && h.writtenMicros() > bestMicros) {
+                bestGeneration = h.generation();
+                bestMicros = h.writtenMicros();
                 best = e.getKey();
             }
         }
+        generation = Math.max(0, bestGeneration);
         for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
             if (e.getValue() == KIND_STATE && e.getKey() != best) Fd.adopt(e.getKey()).close();
         }
@@ -171,6 +183,9 @@ public final class KeeperLink implements Server.StateWatch {
         this.loop = loop;
         this.processes = processes;
         this.snapshot = snapshot;
+        ChangedEntries changes = new ChangedEntries(this::changed);
+        this.journal = new Journal(snapshot, changes, Version.line(), generation);
+        snapshot.watch(changes);
         Spawner.childrenOfParent();
         processes.exitsFromKeeper();
         Set<Integer> named = new HashSet<>(snapshot.descriptors());
@@ -181,10 +196,13 @@ public final class KeeperLink implements Server.StateWatch {
         persist();
     }
 
-    /** A request changed the state: it is written before the next reply leaves, or after this round. */
+    /**
+     * A request changed the state, or a table told of a change: it is written before the next
+     * reply leaves, or after this round.
+     */
     @Override
     public void changed() {
-        if (changed) return;
+        if (changed || loop == null) return;
         changed = true;
         loop.afterRound(this::persistIfChanged);
     }
@@ -234,48 +252,31 @@ public final class KeeperLink implements Server.StateWatch {
     }
 
     /**
-     * Records reported exits in the tables, registers new descriptors, writes the state into a
-     * new memfd and hands it to the keeper, releases what is gone (the old state last), then
-     * acknowledges the exits that state records.
+     * Records reported exits in the tables, writes what changed (a journal frame, or a new base
+     * at the first write and when the journal outgrew it), then acknowledges the exits that
+     * the held state now records.
      */
     void persist() {
         changed = false;
         if (!alive) return;
         List<Integer> recorded = recordExits();
         try {
-            List<Integer> fds = new ArrayList<>(snapshot.descriptors());
-            Set<Integer> now = new HashSet<>(fds);
-            for (int fd : fds) hold(fd, KIND_DESCRIPTOR);
-            Fd memfd = Memfd.create("papa-keeper-state");
-            try {
-                List<Integer> all = new ArrayList<>(fds);
-                all.add(memfd.get());
-                try (OutputStream out = Memfd.output(memfd.get())) {
-                    snapshot.writeRecords(out, Version.line(), all);
-                }
-                Memfd.seal(memfd.get());
-                hold(memfd.get(), KIND_STATE);
-            } catch (IOException | RuntimeException e) {
-                memfd.close();
-                throw e;
+            if (journal.needsBase()) {
+                writeBase();
+            } else {
+                appendChanges();
+                if (journal.wantsCompaction()) writeBase();
             }
-            now.add(memfd.get());
-            Fd old = state;
-            state = memfd;
-            for (Iterator<Map.Entry<Integer, long[]>> it = registered.entrySet().iterator(); it.hasNext(); ) {
-                int id = it.next().getKey();
-                if (now.contains(id)) continue;
-                send(KeeperMessage.RELEASE, id, 0);
-                it.remove();
-            }
-            if (old != null) old.close(); // after its release: its number may now be reused
+            if (checkJournal) JournalCheck.run(journal, snapshot);
             for (int pid : recorded) {
                 send(KeeperMessage.ACK_EXIT, 0, pid);
                 unmatched.remove(pid);
             }
         } catch (IOException | RuntimeException e) {
-            // Not held: the keeper still has the previous state; try again on the next change.
+            // Not recorded: the keeper still has the state as of the last whole write; a new
+            // base (the whole tables) is written at the next change.
             LOG.log(Level.SEVERE, "cannot hand the state to the keeper", e);
+            journal.rebase();
             changed = true;
         }
         if (!unmatched.isEmpty() && !retryScheduled) {
@@ -286,6 +287,47 @@ public final class KeeperLink implements Server.StateWatch {
                 persist();
             });
         }
+    }
+
+    /**
+     * The changed entries as journal frames, appended to the state the keeper holds: the
+     * descriptors they name held first, those no record names any more released after.
+     */
+    private void appendChanges() throws IOException {
+        Journal.Batch batch = journal.changes(this::needsHold);
+        journal.append(batch.before());
+        for (int fd : batch.hold()) hold(fd, KIND_DESCRIPTOR);
+        journal.append(batch.after());
+        for (int fd : batch.release()) {
+            if (registered.remove(fd) != null) send(KeeperMessage.RELEASE, fd, 0);
+        }
+    }
+
+    /**
+     * The whole tables as a new base, in a new memfd: every descriptor it names held first,
+     * then the memfd; then what the keeper holds and the base does not name is released, the
+     * previous state last.
+     */
+    private void writeBase() throws IOException {
+        List<Integer> fds = snapshot.descriptors();
+        Set<Integer> now = new HashSet<>(fds);
+        for (int fd : fds) hold(fd, KIND_DESCRIPTOR);
+        Journal.Base base = journal.writeBase(fds);
+        try {
+            hold(base.memfd().get(), KIND_STATE);
+        } catch (IOException | RuntimeException e) {
+            base.memfd().close();
+            throw e;
+        }
+        now.add(base.memfd().get());
+        Fd old = journal.useBase(base);
+        for (Iterator<Map.Entry<Integer, long[]>> it = registered.entrySet().iterator(); it.hasNext(); ) {
+            int id = it.next().getKey();
+            if (now.contains(id)) continue;
+            send(KeeperMessage.RELEASE, id, 0);
+            it.remove();
+        }
+        if (old != null) old.close(); // after its release: its number may now be reused
     }
 
     /**
@@ -311,10 +353,22 @@ public final class KeeperLink implements Server.StateWatch {
     /** Registers fd unless the keeper already holds this very object under its number. */
     private void hold(int fd, int kind) throws PosixException {
         long[] id = Io.identity(fd);
-        long[] had = registered.get(fd);
-        if (had != null && had[0] == id[0] && had[1] == id[1]) return;
+        if (same(registered.get(fd), id)) return;
         Sockets.sendFds(channel, new KeeperMessage(KeeperMessage.HOLD, fd, kind, 0, 0).encode(), fd);
         registered.put(fd, id);
+    }
+
+    /** Whether the keeper does not hold fd as it is now: not at all, or another object under its number. */
+    private boolean needsHold(int fd) {
+        try {
+            return !same(registered.get(fd), Io.identity(fd));
+        } catch (PosixException e) {
+            throw new IllegalStateException("descriptor " + fd + " of the tables is not open", e);
+        }
+    }
+
+    private static boolean same(long[] had, long[] id) {
+        return had != null && had[0] == id[0] && had[1] == id[1];
     }
 
     private void send(int type, int id, long a) {
