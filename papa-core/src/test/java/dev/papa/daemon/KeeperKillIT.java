@@ -49,7 +49,7 @@ class KeeperKillIT {
                 "s.serve_forever()", ""));
         Path go = dir.resolve("go");
         Path quitter = Files.writeString(dir.resolve("quitter.sh"), "while [ ! -e " + go + " ]; do sleep 0.01; done; exit 7\n");
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(), List.of("--keeper"))) {
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(CHECK_JOURNAL), List.of("--keeper"))) {
             int keeper = d.pid();
             String values;
             String sockets;
@@ -130,6 +130,7 @@ class KeeperKillIT {
             }
             assertEquals(keeperFds - 3, awaitFdsSettled(keeper, keeperFds - 3),
                     "the keeper holds what it held, less the quitter's pidfd and pipes");
+            assertJournalChecked(d, KILLS + 2);
 
             UpgradeUnderLoadIT.Watcher w = load.watcher;
             int highest = (int) w.highest.get();
@@ -151,6 +152,21 @@ class KeeperKillIT {
                     highest + 1, highest, lost, w.redelivered.get(), w.sessions.get(), load.connections.get(), load.httpOk.get());
             assertTrue(sessionsBefore >= KILLS, "the watcher reconnected after every kill");
         }
+    }
+
+    /** Every JVM of the keeper checks its journaled state against its tables after each write. */
+    static final String CHECK_JOURNAL = "-D" + dev.papa.daemon.state.JournalCheck.PROPERTY + "=true";
+
+    /**
+     * Each of the {@code jvms} JVMs had the check on (the option reached the ones the keeper
+     * restarted) and none found its journal differing from its tables.
+     */
+    static void assertJournalChecked(JarDaemon d, int jvms) throws Exception {
+        String log = d.logText();
+        assertEquals(jvms, log.split(java.util.regex.Pattern.quote(dev.papa.daemon.state.JournalCheck.ON), -1).length - 1,
+                "JVMs that checked their journal:\n" + log);
+        assertTrue(!log.contains(dev.papa.daemon.state.JournalCheck.DIFFERS), log);
+        assertTrue(!log.contains("cannot hand the state to the keeper"), log);
     }
 
     private static List<String> find(String regex, String text) {

@@ -78,7 +78,7 @@ public final class KeeperLink implements Server.StateWatch {
     private Journal journal;
     /** The generation of the state taken back (0: none); this JVM's bases come after it. */
     private long generation;
-    private final boolean checkJournal = JournalCheck.enabled();
+    private boolean checkJournal;
     private boolean changed = true;
     private boolean retryScheduled;
     private boolean alive = true;
@@ -186,6 +186,7 @@ public final class KeeperLink implements Server.StateWatch {
         ChangedEntries changes = new ChangedEntries(this::changed);
         this.journal = new Journal(snapshot, changes, Version.line(), generation);
         snapshot.watch(changes);
+        checkJournal = JournalCheck.enabled();
         Spawner.childrenOfParent();
         processes.exitsFromKeeper();
         Set<Integer> named = new HashSet<>(snapshot.descriptors());
@@ -257,9 +258,12 @@ public final class KeeperLink implements Server.StateWatch {
      * the held state now records.
      */
     void persist() {
-        changed = false;
-        if (!alive) return;
+        if (!alive) {
+            changed = false;
+            return;
+        }
         List<Integer> recorded = recordExits();
+        changed = false; // after recordExits: the changes it makes are written now, not in another round
         try {
             if (journal.needsBase()) {
                 writeBase();

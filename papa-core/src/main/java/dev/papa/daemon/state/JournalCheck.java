@@ -29,12 +29,17 @@ public final class JournalCheck {
     public static final String PROPERTY = "papa.keeper.checkJournal";
     /** The start of the SEVERE line a difference logs. */
     public static final String DIFFERS = "The keeper's journaled state differs from the tables";
+    /** The warning each JVM logs when the check is on (a test counts them: the option reached every JVM). */
+    public static final String ON = "Checking the keeper's journaled state after every write";
     private static final Logger LOG = Logger.getLogger(JournalCheck.class.getName());
 
     private JournalCheck() {}
 
+    /** Whether the check is on; says so in the log when it is. */
     public static boolean enabled() {
-        return Boolean.getBoolean(PROPERTY);
+        boolean on = Boolean.getBoolean(PROPERTY);
+        if (on) LOG.warning(ON + " (" + PROPERTY + "): slow, for tests");
+        return on;
     }
 
     /** Compares what {@code journal} holds with {@code snapshot}'s tables; logs a difference. */
