@@ -185,6 +185,13 @@ public final class DaemonMain {
     private static Daemon startUnderKeeper(DaemonConfig config) throws IOException, StateException {
         dev.papa.daemon.keeper.KeeperLink link = dev.papa.daemon.keeper.KeeperLink.connect();
         config.keeper(link);
+        if (link.standby()) { // an upgrade's new JVM: takes over once the serving one handed over
+            // what a restore needs is loaded and compiled while the serving JVM still serves
+            Preload.daemonClasses();
+            dev.papa.daemon.keeper.KeeperUpgrade.warmUp(link);
+            Fd handed = dev.papa.daemon.keeper.KeeperUpgrade.awaitTakeOver(link);
+            return Daemon.restore(config, handed);
+        }
         Fd state = link.takeState();
         if (link.restarts() > 0) {
             Logger.getLogger(DaemonMain.class.getName()).warning(() -> "Started by the keeper (pid " + link.keeperPid() + ") after "

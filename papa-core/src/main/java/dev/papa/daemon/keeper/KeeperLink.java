@@ -56,17 +56,26 @@ public final class KeeperLink implements Server.StateWatch {
     private static final Logger LOG = Logger.getLogger(KeeperLink.class.getName());
     /** The daemon's option naming the channel (always {@link KeeperMessage#CHANNEL_FD}). */
     public static final String OPTION = "--keeper-channel";
-    private static final int KIND_DESCRIPTOR = 0, KIND_STATE = 1;
+    private static final int KIND_DESCRIPTOR = KeeperMessage.KIND_DESCRIPTOR, KIND_STATE = KeeperMessage.KIND_STATE;
     /** How soon to look again at an exit whose process is still being spawned. */
     private static final long UNMATCHED_RETRY_MILLIS = 20;
 
     private final int channel = KeeperMessage.CHANNEL_FD;
-    /** What the keeper handed this JVM at its start: id (= descriptor number here) to kind. */
-    private final Map<Integer, Integer> inherited;
-    /** Registered with the keeper: number to {dev, ino} of what it was then. */
-    private final Map<Integer, long[]> registered = new HashMap<>();
+    /** What the keeper handed this JVM: descriptor number here to kind. */
+    final Map<Integer, Integer> inherited;
+    /** Registered with the keeper: id (the number it has, or had, here) to {dev, ino} of what it was then. */
+    final Map<Integer, long[]> registered = new HashMap<>();
+    /**
+     * Ids the keeper holds at another number here (an upgrade's descriptors held after this JVM
+     * started, KeeperUpgrade): id to number. A state names ids; {@link #number} maps them.
+     */
+    final Map<Integer, Integer> numbers = new HashMap<>();
     /** Exits the keeper reported and no held state records yet: pid to wait status. */
-    private final Map<Integer, Integer> unmatched = new LinkedHashMap<>();
+    final Map<Integer, Integer> unmatched = new LinkedHashMap<>();
+    /** Started for an upgrade: takes over from the serving JVM instead of starting afresh (KeeperUpgrade). */
+    private final boolean standby;
+    /** While this JVM asked for an upgrade: told when the next JVM is ready, or when the upgrade failed. */
+    private KeeperUpgrade.Handover handover;
     private final int restarts;
     private final int lastDeath;
     private final long keeperStartedMicros;
@@ -76,7 +85,7 @@ public final class KeeperLink implements Server.StateWatch {
     private ProcessTable processes;
     private Snapshot snapshot;
     private Journal journal;
-    /** The generation of the state taken back (0: none); this JVM's bases come after it. */
+    /** The highest generation of the states handed to this JVM (0: none); its bases come after it. */
     private long generation;
     private boolean checkJournal;
     private boolean changed = true;
@@ -84,8 +93,9 @@ public final class KeeperLink implements Server.StateWatch {
     private boolean alive = true;
 
     private KeeperLink(Map<Integer, Integer> inherited, Map<Integer, Integer> exits, int restarts, int lastDeath,
-                       long keeperStartedMicros, int keeperPid) {
+                       long keeperStartedMicros, int keeperPid, boolean standby) {
         this.inherited = inherited;
+        this.standby = standby;
         this.unmatched.putAll(exits);
         this.restarts = restarts;
         this.lastDeath = lastDeath;
@@ -98,6 +108,24 @@ public final class KeeperLink implements Server.StateWatch {
                 LOG.warning(() -> "The keeper handed descriptor " + id + " but it is not open: " + e.getMessage());
             }
         }
+        this.generation = highestGeneration(inherited);
+    }
+
+    /**
+     * The highest generation among the states the keeper handed (0 for none): this JVM's bases
+     * are numbered after every one of them, also a standby's, which takes over a hand-over state.
+     */
+    private static long highestGeneration(Map<Integer, Integer> inherited) {
+        long highest = 0;
+        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
+            if (!isState(e.getValue())) continue;
+            try (InputStream s = Memfd.input(e.getKey())) {
+                highest = Math.max(highest, Restore.header(s).generation());
+            } catch (IOException | StateException | RuntimeException ex) {
+                // unreadable: takeState says so, and never takes it
+            }
+        }
+        return highest;
     }
 
     /** Reads what the keeper hands a new JVM (held descriptors, exits, then its hello); blocks until it has. */
@@ -112,14 +140,15 @@ public final class KeeperLink implements Server.StateWatch {
                 case KeeperMessage.HELD: held.put(m.id(), (int) m.a()); break;
                 case KeeperMessage.EXITED: exits.put((int) m.a(), (int) m.b()); break;
                 case KeeperMessage.HELLO:
-                    return new KeeperLink(held, exits, m.id(), (int) m.b(), m.a(), (int) m.c());
+                case KeeperMessage.STANDBY:
+                    return new KeeperLink(held, exits, m.id(), (int) m.b(), m.a(), (int) m.c(), m.type() == KeeperMessage.STANDBY);
                 default: LOG.warning("Unknown keeper message " + m.type() + " ignored"); break;
             }
         }
     }
 
     /** One message; null at end of file. Messages of another size are skipped. */
-    private static KeeperMessage read(int fd, ByteBuffer buf) throws PosixException {
+    static KeeperMessage read(int fd, ByteBuffer buf) throws PosixException {
         for (;;) {
             buf.clear();
             int n = Io.read(fd, buf);
@@ -141,18 +170,29 @@ public final class KeeperLink implements Server.StateWatch {
 
     public int keeperPid() { return keeperPid; }
 
+    /** Started for an upgrade: {@link KeeperUpgrade#awaitTakeOver} instead of {@link #takeState}. */
+    public boolean standby() { return standby; }
+
+    /** The number here of what the state names as {@code id}. */
+    public int number(int id) {
+        return numbers.getOrDefault(id, id);
+    }
+
+    int channel() { return channel; }
+
     /**
      * The newest state the keeper holds (the previous JVM's last), or null for a first start:
-     * the highest generation, then the latest written. Older ones (a JVM that died between
+     * a hand-over state first, then the highest generation, then the latest written. Older ones (a JVM that died between
      * holding a new base and releasing the old) are closed here and released at the first
      * {@link #persist}.
      */
     public Fd takeState() {
         int best = -1;
+        int bestHandover = -1;
         long bestGeneration = Long.MIN_VALUE;
         long bestMicros = Long.MIN_VALUE;
         for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
-            if (e.getValue() != KIND_STATE) continue;
+            if (!isState(e.getValue())) continue;
             Carried.Header h;
             try (InputStream s = Memfd.input(e.getKey())) {
                 h = Restore.header(s);
@@ -160,17 +200,25 @@ public final class KeeperLink implements Server.StateWatch {
                 LOG.log(Level.SEVERE, "A state the keeper held is unreadable; ignored", ex);
                 continue;
             }
-            if (h.generation() > bestGeneration || h.generation() == bestGeneration && h.writtenMicros() > bestMicros) {
+            // a hand-over state is its JVM's last word (written after its last continuous one)
+            int handover = e.getValue() == KeeperMessage.KIND_HANDOVER ? 1 : 0;
+            if (handover > bestHandover || handover == bestHandover && (h.generation() > bestGeneration
+                    || h.generation() == bestGeneration && h.writtenMicros() > bestMicros)) {
+                bestHandover = handover;
                 bestGeneration = h.generation();
                 bestMicros = h.writtenMicros();
                 best = e.getKey();
             }
         }
-        generation = Math.max(0, bestGeneration);
         for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
-            if (e.getValue() == KIND_STATE && e.getKey() != best) Fd.adopt(e.getKey()).close();
+            if (isState(e.getValue()) && e.getKey() != best) Fd.adopt(e.getKey()).close();
         }
         return best < 0 ? null : Fd.adopt(best);
+    }
+
+    /** A state: the keeper's continuous one, or the last one of a JVM that handed over (an upgrade cut short by a death). */
+    static boolean isState(int kind) {
+        return kind == KIND_STATE || kind == KeeperMessage.KIND_HANDOVER;
     }
 
     /**
@@ -183,6 +231,8 @@ public final class KeeperLink implements Server.StateWatch {
         this.loop = loop;
         this.processes = processes;
         this.snapshot = snapshot;
+        // An upgrade's JVM: from here on it is the daemon, and what the keeper holds is its to change.
+        if (standby) send(KeeperMessage.TAKEN, 0, 0);
         ChangedEntries changes = new ChangedEntries(this::changed);
         this.journal = new Journal(snapshot, changes, Version.line(), generation);
         snapshot.watch(changes);
@@ -214,7 +264,8 @@ public final class KeeperLink implements Server.StateWatch {
         persistIfChanged();
     }
 
-    private void persistIfChanged() {
+    /** Writes the state now if a change is not in the held one yet. */
+    void persistIfChanged() {
         if (changed) persist();
     }
 
@@ -247,6 +298,13 @@ public final class KeeperLink implements Server.StateWatch {
             unmatched.put((int) m.a(), (int) m.b());
             changed = true;
             persist();
+        } else if (m.type() == KeeperMessage.RESUME && handover == null) {
+            LOG.fine("The keeper resumed an upgrade this daemon had already given up");
+        } else if ((m.type() == KeeperMessage.HAND_OVER || m.type() == KeeperMessage.RESUME) && handover != null) {
+            KeeperUpgrade.Handover h = handover;
+            if (m.type() == KeeperMessage.RESUME) handover = null;
+            if (m.type() == KeeperMessage.HAND_OVER) h.handOver();
+            else h.failed(KeeperUpgrade.why((int) m.a()));
         } else {
             LOG.warning("Unknown keeper message " + m.type() + " ignored");
         }
@@ -375,7 +433,31 @@ public final class KeeperLink implements Server.StateWatch {
         return had != null && had[0] == id[0] && had[1] == id[1];
     }
 
-    private void send(int type, int id, long a) {
+    /** Asks the keeper for an upgrade to {@code command}; {@code h} hears how it goes. */
+    void upgrade(Fd command, KeeperUpgrade.Handover h) throws PosixException {
+        handover = h;
+        try {
+            Sockets.sendFds(channel, new KeeperMessage(KeeperMessage.UPGRADE, 0, 0, 0, 0).encode(), command.get());
+        } catch (PosixException e) {
+            handover = null;
+            throw e;
+        }
+    }
+
+    /** Registers {@code fd} as the state handed over and tells the keeper (after this, the JVM waits). */
+    void handed(Fd state) throws PosixException {
+        handover = null;
+        hold(state.get(), KeeperMessage.KIND_HANDOVER);
+        send(KeeperMessage.HANDED, state.get(), 0);
+    }
+
+    /** The keeper no longer needs to hold {@code fd} (a hand-over state the next JVM did not take). */
+    void release(int fd) {
+        send(KeeperMessage.RELEASE, fd, 0);
+        registered.remove(fd);
+    }
+
+    void send(int type, int id, long a) {
         if (!alive) return;
         try {
             Sockets.sendFds(channel, new KeeperMessage(type, id, a, 0, 0).encode());

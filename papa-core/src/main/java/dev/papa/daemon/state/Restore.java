@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.IntUnaryOperator;
 
 /**
  * Reads a state back ({@link #read}: also what {@code --check-state} does) and puts it into
@@ -87,6 +88,16 @@ public final class Restore {
 
     /** Puts the state into the (new, empty) tables. The loop must not run yet. */
     public static void apply(Image image, ValueTable values, SocketTable sockets, ProcessTable processes) throws StateException {
+        apply(image, values, sockets, processes, IntUnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #apply(Image, ValueTable, SocketTable, ProcessTable)}, with each descriptor the
+     * state names found at {@code number.applyAsInt(named)} (an upgrade under the keeper hands
+     * some over at other numbers: dev.papa.daemon.keeper.KeeperUpgrade).
+     */
+    public static void apply(Image image, ValueTable values, SocketTable sockets, ProcessTable processes, IntUnaryOperator number)
+            throws StateException {
         for (ValueEntry v : image.values()) values.restore(v.name(), v.value(), v.owner());
         for (SocketEntry s : image.sockets()) {
             InetAddress address;
@@ -96,13 +107,13 @@ public final class Restore {
                 throw new StateException("socket " + s.name() + ": address " + s.address(), e);
             }
             sockets.adopt(HostedSocket.restored(s.name(), s.owner(), s.family(), s.type(), s.backlog(), s.path(), s.umask(), s.host(),
-                    address, s.port(), s.iface(), s.reusePort(), s.adopted(), descriptor(s.fd()), s.pathKey(), s.fileDev(), s.fileIno(),
+                    address, s.port(), s.iface(), s.reusePort(), s.adopted(), descriptor(s.fd(), number), s.pathKey(), s.fileDev(), s.fileIno(),
                     s.fileOwner()));
         }
         for (Image.Process ip : image.processes()) {
             ProcessEntry p = ip.entry();
-            OutputBuffer output = processes.adopt(p.spec(), p.owner(), p.pid(), p.startedMicros(), descriptor(p.pidfd()),
-                    descriptor(p.stdout()), descriptor(p.stderr()), p.running(), p.exitStatus(), p.removed(),
+            OutputBuffer output = processes.adopt(p.spec(), p.owner(), p.pid(), p.startedMicros(), descriptor(p.pidfd(), number),
+                    descriptor(p.stdout(), number), descriptor(p.stderr(), number), p.running(), p.exitStatus(), p.removed(),
                     p.pipeGraceMillis(), p.graceDue()).output();
             output.startAt(p.headSeq(), p.sentEnd(), p.dropped());
             for (ItemEntry item : ip.items()) {
@@ -114,7 +125,13 @@ public final class Restore {
 
     /** Takes a descriptor the exec kept open: close-on-exec again, so children get only what they ask for. */
     public static Fd descriptor(int fd) throws StateException {
-        if (fd < 0) return null;
+        return descriptor(fd, IntUnaryOperator.identity());
+    }
+
+    /** {@link #descriptor(int)} of what the state names {@code named}, found at {@code number.applyAsInt(named)}. */
+    public static Fd descriptor(int named, IntUnaryOperator number) throws StateException {
+        if (named < 0) return null;
+        int fd = number.applyAsInt(named);
         try {
             Io.setCloseOnExec(fd, true);
         } catch (PosixException e) {

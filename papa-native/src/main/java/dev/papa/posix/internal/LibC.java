@@ -21,6 +21,7 @@ public final class LibC {
 
   public static native int close(int fd);
   public static native int fcntl(int fd, int cmd, int arg);
+  public static native int dup3(int oldfd, int newfd, int flags);
   public static native int open(byte[] path, int flags, int mode);
   public static native int pipe2(int[] fds, int flags);
   public static native int eventfd(int initval, int flags);
