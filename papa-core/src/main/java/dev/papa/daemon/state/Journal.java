@@ -124,7 +124,10 @@ public final class Journal {
      * now (not at all, or another object under its number). An entry naming one goes in a
      * frame written only after it is held; tombstones and the other entries go before: so a
      * number reused for another object is replaced in the keeper only after the state stopped
-     * naming the old one.
+     * naming the old one. An entry of that second frame whose record in the state names
+     * descriptors (a socket or process removed and made again under its name in one write)
+     * gets a tombstone in the first, for the same reason: between the two it is absent, as
+     * it was between its removal and its new making.
      */
     public Batch changes(IntPredicate needsHold) throws IOException {
         Frames before = new Frames();
@@ -133,12 +136,24 @@ public final class Journal {
         List<Integer> release = new ArrayList<>();
         for (String name : changed.values) before.add(w -> snapshot.valueNow(w, name));
         for (String name : changed.sockets) {
-            Frames to = reclaim("socket " + name, snapshot.socketDescriptors(name), needsHold, hold, release) ? after : before;
-            to.add(w -> snapshot.socketNow(w, name));
+            String entry = "socket " + name;
+            boolean named = byEntry.containsKey(entry);
+            if (!reclaim(entry, snapshot.socketDescriptors(name), needsHold, hold, release)) {
+                before.add(w -> snapshot.socketNow(w, name));
+                continue;
+            }
+            if (named) before.add(w -> Snapshot.gone(w, "socket-gone", name));
+            after.add(w -> snapshot.socketNow(w, name));
         }
         for (String name : changed.processes) {
-            Frames to = reclaim("process " + name, snapshot.processDescriptors(name), needsHold, hold, release) ? after : before;
-            to.add(w -> snapshot.processNow(w, name));
+            String entry = "process " + name;
+            boolean named = byEntry.containsKey(entry);
+            if (!reclaim(entry, snapshot.processDescriptors(name), needsHold, hold, release)) {
+                before.add(w -> snapshot.processNow(w, name));
+                continue;
+            }
+            if (named) before.add(w -> Snapshot.gone(w, "process-gone", name));
+            after.add(w -> snapshot.processNow(w, name));
         }
         changed.clear();
         release.removeIf(claims::containsKey); // named again, by another entry of this batch

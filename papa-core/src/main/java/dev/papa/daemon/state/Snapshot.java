@@ -106,19 +106,19 @@ public final class Snapshot {
     /** The value of this name as it is now (without output, as {@link #writeRecords}), or its tombstone. */
     void valueNow(StateFormat.Writer w, String name) throws IOException {
         ValueTable.Value v = values.all().get(name);
-        if (v == null) w.entry("value-gone", new Carried.Gone(name));
+        if (v == null) gone(w, "value-gone", name);
         else value(w, name, v);
     }
 
     void socketNow(StateFormat.Writer w, String name) throws IOException {
         HostedSocket s = sockets.find(name);
-        if (s == null) w.entry("socket-gone", new Carried.Gone(name));
+        if (s == null) gone(w, "socket-gone", name);
         else socket(w, s);
     }
 
     void processNow(StateFormat.Writer w, String name) throws IOException {
         HostedProcess p = processes.find(name);
-        if (p == null) w.entry("process-gone", new Carried.Gone(name));
+        if (p == null) gone(w, "process-gone", name);
         else process(w, p, false);
     }
 
@@ -132,6 +132,11 @@ public final class Snapshot {
         List<String> names = new ArrayList<>();
         for (HostedProcess p : processes.all()) names.add(p.name());
         return names;
+    }
+
+    /** A tombstone: the entry of this name is not in the state (from here on in the journal). */
+    static void gone(StateFormat.Writer w, String kind, String name) throws IOException {
+        w.entry(kind, new Carried.Gone(name));
     }
 
     /** The descriptors the socket of this name has now; none when it is gone. */

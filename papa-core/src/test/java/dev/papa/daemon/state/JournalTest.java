@@ -60,6 +60,10 @@ class JournalTest {
     /** What the simulated keeper holds: number to identity. */
     private final Map<Integer, long[]> held = new HashMap<>();
     private final List<Fd> writeEnds = new ArrayList<>();
+    /** Holds that replaced another object under the same number. */
+    private int replaced;
+    /** What the write being checked holds, for the messages. */
+    private String current = "";
     /** Quiet: every change is audited and every cut journal warned of, thousands of lines. */
     private static final java.util.logging.Logger DAEMON_LOG = java.util.logging.Logger.getLogger("dev.papa.daemon");
     private java.util.logging.Level level;
@@ -109,24 +113,45 @@ class JournalTest {
     private void persist() throws Exception {
         Journal.Batch batch = journal.changes(fd -> !same(fd));
         journal.append(batch.before());
+        // what the state names is held: as it was when its record was written (it may be
+        // closed here already, or its number reused by an object of the second frame)
+        for (int fd : readHeld().header().descriptors()) {
+            assertTrue(held.containsKey(fd), "descriptor " + fd + " named by the state but not held, after the first frame of " + current);
+        }
         for (int fd : batch.hold()) hold(fd);
         journal.append(batch.after());
+        assertNamedAreHeld("the second frame");
         for (int fd : batch.release()) held.remove(fd);
         if (journal.wantsCompaction()) base();
     }
 
+    /** Registers fd; a number held for another object is replaced only once no record names it (a kill here keeps a true state). */
     private void hold(int fd) throws Exception {
+        if (held.containsKey(fd) && !same(fd) && journal.state() != null) {
+            replaced++;
+            assertFalse(readHeld().header().descriptors().contains(fd),
+                    "descriptor " + fd + " replaced in the keeper while the held state still names the old object, in " + current);
+        }
         held.put(fd, Io.identity(fd));
     }
 
-    private boolean same(int fd) {
-        try {
-            long[] had = held.get(fd);
-            long[] id = Io.identity(fd);
-            return had != null && had[0] == id[0] && had[1] == id[1];
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
+    /** Every descriptor the held state names is held, as the object it is now. */
+    private void assertNamedAreHeld(String after) throws Exception {
+        for (int fd : readHeld().header().descriptors()) {
+            assertTrue(same(fd), "descriptor " + fd + " named by the state but not held as it is, after " + after + " of " + current);
         }
+    }
+
+    /** Whether the keeper holds fd as the object it is now; false for a number not open here. */
+    private boolean same(int fd) {
+        long[] had = held.get(fd);
+        long[] id;
+        try {
+            id = Io.identity(fd);
+        } catch (dev.papa.posix.PosixException e) {
+            return false;
+        }
+        return had != null && had[0] == id[0] && had[1] == id[1];
     }
 
     private Restore.Image readHeld() throws Exception {
@@ -224,11 +249,13 @@ class JournalTest {
                 }
             }
             long before = journal.size();
+            current = "step " + step + ":" + what;
             persist();
             if (journal.size() != before) frames++;
             assertHeldIsTables("step " + step + ":" + what);
         }
         assertTrue(frames > 300, frames + " writes appended frames");
+        assertTrue(replaced > 0, "a number reused within one write (the ordering of holds and frames is exercised)");
     }
 
     @Test
