@@ -358,7 +358,7 @@ public final class KeeperLink implements Server.StateWatch {
     private void appendChanges() throws IOException {
         Journal.Batch batch = journal.changes(this::needsHold);
         journal.append(batch.before());
-        for (int fd : batch.hold()) hold(fd, KIND_DESCRIPTOR);
+        for (int fd : batch.hold()) register(fd, KIND_DESCRIPTOR); // new objects, whatever their identity
         journal.append(batch.after());
         for (int fd : batch.release()) {
             if (registered.remove(fd) != null) send(KeeperMessage.RELEASE, fd, 0);
@@ -414,8 +414,13 @@ public final class KeeperLink implements Server.StateWatch {
 
     /** Registers fd unless the keeper already holds this very object under its number. */
     private void hold(int fd, int kind) throws PosixException {
+        if (same(registered.get(fd), Io.identity(fd))) return;
+        register(fd, kind);
+    }
+
+    /** Registers fd, replacing what the keeper holds under its number. */
+    private void register(int fd, int kind) throws PosixException {
         long[] id = Io.identity(fd);
-        if (same(registered.get(fd), id)) return;
         Sockets.sendFds(channel, new KeeperMessage(KeeperMessage.HOLD, fd, kind, 0, 0).encode(), fd);
         registered.put(fd, id);
     }

@@ -30,7 +30,6 @@ import java.util.function.IntPredicate;
 public final class Journal {
     /** Journals below this size are never compacted: a new base costs the whole tables. */
     static final long MIN_COMPACT = 1 << 20;
-    private static final int[] NONE = new int[0];
 
     private final Snapshot snapshot;
     private final ChangedEntries changed;
@@ -43,8 +42,8 @@ public final class Journal {
     private boolean needsBase = true;
     /** Descriptor number to the entry ("socket NAME", "process NAME") whose record in the state names it. */
     private final Map<Integer, String> claims = new HashMap<>();
-    /** The other way: what each entry's record names. */
-    private final Map<String, int[]> byEntry = new HashMap<>();
+    /** The other way: the entries whose record names descriptors, as they were when it was written. */
+    private final Map<String, Snapshot.Named> byEntry = new HashMap<>();
 
     /** @param generation the generation of the state this JVM restored (0 for none): its bases are numbered after it */
     public Journal(Snapshot snapshot, ChangedEntries changed, String version, long generation) {
@@ -113,15 +112,17 @@ public final class Journal {
         changed.clear();
         claims.clear();
         byEntry.clear();
-        for (String name : snapshot.socketNames()) claim("socket " + name, snapshot.socketDescriptors(name));
-        for (String name : snapshot.processNames()) claim("process " + name, snapshot.processDescriptors(name));
+        for (String name : snapshot.socketNames()) claim("socket " + name, snapshot.socketNamed(name));
+        for (String name : snapshot.processNames()) claim("process " + name, snapshot.processNamed(name));
         return old;
     }
 
     /**
      * The frames for every entry changed since the last write, and what the keeper must hold
-     * and may release. {@code needsHold} tells a descriptor the keeper does not hold as it is
-     * now (not at all, or another object under its number). An entry naming one goes in a
+     * (again: {@code hold} lists only new objects, to be registered even if the keeper has a
+     * descriptor of the same identity under that number) and may release. {@code needsHold}
+     * tells a descriptor the keeper does not hold as it is now (not at all, or another object
+     * of another identity under its number). An entry naming one goes in a
      * frame written only after it is held; tombstones and the other entries go before: so a
      * number reused for another object is replaced in the keeper only after the state stopped
      * naming the old one. An entry of that second frame whose record in the state names
@@ -138,7 +139,7 @@ public final class Journal {
         for (String name : changed.sockets) {
             String entry = "socket " + name;
             boolean named = byEntry.containsKey(entry);
-            if (!reclaim(entry, snapshot.socketDescriptors(name), needsHold, hold, release)) {
+            if (!reclaim(entry, snapshot.socketNamed(name), needsHold, hold, release)) {
                 before.add(w -> snapshot.socketNow(w, name));
                 continue;
             }
@@ -148,7 +149,7 @@ public final class Journal {
         for (String name : changed.processes) {
             String entry = "process " + name;
             boolean named = byEntry.containsKey(entry);
-            if (!reclaim(entry, snapshot.processDescriptors(name), needsHold, hold, release)) {
+            if (!reclaim(entry, snapshot.processNamed(name), needsHold, hold, release)) {
                 before.add(w -> snapshot.processNow(w, name));
                 continue;
             }
@@ -161,20 +162,29 @@ public final class Journal {
     }
 
     /**
-     * Moves an entry's claims to the descriptors it has now; what it no longer names goes to
-     * {@code release}, what the keeper must hold to {@code hold}. True when it needs a hold.
+     * Moves an entry's claims to the descriptors it has now (none when {@code now} is null: it
+     * is gone); what it no longer names goes to {@code release}, what the keeper must hold to
+     * {@code hold}. True when it needs a hold. A descriptor the record did not name before is
+     * a new object (an entry only loses descriptors), and so is every descriptor of an entry
+     * made again under its name: those are held whatever {@code needsHold} says, since an
+     * identity (device, inode) cannot tell two pidfds apart (one anonymous inode for all).
      */
-    private boolean reclaim(String entry, int[] now, IntPredicate needsHold, Set<Integer> hold, List<Integer> release) {
-        for (int fd : byEntry.getOrDefault(entry, NONE)) {
-            if (!contains(now, fd) && entry.equals(claims.get(fd))) {
-                claims.remove(fd);
-                release.add(fd);
+    private boolean reclaim(String entry, Snapshot.Named now, IntPredicate needsHold, Set<Integer> hold, List<Integer> release) {
+        Snapshot.Named had = byEntry.get(entry);
+        boolean same = had != null && now != null && had.entry() == now.entry();
+        int[] nowFds = now == null ? new int[0] : now.fds();
+        if (had != null) {
+            for (int fd : had.fds()) {
+                if (fd >= 0 && !(same && contains(nowFds, fd)) && entry.equals(claims.get(fd))) {
+                    claims.remove(fd);
+                    release.add(fd);
+                }
             }
         }
         claim(entry, now);
         boolean needs = false;
-        for (int fd : now) {
-            if (fd >= 0 && needsHold.test(fd)) {
+        for (int fd : nowFds) {
+            if (fd >= 0 && (!same || !contains(had.fds(), fd) || needsHold.test(fd))) {
                 hold.add(fd);
                 needs = true;
             }
@@ -182,14 +192,16 @@ public final class Journal {
         return needs;
     }
 
-    private void claim(String entry, int[] fds) {
+    private void claim(String entry, Snapshot.Named now) {
         boolean any = false;
-        for (int fd : fds) {
-            if (fd < 0) continue;
-            claims.put(fd, entry);
-            any = true;
+        if (now != null) {
+            for (int fd : now.fds()) {
+                if (fd < 0) continue;
+                claims.put(fd, entry);
+                any = true;
+            }
         }
-        if (any) byEntry.put(entry, fds);
+        if (any) byEntry.put(entry, now);
         else byEntry.remove(entry);
     }
 

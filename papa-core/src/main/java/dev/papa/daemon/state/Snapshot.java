@@ -139,15 +139,22 @@ public final class Snapshot {
         w.entry(kind, new Carried.Gone(name));
     }
 
-    /** The descriptors the socket of this name has now; none when it is gone. */
-    int[] socketDescriptors(String name) {
+    /**
+     * A table entry as the journal tracks it: the object itself (compared by reference: the
+     * same name made again is another object) and the descriptors it has now (-1 for one it no
+     * longer has).
+     */
+    record Named(Object entry, int[] fds) {}
+
+    /** The socket of this name, or null when there is none. */
+    Named socketNamed(String name) {
         HostedSocket s = sockets.find(name);
-        return s == null || s.fileno() < 0 ? new int[0] : new int[] {s.fileno()};
+        return s == null ? null : new Named(s, new int[] {s.fileno()});
     }
 
-    /** The descriptors the process of this name has now (-1 for one it no longer has); none when it is gone. */
-    int[] processDescriptors(String name) {
+    /** The process of this name, or null when there is none. */
+    Named processNamed(String name) {
         HostedProcess p = processes.find(name);
-        return p == null ? new int[0] : descriptors(p);
+        return p == null ? null : new Named(p, descriptors(p));
     }
 }

@@ -118,16 +118,25 @@ class JournalTest {
         for (int fd : readHeld().header().descriptors()) {
             assertTrue(held.containsKey(fd), "descriptor " + fd + " named by the state but not held, after the first frame of " + current);
         }
-        for (int fd : batch.hold()) hold(fd);
+        for (int fd : batch.hold()) register(fd);
         journal.append(batch.after());
         assertNamedAreHeld("the second frame");
         for (int fd : batch.release()) held.remove(fd);
         if (journal.wantsCompaction()) base();
     }
 
-    /** Registers fd; a number held for another object is replaced only once no record names it (a kill here keeps a true state). */
+    /** As KeeperLink's base: registers fd unless the keeper holds the same identity under its number. */
     private void hold(int fd) throws Exception {
-        if (held.containsKey(fd) && !same(fd) && journal.state() != null) {
+        if (!same(fd)) held.put(fd, Io.identity(fd));
+    }
+
+    /**
+     * As KeeperLink's journal: registers fd, a new object (a pidfd's identity cannot tell it
+     * from the pidfd it replaces); a number held for another object is replaced only once no
+     * record names it (a kill in between keeps a true state).
+     */
+    private void register(int fd) throws Exception {
+        if (held.containsKey(fd)) {
             replaced++;
             assertFalse(readHeld().header().descriptors().contains(fd),
                     "descriptor " + fd + " replaced in the keeper while the held state still names the old object, in " + current);
@@ -190,7 +199,12 @@ class JournalTest {
     }
 
     private void addSocket(String name) throws Exception {
-        Fd fd = Io.eventFd(); // stands for a bound socket: only its number and identity matter here
+        Fd[] pipe = Io.pipe(); // stands for a bound socket: only its number and identity matter here
+        pipe[1].close();
+        addSocket(name, pipe[0]);
+    }
+
+    private void addSocket(String name, Fd fd) throws Exception {
         sockets.adopt(HostedSocket.restored(name, 0, Sockets.Family.INET, Sockets.Type.STREAM, 128, null, null, "127.0.0.1",
                 java.net.InetAddress.getLoopbackAddress(), 1000 + name.length(), null, false, false, fd, null, 0, 0, null));
     }
@@ -256,6 +270,40 @@ class JournalTest {
         }
         assertTrue(frames > 300, frames + " writes appended frames");
         assertTrue(replaced > 0, "a number reused within one write (the ordering of holds and frames is exercised)");
+    }
+
+    /**
+     * A process forgotten and made again under its name in one write, its new pidfd at the old
+     * one's number (eventfds, like pidfds, share one anonymous inode: the same identity): the
+     * keeper's copy is replaced, and only once the state no longer names the old one (a kill in
+     * between restores no record with the wrong object under it).
+     */
+    @Test
+    void aNameMadeAgainOnTheSameNumberInOneWriteIsHeldAgainAfterItsTombstone() throws Exception {
+        addProcess("job");
+        base();
+        HostedProcess old = processes.find("job");
+        int number = old.pidfdNumber();
+        processes.exitReported(old, 0); // closes its pidfd
+        processes.remove(ADMIN, new ArrayList<>(List.of("job")));
+        assertEquals(null, processes.find("job"));
+        Fd pidfd = Io.eventFd(); // another object, at the same number (the lowest free) or moved there
+        if (pidfd.get() != number) {
+            Io.dupOnto(pidfd.get(), number);
+            pidfd.close();
+        }
+        Fd[] out = Io.pipe();
+        Fd[] err = Io.pipe();
+        writeEnds.add(out[1]);
+        writeEnds.add(err[1]);
+        ProcessSpec spec = new ProcessSpec("job", List.of("/bin/true", "again"), Map.of(), Map.of(), null, null, null, null, 1, "1",
+                1 << 16, Activation.NONE, Overflow.DEFAULT, false);
+        processes.adopt(spec, 0, 4242, 2, Fd.adopt(number), out[0], err[0], true, 0, false, -1, false);
+        current = "job made again with its pidfd at " + number;
+        persist();
+        assertEquals(1, replaced, "the keeper's copy at " + number + " was replaced");
+        assertHeldIsTables(current);
+        assertEquals(List.of("/bin/true", "again"), readHeld().processes().get(0).entry().spec().args());
     }
 
     @Test
