@@ -94,6 +94,7 @@ class KeeperKillIT {
                 load.stop();
             }
             load.rethrow();
+            assertJournalChecked(d, KILLS + 1); // every JVM so far found its journal equal to its tables after every write
 
             try (ProtocolClient c = d.connect()) {
                 assertEquals(values, c.ok("list values"));
