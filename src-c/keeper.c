@@ -51,6 +51,10 @@
 #define READY_MS 120000         /* an upgrade's next JVM must be ready within this, */
 #define HAND_OVER_MS 30000      /* the current one hand over within this, */
 #define TAKE_OVER_MS 60000      /* and the next one take over within this; else the upgrade is cancelled */
+/* Reads of 0 bytes in a row that mean the end of a closed channel: an empty message (which no
+ * JVM sends but a broken one may) reads as 0 bytes too, and a socket's send buffer holds fewer
+ * messages than this (its default, 208 KiB, holds about 300). */
+#define EMPTIES_AT_END 4096
 #define RETIRE_MS 5000          /* a JVM told to retire is killed if it has not ended by then */
 
 struct held { int fd; uint8_t kind; uint32_t gen; };  /* fd -1: empty slot; gen: when it was held */
@@ -67,6 +71,7 @@ struct jvm {
   int cursor;                  /* next id whose KM_HELD / KM_HELD_FD it still needs; table_size: all sent */
   int step;                    /* its start messages: 0 none, 1 KM_STANDBY sent (or not needed), 2 all sent */
   int want_out;                /* EPOLLOUT on its channel: something could not be sent yet */
+  int empties;                 /* reads of 0 bytes in a row since its end was closed */
 };
 
 /* The upgrade (docs/KEEPER.md, "Upgrading"). */
@@ -592,7 +597,7 @@ static void handle(const struct keeper_msg *m, struct msghdr *mh) {
 
 /* Reads what a JVM sent, MSGS_PER_ROUND at most (the rest on the next round); returns how many
  * it read. A read of 0 bytes is an empty message, unless the JVM's end is closed (hup): then it
- * is the end of the channel. */
+ * is the end of the channel once it repeats EMPTIES_AT_END times. */
 static int read_channel(struct jvm *j, int hup) {
   int i = 0;
   for (; i < MSGS_PER_ROUND && j->chan >= 0; i++) {
@@ -606,7 +611,13 @@ static int read_channel(struct jvm *j, int hup) {
       if (errno != EAGAIN) { klog("channel: %s; waiting for the daemon to end", strerror(errno)); close_channel(j); }
       return i;
     }
-    if (n == 0 && hup) { close_fds_of(&mh); close_channel(j); return i; } /* the JVM closed it: its death follows */
+    if (n == 0 && hup) {
+      /* The end, or an empty message queued before it: the end repeats, the queue is bounded. */
+      close_fds_of(&mh);
+      if (++j->empties > EMPTIES_AT_END) { close_channel(j); return i; }
+      continue;
+    }
+    if (n > 0) j->empties = 0;
     if (n != (ssize_t) sizeof m || (mh.msg_flags & MSG_TRUNC)) {
       close_fds_of(&mh);
       klog("message of %s%zd bytes (not %zu): ignored", (mh.msg_flags & MSG_TRUNC) ? "more than " : "", n, sizeof m);

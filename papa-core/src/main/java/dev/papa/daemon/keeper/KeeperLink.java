@@ -59,6 +59,8 @@ public final class KeeperLink implements Server.StateWatch {
     private static final int KIND_DESCRIPTOR = KeeperMessage.KIND_DESCRIPTOR, KIND_STATE = KeeperMessage.KIND_STATE;
     /** How soon to look again at an exit whose process is still being spawned. */
     private static final long UNMATCHED_RETRY_MILLIS = 20;
+    /** After an upgrade's take-over: when the new JVM writes its first state (unless a change needs one sooner). */
+    private static final long FIRST_STATE_AFTER_TAKE_OVER_MILLIS = 100;
 
     private final int channel = KeeperMessage.CHANNEL_FD;
     /** What the keeper handed this JVM: descriptor number here to kind. */
@@ -244,7 +246,17 @@ public final class KeeperLink implements Server.StateWatch {
             if (e.getValue() == KIND_DESCRIPTOR && !named.contains(e.getKey())) Fd.adopt(e.getKey()).close();
         }
         loop.register(channel, Epoll.IN, ev -> readMessages());
-        persist();
+        if (standby) {
+            // The state handed over, held, is these tables until a change: the first state of
+            // this JVM is written just after it serves again, not while the port waits for it.
+            changed = false;
+            loop.schedule(FIRST_STATE_AFTER_TAKE_OVER_MILLIS, () -> {
+                changed = true;
+                persist();
+            });
+        } else {
+            persist();
+        }
     }
 
     /**
