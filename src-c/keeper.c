@@ -5,8 +5,12 @@
  * numbers the JVM registered them under. It is a subreaper and the parent of the hosted
  * processes (spawned with CLONE_PARENT by the JVM), reaps them, and keeps each exit status
  * until a JVM acknowledges it: exactly once, even when the process ended while no JVM ran.
+ * An upgrade starts the next JVM beside the current one, which serves until the next one is
+ * ready; then the current one hands over its last state and the next one takes over. Until it
+ * has, the next JVM changes nothing the keeper holds, so a failed upgrade leaves the current
+ * one serving with everything it had.
  *
- * Rules: one thread, one epoll over three descriptors (signalfd, timerfd, the channel); every
+ * Rules: one thread, one epoll over four descriptors (signalfd, two timerfds, the channel(s)); every
  * table is allocated at start and never grows; nothing the JVM sends is trusted (a message is
  * a fixed-size struct, every field is checked, a bad one is logged, rate-limited, and ignored);
  * held descriptors are never polled, so nothing (POLLHUP, EPOLLERR) closes one but a KM_RELEASE.
@@ -42,28 +46,59 @@
 #define MSGS_PER_ROUND 256      /* channel messages read per readiness event */
 #define LOG_BURST 20            /* log lines per LOG_WINDOW_S, then one line saying how many were left out */
 #define LOG_WINDOW_S 10
+#define CMD_TEXT 65536          /* a JVM's command line: bytes of its NUL-terminated arguments, at most */
+#define CMD_ARGS 2048           /* and arguments, at most */
+#define READY_MS 120000         /* an upgrade's next JVM must be ready within this, */
+#define HAND_OVER_MS 30000      /* the current one hand over within this, */
+#define TAKE_OVER_MS 60000      /* and the next one take over within this; else the upgrade is cancelled */
+/* Reads of 0 bytes in a row that mean the end of a closed channel: an empty message (which no
+ * JVM sends but a broken one may) reads as 0 bytes too, and a socket's send buffer holds fewer
+ * messages than this (its default, 208 KiB, holds about 300). */
+#define EMPTIES_AT_END 4096
+#define RETIRE_MS 5000          /* a JVM told to retire is killed if it has not ended by then */
 
-struct held { int fd; uint8_t kind; };           /* fd -1: empty slot */
+struct held { int fd; uint8_t kind; uint32_t gen; };  /* fd -1: empty slot; gen: when it was held */
 struct exit_entry { int pid; int status; int64_t micros; int sent; };
+struct command { char text[CMD_TEXT]; char *argv[CMD_ARGS + 1]; };
+
+/* One daemon JVM and its channel. */
+struct jvm {
+  pid_t pid;                   /* 0: none */
+  int chan;                    /* keeper's end of its channel, -1: none */
+  int64_t started_ms;
+  int served, ending;
+  int standby;                 /* started for an upgrade: waits for KM_TAKE_OVER */
+  int cursor;                  /* next id whose KM_HELD / KM_HELD_FD it still needs; table_size: all sent */
+  int step;                    /* its start messages: 0 none, 1 KM_STANDBY sent (or not needed), 2 all sent */
+  int want_out;                /* EPOLLOUT on its channel: something could not be sent yet */
+  int empties;                 /* reads of 0 bytes in a row since its end was closed */
+};
+
+/* The upgrade (docs/KEEPER.md, "Upgrading"). */
+enum { UP_NONE, UP_STARTING, UP_HANDING, UP_TAKING };
 
 static struct {
   int log_fd;
-  int epoll_fd, signal_fd, timer_fd;
-  int chan;                    /* keeper's end of the current JVM's channel, -1 while none runs */
-  pid_t jvm;                   /* 0 while none runs */
-  char **jvm_argv;
+  int epoll_fd, signal_fd, timer_fd, upgrade_timer_fd;
+  struct jvm cur;              /* the JVM that serves (or the one starting after a death) */
+  struct jvm next;             /* during an upgrade: the JVM that takes over */
+  pid_t retiring;              /* a JVM that handed over (or an upgrade's abandoned one): its end is expected */
+  int phase;
+  uint32_t gen;                /* counts KM_HOLDs; */
+  uint32_t fork_gen;           /* its value when the next JVM started: what it lacks is held later */
+  int handover_id;             /* the current JVM's last state, held (KM_HANDED) */
+  int hand_over_sent, resume_pending, resume_status;
+  struct command *cmds;        /* two: the current JVM's command and an upgrade's */
+  int cmd;                     /* index of the current JVM's */
   struct held *held;           /* indexed by id, table_size slots */
   int table_size;              /* ids < table_size; keeper copies live at >= table_size */
   int held_count;
   struct exit_entry *exits;    /* exits[0..exit_count) in use */
   int max_exits, exit_count;
-  int restarts, quick_deaths;
+  int restarts, upgrades, quick_deaths;
   int last_death;              /* wait status of the last JVM death, -1: none */
-  int64_t started_us, jvm_started_ms, served_ms;
-  int ever_served, jvm_served, ending, stopping, stop_signal;
-  int hello_cursor;            /* next id whose KM_HELD the current JVM still needs; table_size: all sent */
-  int hello_sent;              /* KM_HELLO went out (after every KM_HELD and the exits then known) */
-  int want_out;                /* EPOLLOUT on the channel: something could not be sent yet */
+  int64_t started_us, served_ms;
+  int ever_served, stopping, stop_signal;
   struct rlimit jvm_nofile;
   /* log rate limit */
   int64_t log_window_start; int log_lines; int log_dropped;
@@ -136,6 +171,7 @@ static void held_put(uint32_t id, int fd, uint8_t kind) {
   held_close(id); /* a second KM_HOLD of an id replaces the first */
   k.held[id].fd = high;
   k.held[id].kind = kind;
+  k.held[id].gen = ++k.gen;
   k.held_count++;
 }
 
@@ -146,47 +182,14 @@ static int exit_find(int pid) {
   return -1;
 }
 
-/* Sends one message to the current JVM; 0, or -1 when it cannot take it now. */
-static int send_msg(uint32_t type, uint32_t id, int64_t a, int64_t b, int64_t c) {
-  if (k.chan < 0) return -1;
-  struct keeper_msg m = {type, id, a, b, c};
-  for (;;) {
-    ssize_t n = send(k.chan, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n == (ssize_t) sizeof m) return 0;
-    if (n < 0 && errno == EINTR) continue;
-    return -1; /* EAGAIN: resent later; EPIPE: the JVM is going, its death is handled by SIGCHLD */
-  }
+/* The JVM that is told of exits: the current one, or, once the current one handed over, the next. */
+static struct jvm *exits_to(void) {
+  return k.phase == UP_TAKING ? &k.next : &k.cur;
 }
 
-static void want_output(int on) {
-  if (k.chan < 0) return;
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0), .data.fd = k.chan};
-  if (epoll_ctl(k.epoll_fd, EPOLL_CTL_MOD, k.chan, &ev) < 0) klog("epoll_ctl: %s", strerror(errno));
-}
-
-/* Sends what the current JVM has not been told yet: at its start every held descriptor, every
- * exit and KM_HELLO; then each exit as it is reaped. What does not fit in the socket's buffer
- * waits for EPOLLOUT (a cursor over the tables: nothing is queued, nothing allocated). */
-static void send_pending(void) {
-  if (k.chan < 0) return;
-  int blocked = 0;
-  for (; k.hello_cursor < k.table_size; k.hello_cursor++) {
-    int id = k.hello_cursor;
-    if (k.held[id].fd >= 0 && send_msg(KM_HELD, (uint32_t) id, k.held[id].kind, 0, 0) < 0) { blocked = 1; break; }
-  }
-  for (int i = 0; !blocked && i < k.exit_count; i++) {
-    struct exit_entry *e = &k.exits[i];
-    if (!e->sent && send_msg(KM_EXITED, 0, e->pid, e->status, e->micros) < 0) blocked = 1;
-    else e->sent = 1;
-  }
-  if (!blocked && !k.hello_sent) {
-    if (send_msg(KM_HELLO, (uint32_t) k.restarts, k.started_us, k.last_death, getpid()) < 0) blocked = 1;
-    else k.hello_sent = 1;
-  }
-  if (blocked != k.want_out) {
-    k.want_out = blocked;
-    want_output(blocked);
-  }
+/* Every unacknowledged exit is told (again) to whoever is told of exits now. */
+static void exits_unsent(void) {
+  for (int i = 0; i < k.exit_count; i++) k.exits[i].sent = 0;
 }
 
 static void ack_exit(int64_t pid) {
@@ -195,7 +198,90 @@ static void ack_exit(int64_t pid) {
   k.exits[i] = k.exits[--k.exit_count];
 }
 
-/* --- the JVM ---------------------------------------------------------------------------- */
+/* --- the channels ----------------------------------------------------------------------- */
+
+/* Sends one message, with fd attached unless it is -1; 0, or -1 when the JVM cannot take it now. */
+static int send_msg(struct jvm *j, uint32_t type, uint32_t id, int64_t a, int64_t b, int64_t c, int fd) {
+  if (j->chan < 0) return -1;
+  struct keeper_msg m = {type, id, a, b, c};
+  struct iovec iov = {&m, sizeof m};
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (fd >= 0) {
+    memset(&control, 0, sizeof control);
+    mh.msg_control = control.buf;
+    mh.msg_controllen = sizeof control.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  for (;;) {
+    ssize_t n = sendmsg(j->chan, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == (ssize_t) sizeof m) return 0;
+    if (n < 0 && errno == EINTR) continue;
+    return -1; /* EAGAIN: resent later; EPIPE: the JVM is going, its death is handled by SIGCHLD */
+  }
+}
+
+static void want_output(struct jvm *j, int on) {
+  if (j->chan < 0 || on == j->want_out) return;
+  j->want_out = on;
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0), .data.fd = j->chan};
+  if (epoll_ctl(k.epoll_fd, EPOLL_CTL_MOD, j->chan, &ev) < 0) klog("epoll_ctl: %s", strerror(errno));
+}
+
+/* Sends a JVM what it has not been told yet. A JVM's start: every held descriptor (KM_HELD,
+ * placed at its id), the exits (not to a standby), KM_STANDBY for an upgrade's, KM_HELLO. An
+ * upgrade's take-over: every descriptor held since the next JVM started (KM_HELD_FD), the exits,
+ * KM_TAKE_OVER. Then each exit as it is reaped, and the upgrade's KM_HAND_OVER or KM_RESUME. What
+ * does not fit in the socket's buffer waits for EPOLLOUT: cursors over the tables, nothing queued. */
+static void send_pending(struct jvm *j) {
+  if (j->chan < 0) return;
+  int taking = j == &k.next && k.phase == UP_TAKING;
+  int blocked = 0;
+  for (; j->cursor < k.table_size; j->cursor++) {
+    struct held *h = &k.held[j->cursor];
+    if (h->fd < 0 || (taking && h->gen <= k.fork_gen)) continue;
+    if (send_msg(j, taking ? KM_HELD_FD : KM_HELD, (uint32_t) j->cursor, h->kind, 0, 0, taking ? h->fd : -1) < 0) { blocked = 1; break; }
+  }
+  for (int i = 0; !blocked && j == exits_to() && i < k.exit_count; i++) {
+    struct exit_entry *e = &k.exits[i];
+    if (e->sent) continue;
+    if (send_msg(j, KM_EXITED, 0, e->pid, e->status, e->micros, -1) < 0) blocked = 1;
+    else e->sent = 1;
+  }
+  if (!blocked && j->step == 0) {
+    if (send_msg(j, KM_STANDBY, (uint32_t) k.restarts, k.started_us, k.last_death, getpid(), -1) < 0) blocked = 1;
+    else j->step = 1;
+  }
+  if (!blocked && j->step == 1 && (!j->standby || taking)) {
+    int r = taking ? send_msg(j, KM_TAKE_OVER, (uint32_t) k.handover_id, 0, 0, 0, -1)
+                   : send_msg(j, KM_HELLO, (uint32_t) k.restarts, k.started_us, k.last_death, getpid(), -1);
+    if (r < 0) blocked = 1;
+    else j->step = 2;
+  }
+  if (!blocked && j == &k.cur && k.phase == UP_HANDING && !k.hand_over_sent) {
+    if (send_msg(j, KM_HAND_OVER, 0, 0, 0, 0, -1) < 0) blocked = 1;
+    else k.hand_over_sent = 1;
+  }
+  if (!blocked && j == &k.cur && k.resume_pending) {
+    if (send_msg(j, KM_RESUME, 0, k.resume_status, 0, 0, -1) < 0) blocked = 1;
+    else k.resume_pending = 0;
+  }
+  want_output(j, blocked);
+}
+
+static void close_channel(struct jvm *j) {
+  if (j->chan < 0) return;
+  epoll_ctl(k.epoll_fd, EPOLL_CTL_DEL, j->chan, NULL);
+  close(j->chan);
+  j->chan = -1;
+  j->want_out = 0;
+}
+
+/* --- starting a JVM --------------------------------------------------------------------- */
 
 static void reset_signals_in_child(void) {
   sigset_t none;
@@ -206,7 +292,7 @@ static void reset_signals_in_child(void) {
 
 /* In the forked child: the channel at KEEPER_CHANNEL_FD, every held descriptor at its id
  * (sources are all >= table_size, targets below: no move overwrites a source), then exec. */
-static void jvm_child(int chan, pid_t keeper) {
+static void jvm_child(int chan, pid_t keeper, char **argv) {
   reset_signals_in_child();
   /* the keeper is papa: a JVM whose keeper was killed stops as on SIGTERM (its processes run on) */
   if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != keeper) _exit(126);
@@ -218,14 +304,15 @@ static void jvm_child(int chan, pid_t keeper) {
   int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
   if (oom >= 0) { if (write(oom, "0", 1) < 0) {} close(oom); }
   if (setrlimit(RLIMIT_NOFILE, &k.jvm_nofile) < 0) _exit(126);
-  execvp(k.jvm_argv[0], k.jvm_argv);
+  execvp(argv[0], argv);
   char line[256];
-  int n = snprintf(line, sizeof line, "papa keeper: cannot execute %s: %s\n", k.jvm_argv[0], strerror(errno));
+  int n = snprintf(line, sizeof line, "papa keeper: cannot execute %s: %s\n", argv[0], strerror(errno));
   if (n > 0 && write(2, line, (size_t) n) < 0) {}
   _exit(127);
 }
 
-static int start_jvm(void) {
+/* Starts a JVM into slot j: the current one (restarts) or, standby, an upgrade's next one. */
+static int start_jvm(struct jvm *j, char **argv, int standby) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
     klog("socketpair: %s", strerror(errno));
@@ -239,58 +326,157 @@ static int start_jvm(void) {
     close(pair[1]);
     return -1;
   }
-  if (pid == 0) jvm_child(pair[1], self);
+  if (pid == 0) jvm_child(pair[1], self, argv);
   close(pair[1]);
   if (fcntl(pair[0], F_SETFL, O_NONBLOCK) < 0) klog("fcntl: %s", strerror(errno));
   struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = pair[0]};
   if (epoll_ctl(k.epoll_fd, EPOLL_CTL_ADD, pair[0], &ev) < 0) klog("epoll_ctl: %s", strerror(errno));
-  k.chan = pair[0];
-  k.jvm = pid;
-  k.jvm_started_ms = now_ms();
-  k.jvm_served = 0;
-  k.ending = 0;
-  k.want_out = 0;
-  /* what the new JVM takes back: every held descriptor, every unacknowledged exit, then hello */
-  k.hello_cursor = KEEPER_MIN_ID;
-  k.hello_sent = 0;
-  for (int i = 0; i < k.exit_count; i++) k.exits[i].sent = 0;
-  send_pending();
+  *j = (struct jvm) {.pid = pid, .chan = pair[0], .started_ms = now_ms(), .standby = standby, .cursor = KEEPER_MIN_ID,
+                     .step = standby ? 0 : 1};
+  if (!standby) exits_unsent(); /* a new current JVM is told every unacknowledged exit */
+  send_pending(j);
   return 0;
 }
 
-static void arm_timer(int64_t ms) {
+static void arm(int timer, int64_t ms) {
   struct itimerspec t = {{0, 0}, {ms / 1000, (ms % 1000) * 1000000 + (ms == 0 ? 1 : 0)}};
-  if (timerfd_settime(k.timer_fd, 0, &t, NULL) < 0) klog("timerfd_settime: %s", strerror(errno));
+  if (timerfd_settime(timer, 0, &t, NULL) < 0) klog("timerfd_settime: %s", strerror(errno));
 }
 
-static void close_channel(void) {
-  if (k.chan < 0) return;
-  epoll_ctl(k.epoll_fd, EPOLL_CTL_DEL, k.chan, NULL);
-  close(k.chan);
-  k.chan = -1;
+static void disarm(int timer) {
+  struct itimerspec t = {{0, 0}, {0, 0}};
+  if (timerfd_settime(timer, 0, &t, NULL) < 0) klog("timerfd_settime: %s", strerror(errno));
 }
 
-static void read_all(void);
+static void read_all(struct jvm *j);
 
-/* The JVM ended: the keeper ends with it (a stop, an exit on purpose, a first start that never
- * served), or starts the next one: at once, or after a pause that doubles while JVMs die quickly. */
-static int jvm_died(int status) {
+/* --- the upgrade ------------------------------------------------------------------------ */
+
+/* The next JVM's command from a sealed memfd (its contents cannot change while read): NUL-terminated
+ * arguments, the first not empty. Into k.cmds[1 - k.cmd]; 0, or -1 with the reason logged. */
+static int read_command(int fd) {
+  struct command *c = &k.cmds[1 - k.cmd];
+  int seals = fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || !(seals & F_SEAL_WRITE)) { klog("upgrade: the command is not in a sealed memfd"); return -1; }
+  ssize_t n = pread(fd, c->text, CMD_TEXT, 0);
+  if (n <= 0 || n >= CMD_TEXT || c->text[n - 1] != 0) { klog("upgrade: a command of %zd bytes is refused", n); return -1; }
+  int argc = 0;
+  for (char *p = c->text; p < c->text + n; p += strlen(p) + 1) {
+    if (argc == CMD_ARGS) { klog("upgrade: more than %d arguments refused", CMD_ARGS); return -1; }
+    c->argv[argc++] = p;
+  }
+  c->argv[argc] = NULL;
+  if (c->argv[0][0] == 0) { klog("upgrade: an empty program name refused"); return -1; }
+  return 0;
+}
+
+/* Ends the upgrade's next JVM (never pid 0: kill(0) would signal the keeper's process group). */
+static void kill_next(void) {
+  if (k.next.pid > 0 && kill(k.next.pid, SIGKILL) < 0) klog("kill %d: %s", (int) k.next.pid, strerror(errno));
+}
+
+/* The upgrade did not happen: the current JVM serves on (KM_RESUME), told every exit again. */
+static void upgrade_failed(int status) {
+  k.phase = UP_NONE;
+  k.resume_pending = 1;
+  k.resume_status = status;
+  exits_unsent();
+  disarm(k.upgrade_timer_fd);
+  send_pending(&k.cur);
+}
+
+/* KM_UPGRADE: fd holds the next JVM's command (-1: the message carried none). */
+static void upgrade_start(int fd) {
+  if (k.phase != UP_NONE) {
+    klog("upgrade refused: one is in progress");
+    if (fd >= 0) close(fd);
+    return; /* the current JVM asked twice: the first one goes on */
+  }
+  int ok = fd >= 0 && k.retiring == 0 && k.cur.served;
+  if (fd < 0) klog("upgrade without exactly one descriptor: refused");
+  else if (!ok) klog("upgrade refused: %s", k.retiring ? "the previous daemon has not ended yet" : "the daemon does not serve yet");
+  ok = ok && read_command(fd) == 0;
+  if (fd >= 0) close(fd);
+  if (ok) {
+    k.fork_gen = k.gen;
+    ok = start_jvm(&k.next, k.cmds[1 - k.cmd].argv, 1) == 0;
+  }
+  if (!ok) { upgrade_failed(-1); return; }
+  k.phase = UP_STARTING;
+  k.hand_over_sent = 0;
+  arm(k.upgrade_timer_fd, READY_MS);
+  klog("upgrade: the new daemon (pid %d) starts beside the current one (pid %d)", (int) k.next.pid, (int) k.cur.pid);
+}
+
+/* The next JVM ended before it took over: the current one serves on. */
+static void next_died(int status) {
   char cause[96];
   describe(status, cause, sizeof cause);
-  int64_t lived = now_ms() - k.jvm_started_ms;
+  klog("upgrade failed: the new daemon (pid %d) ended (%s) before it took over; the daemon (pid %d) serves on", (int) k.next.pid,
+       cause, (int) k.cur.pid);
+  close_channel(&k.next);
+  k.next.pid = 0;
+  upgrade_failed(status);
+}
+
+/* The next JVM took over: it becomes the current one, the previous one retires. */
+static void took_over(void) {
+  pid_t old = k.cur.pid;
+  if (send_msg(&k.cur, KM_RETIRE, 0, 0, 0, 0, -1) < 0) kill(old, SIGKILL);
+  close_channel(&k.cur);
+  k.retiring = old;
+  k.cur = k.next;
+  k.cur.standby = 0;
+  k.next = (struct jvm) {.chan = -1};
+  k.cmd = 1 - k.cmd;
+  k.upgrades++;
+  k.phase = UP_NONE;
+  arm(k.upgrade_timer_fd, RETIRE_MS);
+  klog("upgrade: the new daemon (pid %d) took over from pid %d", (int) k.cur.pid, (int) old);
+}
+
+/* A phase took too long: the next JVM is killed (the current one then serves on), or a retiring one. */
+static void upgrade_deadline(void) {
+  if (k.phase != UP_NONE && k.next.pid > 0) {
+    klog("upgrade: the %s took too long; cancelled", k.phase == UP_STARTING ? "new daemon's start"
+         : k.phase == UP_HANDING ? "hand-over" : "take-over");
+    kill_next();
+  } else if (k.retiring > 0) {
+    if (kill(k.retiring, SIGKILL) < 0 && errno != ESRCH) klog("kill %d: %s", (int) k.retiring, strerror(errno));
+  }
+}
+
+/* --- deaths ----------------------------------------------------------------------------- */
+
+/* The current JVM ended: the keeper ends with it (a stop, an exit on purpose, a first start that
+ * never served), or starts the next one: at once, or after a pause that doubles while JVMs die
+ * quickly. An upgrade in progress is abandoned: the previous version comes back. */
+static int cur_died(int status) {
+  char cause[96];
+  describe(status, cause, sizeof cause);
+  int64_t lived = now_ms() - k.cur.started_ms;
   int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-  pid_t pid = k.jvm;
-  read_all();
-  close_channel();
-  k.jvm = 0;
-  if (k.stopping || k.ending) return code;
+  pid_t pid = k.cur.pid;
+  read_all(&k.cur);
+  close_channel(&k.cur);
+  k.cur.pid = 0;
+  if (k.phase != UP_NONE) {
+    klog("upgrade abandoned: the daemon (pid %d) ended during it", (int) pid);
+    kill_next();
+    close_channel(&k.next);
+    k.retiring = k.next.pid;
+    k.next.pid = 0;
+    k.phase = UP_NONE;
+    disarm(k.upgrade_timer_fd);
+  }
+  if (k.stopping || k.cur.ending) return code;
   if (!k.ever_served) {
     klog("the daemon ended before it served (%s); not restarting a daemon that never started", cause);
     return code;
   }
   k.restarts++;
   k.last_death = status;
-  int quick = !k.jvm_served || now_ms() - k.served_ms < QUICK_MS;
+  int quick = !k.cur.served || now_ms() - k.served_ms < QUICK_MS;
   k.quick_deaths = quick ? k.quick_deaths + 1 : 0;
   int64_t pause = 0;
   if (k.quick_deaths >= 2) {
@@ -300,11 +486,11 @@ static int jvm_died(int status) {
   }
   klog("the daemon (pid %d) died of %s after %lld ms; restart %d in %lld ms", (int) pid, cause, (long long) lived, k.restarts,
        (long long) pause);
-  arm_timer(pause);
+  arm(k.timer_fd, pause);
   return -1;
 }
 
-/* --- messages from the JVM -------------------------------------------------------------- */
+/* --- messages from the JVMs ------------------------------------------------------------- */
 
 static void close_fds_of(struct msghdr *mh) {
   for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
@@ -329,12 +515,36 @@ static int single_fd(struct msghdr *mh) {
   return -1;
 }
 
+static int valid_id(uint32_t id) {
+  return id >= KEEPER_MIN_ID && id < (uint32_t) k.table_size;
+}
+
+/* A message of the next JVM: only its two steps count. It changes nothing held before it took
+ * over, so a next JVM that fails leaves the current one exactly what it had. */
+static void handle_next(const struct keeper_msg *m, struct msghdr *mh) {
+  close_fds_of(mh);
+  if (m->type == KM_READY && k.phase == UP_STARTING) {
+    k.phase = UP_HANDING;
+    arm(k.upgrade_timer_fd, HAND_OVER_MS);
+    send_pending(&k.cur);
+  } else if (m->type == KM_TAKEN && k.phase == UP_TAKING) {
+    took_over();
+  } else {
+    klog("message of type %u from the new daemon before it took over: ignored", m->type);
+  }
+}
+
 static void handle(const struct keeper_msg *m, struct msghdr *mh) {
+  if (k.phase == UP_TAKING && m->type != KM_ACK_EXIT) {
+    close_fds_of(mh); /* it handed over: nothing it sends changes what the next JVM takes */
+    klog("message of type %u from the daemon after it handed over: ignored", m->type);
+    return;
+  }
   switch (m->type) {
     case KM_HOLD: {
       int fd = single_fd(mh);
       if (fd < 0) { klog("hold of %u without exactly one descriptor: ignored", m->id); return; }
-      if (m->id < KEEPER_MIN_ID || m->id >= (uint32_t) k.table_size || m->a < 0 || m->a > 255) {
+      if (!valid_id(m->id) || m->a < 0 || m->a > 255) {
         klog("hold of id %u kind %lld: out of range, ignored", m->id, (long long) m->a);
         close(fd);
         return;
@@ -344,7 +554,7 @@ static void handle(const struct keeper_msg *m, struct msghdr *mh) {
     }
     case KM_RELEASE:
       close_fds_of(mh);
-      if (m->id < KEEPER_MIN_ID || m->id >= (uint32_t) k.table_size) { klog("release of id %u: out of range, ignored", m->id); return; }
+      if (!valid_id(m->id)) { klog("release of id %u: out of range, ignored", m->id); return; }
       held_close(m->id);
       return;
     case KM_ACK_EXIT:
@@ -353,12 +563,31 @@ static void handle(const struct keeper_msg *m, struct msghdr *mh) {
       return;
     case KM_SERVING:
       close_fds_of(mh);
-      if (!k.jvm_served) { k.jvm_served = 1; k.served_ms = now_ms(); }
+      if (!k.cur.served) { k.cur.served = 1; k.served_ms = now_ms(); }
       k.ever_served = 1;
       return;
     case KM_ENDING:
       close_fds_of(mh);
-      k.ending = 1;
+      k.cur.ending = 1;
+      return;
+    case KM_UPGRADE:
+      upgrade_start(single_fd(mh));
+      return;
+    case KM_HANDED:
+      close_fds_of(mh);
+      if (k.phase != UP_HANDING) { klog("hand-over outside an upgrade: ignored"); return; }
+      if (!valid_id(m->id) || k.held[m->id].fd < 0 || k.held[m->id].kind != KEEPER_KIND_HANDOVER) {
+        klog("hand-over naming id %u, which holds no hand-over state: upgrade cancelled", m->id);
+        kill_next();
+        return; /* its death resumes the current JVM */
+      }
+      k.handover_id = (int) m->id;
+      k.phase = UP_TAKING;
+      k.next.cursor = KEEPER_MIN_ID;
+      k.next.step = 1;
+      exits_unsent();
+      arm(k.upgrade_timer_fd, TAKE_OVER_MS);
+      send_pending(&k.next);
       return;
     default:
       close_fds_of(mh);
@@ -366,45 +595,76 @@ static void handle(const struct keeper_msg *m, struct msghdr *mh) {
   }
 }
 
-/* Reads what the JVM sent, MSGS_PER_ROUND at most (the rest on the next round); returns how
- * many it read. A read of 0 bytes is an empty message, unless the JVM's end is closed (hup):
- * then it is the end of the channel. */
-static int read_channel(int hup) {
+/* Reads what a JVM sent, MSGS_PER_ROUND at most (the rest on the next round); returns how many
+ * it read. A read of 0 bytes is an empty message, unless the JVM's end is closed (hup): then it
+ * is the end of the channel once it repeats EMPTIES_AT_END times. */
+static int read_channel(struct jvm *j, int hup) {
   int i = 0;
-  for (; i < MSGS_PER_ROUND && k.chan >= 0; i++) {
+  for (; i < MSGS_PER_ROUND && j->chan >= 0; i++) {
     struct keeper_msg m;
     union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } control;
     struct iovec iov = {&m, sizeof m};
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    ssize_t n = recvmsg(k.chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t n = recvmsg(j->chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN) { klog("channel: %s; waiting for the daemon to end", strerror(errno)); close_channel(); }
+      if (errno != EAGAIN) { klog("channel: %s; waiting for the daemon to end", strerror(errno)); close_channel(j); }
       return i;
     }
-    if (n == 0 && hup) { close_fds_of(&mh); close_channel(); return i; } /* the JVM closed it: its death follows */
+    if (n == 0 && hup) {
+      /* The end, or an empty message queued before it: the end repeats, the queue is bounded. */
+      close_fds_of(&mh);
+      if (++j->empties > EMPTIES_AT_END) { close_channel(j); return i; }
+      continue;
+    }
+    if (n > 0) j->empties = 0;
     if (n != (ssize_t) sizeof m || (mh.msg_flags & MSG_TRUNC)) {
       close_fds_of(&mh);
       klog("message of %s%zd bytes (not %zu): ignored", (mh.msg_flags & MSG_TRUNC) ? "more than " : "", n, sizeof m);
       continue;
     }
-    handle(&m, &mh);
+    if (j == &k.next) handle_next(&m, &mh);
+    else handle(&m, &mh);
+    if (j->chan < 0 || (j == &k.next && k.next.pid == 0)) return i + 1; /* took over: j is another JVM now */
   }
   return i;
 }
 
 /* Everything a JVM sent before it died (its last state among it); its end is closed, so a
  * read of 0 bytes is the end. */
-static void read_all(void) {
-  while (k.chan >= 0 && read_channel(1) == MSGS_PER_ROUND) {}
+static void read_all(struct jvm *j) {
+  while (j->chan >= 0 && read_channel(j, 1) == MSGS_PER_ROUND) {}
 }
 
 /* --- children and signals --------------------------------------------------------------- */
 
-/* Reaps every child that ended. A hosted process's status goes into the table, unless the
- * table is full: then it stays a zombie (the kernel keeps its status) until acknowledgements
- * make room. Returns the keeper's exit code once it must end, else -1. */
+/* One JVM's death, if pid is one: returns 1 (and the keeper's exit code in *code, or -1), else 0. */
+static int jvm_reaped(pid_t pid, int status, int *code) {
+  *code = -1;
+  if (pid == k.cur.pid) { *code = cur_died(status); return 1; }
+  if (pid == k.next.pid) {
+    read_all(&k.next); /* a KM_TAKEN among what it sent made it the current JVM */
+    if (pid == k.cur.pid) *code = cur_died(status);
+    else next_died(status);
+    return 1;
+  }
+  if (pid == k.retiring) {
+    k.retiring = 0;
+    if (k.phase == UP_NONE) disarm(k.upgrade_timer_fd);
+    return 1;
+  }
+  return 0;
+}
+
+/* Reaps every child that ended. A JVM's death is handled first; a hosted process's status goes
+ * into the table, unless the table is full: then it stays a zombie (the kernel keeps its status)
+ * until acknowledgements make room. Returns the keeper's exit code once it must end, else -1. */
 static int reap(void) {
+  pid_t jvms[3] = {k.cur.pid, k.next.pid, k.retiring};
+  for (int i = 0; i < 3; i++) {
+    int status, code;
+    if (jvms[i] > 0 && waitpid(jvms[i], &status, WNOHANG) == jvms[i] && jvm_reaped(jvms[i], status, &code) && code >= 0) return code;
+  }
   for (;;) {
     siginfo_t si;
     memset(&si, 0, sizeof si);
@@ -414,11 +674,11 @@ static int reap(void) {
     }
     if (si.si_pid == 0) return -1;
     pid_t pid = si.si_pid;
-    if (pid != k.jvm && k.exit_count >= k.max_exits) return -1;
-    int status;
+    int jvm = pid == k.cur.pid || pid == k.next.pid || pid == k.retiring;
+    if (!jvm && k.exit_count >= k.max_exits) return -1;
+    int status, code;
     if (waitpid(pid, &status, WNOHANG) != pid) return -1;
-    if (pid == k.jvm) {
-      int code = jvm_died(status);
+    if (jvm_reaped(pid, status, &code)) {
       if (code >= 0) return code;
       continue;
     }
@@ -441,8 +701,9 @@ static int on_signal(void) {
       case SIGTERM: case SIGINT:
         k.stopping = 1;
         k.stop_signal = (int) si.ssi_signo;
-        if (k.jvm > 0) {
-          if (kill(k.jvm, (int) si.ssi_signo) < 0) klog("kill %d: %s", k.jvm, strerror(errno));
+        kill_next();
+        if (k.cur.pid > 0) {
+          if (kill(k.cur.pid, (int) si.ssi_signo) < 0) klog("kill %d: %s", (int) k.cur.pid, strerror(errno));
         } else {
           code = 128 + (int) si.ssi_signo; /* between two JVMs: nothing to stop */
         }
@@ -452,7 +713,8 @@ static int on_signal(void) {
   }
   int reaped = reap();
   if (code < 0) code = reaped;
-  send_pending();
+  send_pending(&k.cur);
+  send_pending(&k.next);
   return code;
 }
 
@@ -474,20 +736,19 @@ static void usage(void) {
   exit(2);
 }
 
-/* Copies the JVM's command out of argv (whose memory becomes the title). */
-static char **copy_command(int argc, char **argv) {
-  size_t bytes = 0;
-  for (int i = 0; i < argc; i++) bytes += strlen(argv[i]) + 1;
-  char **copy = calloc((size_t) argc + 1, sizeof *copy);
-  char *text = malloc(bytes);
-  if (copy == NULL || text == NULL) { perror("papa keeper"); exit(1); }
+/* Copies the JVM's command out of argv (whose memory becomes the title) into k.cmds[0]. */
+static void copy_command(int argc, char **argv) {
+  struct command *c = &k.cmds[0];
+  size_t used = 0;
+  if (argc > CMD_ARGS) { fprintf(stderr, "papa keeper: more than %d arguments\n", CMD_ARGS); exit(2); }
   for (int i = 0; i < argc; i++) {
     size_t n = strlen(argv[i]) + 1;
-    memcpy(text, argv[i], n);
-    copy[i] = text;
-    text += n;
+    if (used + n > CMD_TEXT) { fprintf(stderr, "papa keeper: a command over %d bytes\n", CMD_TEXT); exit(2); }
+    memcpy(c->text + used, argv[i], n);
+    c->argv[i] = c->text + used;
+    used += n;
   }
-  return copy;
+  c->argv[argc] = NULL;
 }
 
 static void setup(int argc, char **argv) {
@@ -513,7 +774,9 @@ static void setup(int argc, char **argv) {
     if (fd < 0) fprintf(stderr, "papa keeper: cannot open %s (%s); logging to stderr\n", log_path, strerror(errno));
     else k.log_fd = fd;
   }
-  k.jvm_argv = copy_command(argc - i, argv + i);
+  k.cmds = mmap(NULL, sizeof(struct command) * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (k.cmds == MAP_FAILED) { perror("papa keeper: mmap"); exit(1); }
+  copy_command(argc - i, argv + i);
 
   /* Held descriptors live at [table_size, 2 * table_size); the JVM's limit is table_size, so
    * every number it can register is an id below table_size. */
@@ -546,15 +809,19 @@ static void setup(int argc, char **argv) {
   if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) { perror("papa keeper: sigprocmask"); exit(1); }
   k.signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   k.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  k.upgrade_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   k.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  if (k.signal_fd < 0 || k.timer_fd < 0 || k.epoll_fd < 0) { perror("papa keeper: signalfd/timerfd/epoll"); exit(1); }
-  struct epoll_event ev = {.events = EPOLLIN, .data.fd = k.signal_fd};
-  struct epoll_event tv = {.events = EPOLLIN, .data.fd = k.timer_fd};
-  if (epoll_ctl(k.epoll_fd, EPOLL_CTL_ADD, k.signal_fd, &ev) < 0 || epoll_ctl(k.epoll_fd, EPOLL_CTL_ADD, k.timer_fd, &tv) < 0) {
-    perror("papa keeper: epoll_ctl");
+  if (k.signal_fd < 0 || k.timer_fd < 0 || k.upgrade_timer_fd < 0 || k.epoll_fd < 0) {
+    perror("papa keeper: signalfd/timerfd/epoll");
     exit(1);
   }
-  k.chan = -1;
+  int polled[] = {k.signal_fd, k.timer_fd, k.upgrade_timer_fd};
+  for (size_t p = 0; p < sizeof polled / sizeof polled[0]; p++) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = polled[p]};
+    if (epoll_ctl(k.epoll_fd, EPOLL_CTL_ADD, polled[p], &ev) < 0) { perror("papa keeper: epoll_ctl"); exit(1); }
+  }
+  k.cur.chan = -1;
+  k.next.chan = -1;
   k.last_death = -1;
   k.started_us = wall_us();
   set_title(argc, argv, title);
@@ -562,7 +829,7 @@ static void setup(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   setup(argc, argv);
-  if (start_jvm() < 0) return 1;
+  if (start_jvm(&k.cur, k.cmds[k.cmd].argv, 0) < 0) return 1;
   for (;;) {
     struct epoll_event evs[8];
     int n = epoll_wait(k.epoll_fd, evs, 8, -1);
@@ -573,21 +840,29 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n; i++) {
       int fd = evs[i].data.fd;
+      uint32_t events = evs[i].events;
       if (fd == k.signal_fd) {
         int code = on_signal();
         if (code >= 0) return code;
-      } else if (fd == k.timer_fd) {
-        uint64_t ticks;
-        if (read(k.timer_fd, &ticks, sizeof ticks) < 0) {}
-        if (k.jvm == 0 && start_jvm() < 0) arm_timer(PAUSE_MAX_MS); /* fork failed: try again later */
-      } else if (fd == k.chan) {
-        if (evs[i].events & EPOLLOUT) send_pending();
-        if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) read_channel((evs[i].events & (EPOLLHUP | EPOLLRDHUP)) != 0);
-        /* acknowledgements may have made room for zombies the full exit table left waiting */
-        int code = reap();
-        if (code >= 0) return code;
-        send_pending();
+        continue;
       }
+      if (fd == k.timer_fd || fd == k.upgrade_timer_fd) {
+        uint64_t ticks;
+        if (read(fd, &ticks, sizeof ticks) < 0) continue; /* disarmed since it fired */
+        if (fd == k.upgrade_timer_fd) upgrade_deadline();
+        else if (k.cur.pid == 0 && start_jvm(&k.cur, k.cmds[k.cmd].argv, 0) < 0) arm(k.timer_fd, PAUSE_MAX_MS); /* fork failed */
+        continue;
+      }
+      /* a channel: the current JVM's or the next one's (an earlier event of this round may have closed it) */
+      struct jvm *j = fd == k.cur.chan ? &k.cur : fd == k.next.chan ? &k.next : NULL;
+      if (j == NULL) continue;
+      if (events & EPOLLOUT) send_pending(j);
+      if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) read_channel(j, (events & (EPOLLHUP | EPOLLRDHUP)) != 0);
+      /* acknowledgements may have made room for zombies the full exit table left waiting */
+      int code = reap();
+      if (code >= 0) return code;
+      send_pending(&k.cur);
+      send_pending(&k.next);
     }
   }
 }

@@ -221,6 +221,22 @@ PAPA_EXPORT void papa_spawn_clone_parent(int on) {
   clone_parent = on;
 }
 
+/* The size asked of each output pipe (F_SETPIPE_SZ on the read end), so a process can write
+ * that much while nobody reads (a JVM restarting under the keeper); 0: the kernel's default.
+ * A pipe the kernel refuses to enlarge (per-user pipe limits, pipe-max-size) keeps its size. */
+static volatile int pipe_size;
+
+PAPA_EXPORT void papa_spawn_pipe_size(int bytes) {
+  pipe_size = bytes;
+}
+
+/* pipe2 with a nonblocking read end of the asked size. */
+static int output_pipe(int fds[2]) {
+  if (pipe2(fds, O_CLOEXEC) < 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) return -1;
+  if (pipe_size > 0) (void) fcntl(fds[0], F_SETPIPE_SZ, pipe_size);
+  return 0;
+}
+
 /*
  * Returns 0 and fills result[PID, PIDFD, STDOUT, STDERR] (read ends, -1 when not
  * a pipe), or -1 with result[STEP, ERRNO] set and nothing left behind.
@@ -247,11 +263,11 @@ PAPA_EXPORT int papa_spawn(char *const *paths, char *const *argv, char *const *e
   if (devnull < 0) { err = errno; goto fail; }
   int src_out = devnull, src_err = devnull;
   if (stdout_mode == PAPA_OUT_PIPE) {
-    if (pipe2(out, O_CLOEXEC) < 0 || fcntl(out[0], F_SETFL, O_NONBLOCK) < 0) { err = errno; goto fail; }
+    if (output_pipe(out) < 0) { err = errno; goto fail; }
     src_out = out[1];
   }
   if (stderr_mode == PAPA_OUT_PIPE) {
-    if (pipe2(errp, O_CLOEXEC) < 0 || fcntl(errp[0], F_SETFL, O_NONBLOCK) < 0) { err = errno; goto fail; }
+    if (output_pipe(errp) < 0) { err = errno; goto fail; }
     src_err = errp[1];
   } else if (stderr_mode == PAPA_OUT_STDOUT) {
     src_err = src_out;

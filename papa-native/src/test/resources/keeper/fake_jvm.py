@@ -5,26 +5,29 @@ controls every byte the keeper receives (the fuzz steps send malformed messages 
 
 usage: fake_jvm.py DIR   (DIR/plan: one step per line; DIR/jvm-N.txt: what start N received)
 """
-import ctypes, os, random, signal, socket, struct, sys, time
+import array, ctypes, fcntl, os, random, signal, socket, struct, sys, time
 
 FMT = "=IIqqq"  # struct keeper_msg (src-c/keeper.h)
 SIZE = struct.calcsize(FMT)
 HOLD, RELEASE, ACK_EXIT, SERVING, ENDING = 1, 2, 3, 4, 5
+UPGRADE, READY, HANDED, TAKEN = 6, 7, 8, 9
 HELD, EXITED, HELLO = 101, 102, 103
+STANDBY, HAND_OVER, HELD_FD, TAKE_OVER, RESUME, RETIRE = 104, 105, 106, 107, 108, 109
 
 d = sys.argv[1]
 chan = socket.socket(fileno=3)
-held, exits, hello = [], [], None
+held, exits, hello, standby = [], [], None, False
 while hello is None:
     data = chan.recv(64)
     t, i, a, b, c = struct.unpack(FMT, data)
     if t == HELD: held.append((i, a))
     elif t == EXITED: exits.append((a, b))
-    elif t == HELLO: hello = (i, b, c)
+    elif t in (HELLO, STANDBY): hello, standby = (i, b, c), t == STANDBY
 n = 0
 while os.path.exists(os.path.join(d, "jvm-%d.txt" % n)): n += 1
 with open(os.path.join(d, "jvm-%d.tmp" % n), "w") as f:
-    f.write("pid %d\nrestarts %d\nlast_death %d\nkeeper %d\n" % (os.getpid(), hello[0], hello[1], hello[2]))
+    f.write("pid %d\nrestarts %d\nlast_death %d\nkeeper %d\nstandby %d\n" % (os.getpid(), hello[0], hello[1], hello[2], standby))
+    f.write("argv %s\n" % " ".join(sys.argv[1:]))
     for i, kind in held:
         # the descriptor must be open at its id; report what it is
         try: target = os.readlink("/proc/self/fd/%d" % i)
@@ -51,6 +54,21 @@ def spawn_sibling(argv, stdout=None):
             os.execvp(argv[0], argv)
         finally: os._exit(127)
     return pid
+
+def receive():
+    """One message and the descriptor it carries (or -1)."""
+    fds = array.array("i")
+    data, anc, _, _ = chan.recvmsg(64, socket.CMSG_SPACE(4 * fds.itemsize))
+    for level, kind, body in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(body[:len(body) - len(body) % fds.itemsize])
+    return struct.unpack(FMT, data), (fds[0] if fds else -1)
+
+def sealed_memfd(data):
+    fd = os.memfd_create("fake-jvm", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    os.write(fd, data)
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK)
+    return fd
 
 plan = open(os.path.join(d, "plan")).read().splitlines()
 for line in plan:
@@ -107,6 +125,31 @@ for line in plan:
         open(os.path.join(d, w[1]), "w").close()
     elif op == "wait-file":  # wait-file NAME: until the test creates DIR/NAME
         while not os.path.exists(os.path.join(d, w[1])): time.sleep(0.005)
+    elif op == "upgrade":  # upgrade [unsealed] ARG...: ask for a next JVM running python3 fake_jvm.py DIR ARG...
+        argv = ["python3", sys.argv[0], d] + [x for x in w[1:] if x != "unsealed"]
+        data = b"".join(x.encode() + b"\0" for x in argv)
+        if "unsealed" in w:
+            fd = os.memfd_create("fake-jvm", os.MFD_CLOEXEC)
+            os.write(fd, data)
+        else:
+            fd = sealed_memfd(data)
+        send(UPGRADE, fds=[fd])
+        os.close(fd)
+    elif op == "hold-memfd":  # hold-memfd ID KIND: a sealed memfd held as ID of KIND
+        fd = sealed_memfd(b"state")
+        send(HOLD, int(w[1]), int(w[2]), fds=[fd])
+        os.close(fd)
+    elif op in ("ready", "handed", "taken"):  # handed ID: the state held as ID
+        send({"ready": READY, "handed": HANDED, "taken": TAKEN}[op], int(w[1]) if len(w) > 1 else 0)
+    elif op == "await":  # await TYPE NAME: messages until one of TYPE; DIR/NAME lists what came ("type id a target")
+        with open(os.path.join(d, w[2] + ".tmp"), "w") as f:
+            while True:
+                (t, i, a, b, c), fd = receive()
+                target = os.readlink("/proc/self/fd/%d" % fd) if fd >= 0 else "-"
+                if fd >= 0: os.close(fd)
+                f.write("%d %d %d %s\n" % (t, i, a, target))
+                if t == int(w[1]): break
+        os.rename(os.path.join(d, w[2] + ".tmp"), os.path.join(d, w[2]))
     elif op == "exit": sys.exit(int(w[1]))
     elif op == "kill-self": os.kill(os.getpid(), int(w[1]))
     elif op == "sleep": time.sleep(float(w[1]))

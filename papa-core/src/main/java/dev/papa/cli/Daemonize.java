@@ -25,6 +25,10 @@ import java.util.List;
  * log) and exits 1. Without {@code --log-file} the daemon logs to a new temporary file, so that a
  * failure can be explained.
  *
+ * <p>With {@code --keeper} the started JVM becomes the keeper in the same pid (KeeperStart), so
+ * the pid printed is the keeper's, and the keeper holds a copy of the listener, so the check that
+ * this pid listens holds too; the daemon JVM is the keeper's child.
+ *
  * <p>NAME is the program that ran this launcher (its parent process), unless {@code --launcher}
  * is given. Relative paths in {@code -u} and {@code --log-file} are made absolute (the daemon
  * runs in {@code /}). The system property {@code papa.daemonize.timeout} (seconds, default 30)

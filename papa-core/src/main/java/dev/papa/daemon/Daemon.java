@@ -60,8 +60,10 @@ public final class Daemon implements AutoCloseable {
         LastWords.prepare(); // nor heap to say why the daemon dies
 
         // A restored daemon's descriptors are never closed on failure: the previous image takes them back.
+        java.util.function.IntUnaryOperator number = config.keeper() == null ? java.util.function.IntUnaryOperator.identity()
+                : config.keeper()::number;
         this.control = image == null ? listen(config) : new UnixPath.Bound(
-                Restore.descriptor(image.header().daemon().listenerFd()), image.header().daemon().listenerDev(),
+                Restore.descriptor(image.header().daemon().listenerFd(), number), image.header().daemon().listenerDev(),
                 image.header().daemon().listenerIno());
         this.listener = control.fd();
         try {
@@ -80,24 +82,20 @@ public final class Daemon implements AutoCloseable {
                 processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
             }
             if (config.keeper() != null) processes.exitsFromKeeper(); // before a restore tracks processes
-            if (image != null) Restore.apply(image, values, sockets, processes);
+            if (image != null) Restore.apply(image, values, sockets, processes, number);
             this.server = new Server(loop, work, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids(), server.warnings()));
-            // an in-place upgrade's restore is one more upgrade; a keeper's restart is not
-            int upgrades = image == null ? 0 : image.header().daemon().upgrades() + (config.keeper() == null ? 1 : 0);
+            // an upgrade's restore (in place, or a keeper's standby JVM) is one more upgrade; a keeper's restart is not
+            boolean upgraded = config.keeper() == null || config.keeper().standby();
+            int upgrades = image == null ? 0 : image.header().daemon().upgrades() + (upgraded ? 1 : 0);
             Snapshot snapshot = new Snapshot(values, sockets, processes,
                     new Carried.Daemonwide(listener.get(), control.dev(), control.ino(), config.childOpenFilesSoft(), upgrades));
             this.server.facts(new DaemonFacts(values, sockets, processes, config.keeper(), upgrades));
+            Upgrader upgrader = new Upgrader(loop, work, server, snapshot, config.arguments(), config.keeper());
+            this.server.upgrader(upgrader);
             if (config.keeper() != null) {
-                // Under the keeper a restart is the way to a new version (issue 22, not done yet):
-                // the in-place re-exec would lose the keeper's channel.
-                this.server.upgrader((args, session) -> {
-                    throw new dev.papa.daemon.protocol.CommandError("upgrade under the keeper is not implemented yet; run the daemon with --no-keeper to upgrade in place");
-                });
                 config.keeper().attach(loop, processes, snapshot);
                 this.server.stateWatch(config.keeper());
-            } else {
-                this.server.upgrader(new Upgrader(loop, work, server, snapshot, config.arguments()));
             }
         } catch (IOException | RuntimeException e) {
             if (image == null) listener.close();

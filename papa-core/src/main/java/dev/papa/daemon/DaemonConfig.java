@@ -24,6 +24,7 @@ public final class DaemonConfig {
     private java.util.List<String> arguments = java.util.List.of();
     private Path portFile;
     private long outputBudget;
+    private long pipeSize = -1;
     private long valuesLimit;
     private long childOpenFilesSoft = -1;
     private long lookupTimeoutMillis = dev.papa.daemon.work.Worker.DEFAULT_LOOKUP_TIMEOUT_MILLIS;
@@ -72,6 +73,9 @@ public final class DaemonConfig {
     public java.util.List<String> arguments() { return arguments; }
     /** Heap bytes every process's queued output may take together (0: half the JVM's maximum heap). */
     public DaemonConfig outputBudget(long bytes) { this.outputBudget = bytes; return this; }
+    /** {@code --pipe-size}: bytes asked of each output pipe (0: the kernel's default; -1: not given, see PipeSize). */
+    public DaemonConfig pipeSize(long bytes) { this.pipeSize = bytes; return this; }
+    public long pipeSize() { return pipeSize; }
     /** Heap bytes all values may take together (0: an eighth of the maximum heap, at most 64 MiB). */
     public DaemonConfig valuesLimit(long bytes) { this.valuesLimit = bytes; return this; }
 

@@ -1,6 +1,8 @@
 package dev.papa.daemon;
 
+import dev.papa.daemon.spawn.PipeSize;
 import dev.papa.posix.ProcTitle;
+import dev.papa.posix.Spawner;
 import dev.papa.posix.Rlimit;
 
 import dev.papa.daemon.log.LastWords;
@@ -50,6 +52,8 @@ public final class DaemonMain {
             "  --allow-uid N           let this uid connect too (repeatable)",
             "  --socket-mode OCTAL     permissions of the unix control socket (default 0600)",
             "  --output-budget SIZE    heap all queued output may take (e.g. 512m; default half the max heap)",
+            "  --pipe-size SIZE        each output pipe of a hosted process (0: the kernel's 64k, the default;",
+            "                          1m under --keeper with CAP_SYS_RESOURCE or CAP_SYS_ADMIN)",
             "  --lookup-timeout SECS   how long a user, group or host lookup may take (default 5; 0.1 to 300)",
             "  --max-line SIZE         longest request line (default 256k; 1k to 64m)",
             "  --max-sessions N        sessions at once (default 1024; an eighth kept for administrators)",
@@ -122,6 +126,7 @@ public final class DaemonMain {
             return 1;
         }
         raiseOpenFilesLimit(config);
+        Spawner.pipeSize(PipeSize.choose(config.pipeSize(), underKeeper));
         exitOnUncaughtErrors();
         Daemon daemon;
         try {
@@ -186,6 +191,13 @@ public final class DaemonMain {
     private static Daemon startUnderKeeper(DaemonConfig config) throws IOException, StateException {
         dev.papa.daemon.keeper.KeeperLink link = dev.papa.daemon.keeper.KeeperLink.connect();
         config.keeper(link);
+        if (link.standby()) { // an upgrade's new JVM: takes over once the serving one handed over
+            // what a restore needs is loaded and compiled while the serving JVM still serves
+            Preload.daemonClasses();
+            dev.papa.daemon.keeper.KeeperUpgrade.warmUp(link);
+            Fd handed = dev.papa.daemon.keeper.KeeperUpgrade.awaitTakeOver(link);
+            return Daemon.restore(config, handed);
+        }
         Fd state = link.takeState();
         if (link.restarts() > 0) {
             Logger.getLogger(DaemonMain.class.getName()).warning(() -> "Started by the keeper (pid " + link.keeperPid() + ") after "
@@ -324,6 +336,15 @@ public final class DaemonMain {
                                 + memory + " bytes)");
                     }
                     c.outputBudget(n);
+                    break;
+                }
+                case "--pipe-size": {
+                    String v = value != null ? value : next(args, ++i, a);
+                    long n = dev.papa.daemon.protocol.Sizes.parse(v);
+                    if (n != 0 && (n < PipeSize.MIN || n > PipeSize.MAX)) {
+                        throw new IllegalArgumentException("invalid --pipe-size \"" + v + "\" (0, or 4k to 1g)");
+                    }
+                    c.pipeSize(n);
                     break;
                 }
                 case "--lookup-timeout": {

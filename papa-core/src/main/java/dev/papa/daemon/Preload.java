@@ -26,8 +26,16 @@ public final class Preload {
 
     private Preload() {}
 
-    /** Loads the classes of packages {@code dev.papa.daemon} and {@code dev.papa.posix} (and below). */
-    public static int daemonClasses() {
+    private static int loaded = -1;
+
+    /** Loads the classes of packages {@code dev.papa.daemon} and {@code dev.papa.posix} (and below); once. */
+    public static synchronized int daemonClasses() {
+        if (loaded >= 0) return loaded;
+        loaded = loadAll();
+        return loaded;
+    }
+
+    private static int loadAll() {
         dev.papa.daemon.upgrade.Relaunch.current(); // reads the JVM's options through a library loaded now, not at the upgrade
         int n = 0;
         n += classesNear(dev.papa.daemon.Daemon.class, "dev/papa/daemon/");

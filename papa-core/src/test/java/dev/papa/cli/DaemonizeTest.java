@@ -95,6 +95,54 @@ class DaemonizeTest {
         assertTrue(again.err.contains("already running"), again.err);
     }
 
+    /**
+     * {@code --daemonize --keeper}: the printed pid is the keeper's (the started JVM became it
+     * in the same pid), detached like a daemon; its child, the daemon JVM, killed with SIGKILL,
+     * comes back with the value it held.
+     */
+    @Test
+    void daemonizeWithTheKeeperPrintsTheKeepersPidAndTheDaemonComesBackAfterSigkill() throws Exception {
+        Path sock = dir.resolve("papa.sock");
+        Run r = daemonize("--keeper", "-u", sock.toString(), "--log-file", dir.resolve("daemon.log").toString(), "--launcher", "circusd");
+        long keeper = r.out.isBlank() ? -1 : Long.parseLong(r.out.trim());
+        if (keeper > 0) daemons.add(keeper);
+        assertEquals(0, r.exit, "stdout: " + r.out + "\nstderr: " + r.err);
+        assertEquals("papa keeper from circusd", ProcInfo.cmdline(keeper));
+        String[] stat = ProcInfo.stat(keeper);
+        assertEquals(Long.toString(keeper), stat[3], "sid == pid");
+        assertNotEquals(Long.toString(r.pid), stat[1], "the launcher is not its parent");
+        assertEquals("/dev/null", ProcInfo.link(keeper, "fd/1"));
+        long jvm = daemonJvm(keeper);
+        try (Papa papa = Papa.builder().path(sock).autoStart(false).timeout(Duration.ofSeconds(5)).connect()) {
+            papa.set("kept", "yes");
+        }
+        ProcessHandle.of(jvm).orElseThrow().destroyForcibly(); // SIGKILL
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try (Papa papa = Papa.builder().path(sock).autoStart(false).timeout(Duration.ofSeconds(5)).connect()) {
+                assertEquals("yes", papa.get("kept"));
+                break;
+            } catch (dev.papa.client.PapaException notYet) {
+                assertTrue(System.nanoTime() < deadline, "the daemon did not come back: " + notYet);
+                Thread.sleep(20); // until the keeper's new JVM serves
+            }
+        }
+        assertNotEquals(jvm, daemonJvm(keeper), "a new daemon JVM");
+        assertTrue(ProcInfo.alive(keeper), "the keeper lives on");
+    }
+
+    /** The keeper's one java child (its hosted processes here: none). */
+    private static long daemonJvm(long keeper) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            for (ProcessHandle h : ProcessHandle.of(keeper).orElseThrow().children().toList()) {
+                if (h.info().command().orElse("").endsWith("java")) return h.pid();
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("the keeper " + keeper + " runs no daemon JVM");
+    }
+
     /** In a directory others may change the socket is bound through its directory descriptor: still found listening. */
     @Test
     void aSocketUnderADirectoryOthersMayChange() throws Exception {

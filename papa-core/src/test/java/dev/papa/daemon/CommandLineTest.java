@@ -300,7 +300,7 @@ class CommandLineTest {
     }
 
     @Test
-    void badBudgetSessionLimitsAndLookupTimeoutStopTheStart() throws Exception {
+    void badBudgetSessionLimitsLookupTimeoutAndPipeSizeStopTheStart() throws Exception {
         String[][] cases = {
             {"--output-budget", "512k", "papa: invalid output budget \"512k\" (at least 1m; suffix k, m or g)\n"},
             {"--output-budget=lots", null, "papa: invalid output budget \"lots\" (at least 1m; suffix k, m or g)\n"},
@@ -315,6 +315,8 @@ class CommandLineTest {
             {"--lookup-timeout", "301", "papa: invalid --lookup-timeout \"301\" (seconds, 0.1 to 300)\n"},
             {"--lookup-timeout=1e3", null, "papa: invalid --lookup-timeout \"1e3\" (seconds, 0.1 to 300)\n"},
             {"--lookup-timeout", "soon", "papa: invalid --lookup-timeout \"soon\" (seconds, 0.1 to 300)\n"},
+            {"--pipe-size", "2k", "papa: invalid --pipe-size \"2k\" (0, or 4k to 1g)\n"},
+            {"--pipe-size=2g", null, "papa: invalid --pipe-size \"2g\" (0, or 4k to 1g)\n"},
         };
         for (String[] c : cases) {
             Process d = c[1] == null ? main("-p", "0", c[0]) : main("-p", "0", c[0], c[1]);

@@ -49,7 +49,7 @@ class KeeperKillIT {
                 "s.serve_forever()", ""));
         Path go = dir.resolve("go");
         Path quitter = Files.writeString(dir.resolve("quitter.sh"), "while [ ! -e " + go + " ]; do sleep 0.01; done; exit 7\n");
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(), List.of("--keeper"))) {
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(CHECK_JOURNAL), List.of("--keeper"))) {
             int keeper = d.pid();
             String values;
             String sockets;
@@ -94,6 +94,7 @@ class KeeperKillIT {
                 load.stop();
             }
             load.rethrow();
+            assertJournalChecked(d, KILLS + 1); // every JVM so far found its journal equal to its tables after every write
 
             try (ProtocolClient c = d.connect()) {
                 assertEquals(values, c.ok("list values"));
@@ -130,6 +131,7 @@ class KeeperKillIT {
             }
             assertEquals(keeperFds - 3, awaitFdsSettled(keeper, keeperFds - 3),
                     "the keeper holds what it held, less the quitter's pidfd and pipes");
+            assertJournalChecked(d, KILLS + 2);
 
             UpgradeUnderLoadIT.Watcher w = load.watcher;
             int highest = (int) w.highest.get();
@@ -151,6 +153,101 @@ class KeeperKillIT {
                     highest + 1, highest, lost, w.redelivered.get(), w.sessions.get(), load.connections.get(), load.httpOk.get());
             assertTrue(sessionsBefore >= KILLS, "the watcher reconnected after every kill");
         }
+    }
+
+    /**
+     * A daemon that cannot start any more (its jar replaced by a broken one) is restarted with
+     * a growing pause, never given up on; once a good jar is back, the next start takes
+     * everything back.
+     */
+    @Test
+    void aBrokenJarIsRetriedWithGrowingPausesUntilAGoodOneIsBack() throws Exception {
+        Path jar = Files.copy(JarDaemon.jar(), dir.resolve("papa.jar"));
+        Path good = dir.resolve("papa.good");
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(CHECK_JOURNAL), List.of("--keeper"))) {
+            int keeper = d.pid();
+            String sleeper;
+            try (ProtocolClient c = d.connect()) {
+                c.ok("set a 1");
+                sleeper = c.ok("make process sleeper /bin/sleep 1000");
+            }
+            d.hosted(Integer.parseInt(find(" pid=(\\d+) ", sleeper).get(0)));
+            Thread.sleep(SERVE_BEFORE_KILL_MS); // a death that is not quick: the first restart comes at once
+            Files.move(jar, good);
+            Files.writeString(jar, "not a jar");
+            int jvm = daemonJvm(keeper);
+            dev.papa.posix.Processes.kill(jvm, 9);
+            java.util.regex.Pattern failed = java.util.regex.Pattern.compile("died of exit status 1 after \\d+ ms; restart (\\d+) in (\\d+) ms");
+            long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
+            List<Long> pauses = new ArrayList<>();
+            while (pauses.size() < 5) {
+                assertTrue(System.currentTimeMillis() < deadline, "restarts of the broken jar: " + d.logText());
+                pauses.clear();
+                java.util.regex.Matcher m = failed.matcher(d.logText());
+                while (m.find()) pauses.add(Long.parseLong(m.group(2)));
+                Thread.sleep(20); // polling the keeper's log
+            }
+            assertEquals(List.of(0L, 250L, 500L, 1000L, 2000L), pauses.subList(0, 5), d.logText());
+            assertTrue(d.process.isAlive(), "the keeper does not give up");
+            Files.move(good, jar, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            awaitServing(d, jvm, keeper);
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("1", c.ok("get a"));
+                assertEquals(sleeper, c.ok("list processes sleeper"), "the same process, still running");
+                assertTrue(c.ok("list daemon").contains("\nlast_restart=exit 1\n"));
+            }
+            assertJournalChecked(d, 2); // the first JVM and the one of the good jar; the broken ones never got that far
+        }
+    }
+
+    /**
+     * A real OutOfMemoryError: a 64 MiB heap, an output budget far over it (allowed, with a
+     * warning) and a process writing 70 MB that nobody watches. The JVM exits on the error
+     * (-XX:+ExitOnOutOfMemoryError, status 3) and the keeper brings the daemon back with its state.
+     */
+    @Test
+    void aDaemonKilledByOutOfMemoryComesBack() throws Exception {
+        Path flood = Files.writeString(dir.resolve("flood.sh"), "head -c 70000000 /dev/zero\nexec sleep 1000\n");
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of("-Xmx64m", "-XX:+ExitOnOutOfMemoryError"),
+                List.of("--keeper", "--output-budget", "1g"))) {
+            int keeper = d.pid();
+            int jvm = daemonJvm(keeper);
+            String flooder;
+            try (ProtocolClient c = d.connect()) {
+                c.ok("set a 1");
+                flooder = c.ok("make process flood bufsize=1g /bin/sh " + flood);
+            }
+            d.hosted(Integer.parseInt(find(" pid=(\\d+) ", flooder).get(0)));
+            long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
+            while (!d.logText().contains("died of exit status 3")) {
+                assertTrue(System.currentTimeMillis() < deadline, "no death of OutOfMemoryError: " + d.logText());
+                Thread.sleep(20); // polling the keeper's log
+            }
+            awaitServing(d, jvm, keeper);
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("1", c.ok("get a"));
+                String now = c.ok("list processes flood");
+                assertEquals(flooder.replaceAll(" running=\\w+", ""), now.replaceAll(" running=\\w+", ""), "the same process");
+                assertTrue(c.ok("list daemon").contains("\nrestarts="), "list daemon answers");
+            }
+            assertTrue(d.logText().contains("OutOfMemoryError") || Files.readString(d.output).contains("OutOfMemoryError"),
+                    "the JVM said why it ended");
+        }
+    }
+
+    /** Every JVM of the keeper checks its journaled state against its tables after each write. */
+    static final String CHECK_JOURNAL = "-D" + dev.papa.daemon.state.JournalCheck.PROPERTY + "=true";
+
+    /**
+     * Each of the {@code jvms} JVMs had the check on (the option reached the ones the keeper
+     * restarted) and none found its journal differing from its tables.
+     */
+    static void assertJournalChecked(JarDaemon d, int jvms) throws Exception {
+        String log = d.logText();
+        assertEquals(jvms, log.split(java.util.regex.Pattern.quote(dev.papa.daemon.state.JournalCheck.ON), -1).length - 1,
+                "JVMs that checked their journal:\n" + log);
+        assertTrue(!log.contains(dev.papa.daemon.state.JournalCheck.DIFFERS), log);
+        assertTrue(!log.contains("cannot hand the state to the keeper"), log);
     }
 
     private static List<String> find(String regex, String text) {

@@ -152,9 +152,22 @@ public final class Io {
    * child is handed stays open while the original may be closed meanwhile.
    */
   public static Fd dupCloseOnExec(int fd) throws PosixException {
-    int copy = LibC.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    return dupAtLeast(fd, 3);
+  }
+
+  /** A close-on-exec duplicate of {@code fd} numbered {@code min} or above, owned by the caller. */
+  public static Fd dupAtLeast(int fd, int min) throws PosixException {
+    int copy = LibC.fcntl(fd, F_DUPFD_CLOEXEC, min);
     if (copy < 0) throw new PosixException("fcntl(F_DUPFD_CLOEXEC)", Native.getLastError());
     return Fd.adopt(copy);
+  }
+
+  /**
+   * Makes descriptor number {@code target} a close-on-exec duplicate of {@code fd}, closing what
+   * {@code target} was (dup3). The caller owns {@code target} and must know nothing else uses it.
+   */
+  public static void dupOnto(int fd, int target) throws PosixException {
+    if (LibC.dup3(fd, target, O_CLOEXEC) < 0) throw new PosixException("dup3", Native.getLastError());
   }
 
   /** O_RDWR|O_CLOEXEC. */

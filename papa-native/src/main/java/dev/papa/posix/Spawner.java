@@ -28,6 +28,16 @@ public final class Spawner {
     LibPapa.papa_spawn_clone_parent(1);
   }
 
+  /**
+   * From now on every output pipe is asked for {@code bytes} (F_SETPIPE_SZ on its read end, the
+   * kernel rounds up to a power of two pages); one the kernel will not enlarge keeps its size.
+   * 0: the kernel's default (64 KiB). Process-wide.
+   */
+  public static void pipeSize(int bytes) {
+    if (bytes < 0) throw new IllegalArgumentException("pipe size " + bytes);
+    LibPapa.papa_spawn_pipe_size(bytes);
+  }
+
   /** Starts the process; on failure nothing is left behind (no zombie, no descriptor). */
   public static Child spawn(SpawnSpec spec) throws PosixException {
     List<String> argvList = spec.argv;

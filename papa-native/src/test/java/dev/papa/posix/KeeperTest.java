@@ -316,4 +316,110 @@ class KeeperTest {
     assertFalse(Files.exists(dir.resolve("jvm-1.txt")));
     assertTrue(log().contains("not restarting"), log());
   }
+
+  /** The lines of DIR/NAME, a fake JVM's record of the messages it awaited ("type id a target"). */
+  private List<String> messages(String name) throws Exception {
+    Path p = dir.resolve(name);
+    await(() -> Files.exists(p), name);
+    return Files.readAllLines(p);
+  }
+
+  @Test
+  void anUpgradeHandsOverWhatWasHeldSinceTheNextJvmStartedAndNothingItSentBefore() throws Exception {
+    Path a = dir.resolve("file-a");
+    Path b = dir.resolve("file-b");
+    Path c = dir.resolve("file-c");
+    start("only-start 0 hold-file 10 " + a,
+        "only-start 0 serve",
+        "only-start 0 upgrade new-version",
+        "only-start 0 await 105 hand-over",
+        "only-start 0 hold-file 11 " + b, // after the next JVM started
+        "only-start 0 hold-memfd 12 2",
+        "only-start 0 handed 12",
+        "only-start 0 await 109 retire",
+        "only-start 0 exit 0",
+        "only-start 1 hold-file 20 " + c, // before it took over: the keeper must ignore it
+        "only-start 1 release 10",
+        "only-start 1 ready",
+        "only-start 1 await 107 take-over",
+        "only-start 1 taken",
+        "only-start 1 serve",
+        "only-start 1 mark took-over",
+        "only-start 1 wait-file go1",
+        "only-start 1 kill-self 9",
+        "wait-term");
+    Report next = report(1);
+    assertEquals(1, next.value("standby"));
+    assertEquals(Map.of(10, a.toString()), next.held(), "what was held when it started, at its number");
+    assertTrue(next.lines().contains("argv " + dir + " new-version"), next.lines().toString());
+
+    List<String> handOver = messages("hand-over");
+    assertEquals("105 0 0 -", handOver.get(handOver.size() - 1), "the serving JVM is told to hand over once the next is ready");
+    List<String> takeOver = messages("take-over");
+    assertEquals(List.of("106 11 7 " + b, "106 12 2 ", "107 12 0 -"),
+        takeOver.stream().map(l -> l.startsWith("106 12 2 ") ? "106 12 2 " : l).toList(),
+        "only what was held after it started, with the descriptor, then the state to take");
+    assertTrue(takeOver.get(1).contains("memfd:fake-jvm"), takeOver.toString());
+    assertEquals("109 0 0 -", messages("retire").get(0), "the JVM that handed over is told to retire");
+    await(() -> Files.exists(dir.resolve("took-over")), "the take-over");
+
+    Files.createFile(dir.resolve("go1"));
+    Report restarted = report(2);
+    assertEquals(0, restarted.value("standby"));
+    assertEquals(1, restarted.value("restarts"), "the retired JVM's end is no restart; the killed one's is");
+    assertTrue(restarted.lines().contains("argv " + dir + " new-version"), "restarted with the upgrade's command: " + restarted.lines());
+    Map<Integer, String> held = restarted.held();
+    assertEquals(a.toString(), held.get(10), "the next JVM's release before it took over changed nothing");
+    assertEquals(b.toString(), held.get(11));
+    assertTrue(held.get(12).contains("memfd:fake-jvm"), held.toString());
+    assertFalse(held.containsKey(20), "the next JVM's hold before it took over changed nothing");
+    assertTrue(log().contains("message of type 1 from the new daemon before it took over: ignored"), log());
+    assertTrue(log().contains("took over from pid " + report(0).value("pid")), log());
+  }
+
+  @Test
+  void aFailedUpgradeResumesTheServingJvm() throws Exception {
+    start("only-start 0 serve",
+        "only-start 0 upgrade unsealed new-version",
+        "only-start 0 await 108 resume-unsealed",
+        "only-start 0 upgrade new-version",
+        "only-start 0 await 108 resume-died",
+        "only-start 0 mark done",
+        "only-start 1 exit 3", // the next JVM ends before it is ready
+        "wait-term");
+    assertEquals(List.of("108 0 -1 -"), messages("resume-unsealed"), "a command that is not in a sealed memfd is refused");
+    assertEquals(List.of("108 0 768 -"), messages("resume-died"), "the next JVM's wait status (exit 3)");
+    await(() -> Files.exists(dir.resolve("done")), "the serving JVM went on");
+    assertEquals(0, report(0).value("restarts"));
+    assertFalse(Files.exists(dir.resolve("jvm-2.txt")), "no restart");
+    assertTrue(report(1).value("standby") == 1 && alive(report(0).value("pid")), "the serving JVM still runs");
+    assertTrue(log().contains("upgrade: the command is not in a sealed memfd"), log());
+    assertTrue(log().contains("ended (exit status 3) before it took over"), log());
+  }
+
+  /**
+   * A JVM's last messages are read after its death even when an empty message came first: the
+   * keeper is stopped while the JVM sends and dies, so it reads all of it only at the death.
+   */
+  @Test
+  void aDeadJvmsLastMessagesAreReadPastAnEmptyOne() throws Exception {
+    Path file = dir.resolve("last-file");
+    start("only-start 0 serve",
+        "only-start 0 mark started",
+        "only-start 0 wait-file go",
+        "only-start 0 empty",
+        "only-start 0 hold-file 12 " + file,
+        "only-start 0 kill-self 9",
+        "wait-term");
+    int jvm = report(0).value("pid");
+    await(() -> Files.exists(dir.resolve("started")), "the first JVM");
+    Processes.kill((int) keeper.pid(), 19); // SIGSTOP
+    try {
+      Files.createFile(dir.resolve("go"));
+      await(() -> read(Path.of("/proc/" + jvm + "/stat")).contains(") Z "), "the JVM's death (a zombie: its keeper is stopped)");
+    } finally {
+      Processes.kill((int) keeper.pid(), 18); // SIGCONT
+    }
+    assertEquals(file.toString(), report(1).held().get(12), "the hold after the empty message counts");
+  }
 }

@@ -55,6 +55,8 @@ public final class LoadHarness {
     final String java;
     final Path jar;
     final List<String> daemonFlags;
+    /** Options of the daemon itself, after {@code -jar papa-core.jar -p 0} ({@code --daemon-options}). */
+    List<String> daemonOptions = List.of();
     final Path work;
     final List<Row> rows = new ArrayList<>();
     final Set<Integer> childPids = new LinkedHashSet<>();
@@ -92,6 +94,7 @@ public final class LoadHarness {
         String fleets = null;
         int fleetSeconds = -1;
         boolean fleetUnix = false;
+        String options = "";
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick": quick = true; break;
@@ -99,12 +102,13 @@ public final class LoadHarness {
                 case "--java": java = args[++i]; break;
                 case "--jvm-flags": flags = args[++i]; break;
                 case "--default-flags": flags = ""; break;
+                case "--daemon-options": options = args[++i]; break;
                 case "--sections": sections = args[++i]; break;
                 case "--fleet": fleets = args[++i]; break;
                 case "--fleet-seconds": fleetSeconds = Integer.parseInt(args[++i]); break;
                 case "--fleet-unix": fleetUnix = true; break;
                 default:
-                    System.err.println("usage: LoadHarness [--quick] [--jar PAPA_CORE_JAR] [--java PATH] [--jvm-flags \"FLAGS\"] [--default-flags]"
+                    System.err.println("usage: LoadHarness [--quick] [--jar PAPA_CORE_JAR] [--java PATH] [--jvm-flags \"FLAGS\"] [--default-flags] [--daemon-options \"OPTIONS\"]"
                             + " [--sections 1,2,3,4,5,6,7,8] [--fleet N:PERIOD_MS,...] [--fleet-seconds S] [--fleet-unix]");
                     System.exit(2);
             }
@@ -113,6 +117,7 @@ public final class LoadHarness {
         List<String> daemonFlags = flags.isBlank() ? List.of() : Arrays.asList(flags.trim().split("\\s+"));
         LoadHarness h = new LoadHarness(quick, java, jar, daemonFlags);
         h.sections = Set.of(sections.split(","));
+        if (!options.isBlank()) h.daemonOptions = Arrays.asList(options.trim().split("\\s+"));
         if (fleets != null) {
             List<int[]> runs = new ArrayList<>();
             for (String f : fleets.split(",")) {
@@ -174,7 +179,7 @@ public final class LoadHarness {
         System.out.println("papa end-to-end load harness" + (quick ? " (--quick)" : " (full)"));
         System.out.println("date:    " + DateTimeFormatter.ISO_INSTANT.format(Instant.now().truncatedTo(ChronoUnit.SECONDS)));
         System.out.println("commit:  " + commit());
-        System.out.println("daemon:  " + java + " " + String.join(" ", daemonFlags) + " -jar " + jar);
+        System.out.println("daemon:  " + java + " " + String.join(" ", daemonFlags) + " -jar " + jar + " " + String.join(" ", daemonOptions));
         System.out.println("JDK:     " + runtimeVersion(java));
         System.out.println("cores:   " + Runtime.getRuntime().availableProcessors() + ", loadavg at start: " + load);
         System.out.println("kernel:  " + Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim());
@@ -223,6 +228,7 @@ public final class LoadHarness {
         cmd.add(jar.toString());
         cmd.add(unix == null ? "-p" : "-u");
         cmd.add(unix == null ? "0" : unix.toString());
+        cmd.addAll(daemonOptions);
         daemonLog = work.resolve("daemon-" + (++daemonsStarted) + ".log");
         Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectError(daemonLog.toFile()).start();

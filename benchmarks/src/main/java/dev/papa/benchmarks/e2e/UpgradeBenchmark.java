@@ -22,7 +22,10 @@ import java.util.regex.Pattern;
  * the outage is the longest gap between two answered probes around each upgrade. The floor of
  * any re-exec is a JVM start, so the same run also times {@code java FLAGS -jar papa-core.jar --help}.
  *
- * <pre>java -cp benchmarks/target/benchmarks.jar dev.papa.benchmarks.e2e.UpgradeBenchmark [--n 1000] [--upgrades 5] [--jar PATH]</pre>
+ * With {@code --keeper} the daemon runs under the keeper and the new JVM starts beside the
+ * serving one (docs/KEEPER.md, "Upgrading"): the floor is then no JVM start at all.
+ *
+ * <pre>java -cp benchmarks/target/benchmarks.jar dev.papa.benchmarks.e2e.UpgradeBenchmark [--n 1000] [--upgrades 5] [--jar PATH] [--keeper]</pre>
  */
 public final class UpgradeBenchmark {
     /** The launcher's flags (DaemonLauncher.DAEMON_JVM_OPTIONS). */
@@ -36,17 +39,20 @@ public final class UpgradeBenchmark {
         int n = 1000;
         int upgrades = 5;
         Path jar = null;
+        boolean keeper = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
+                case "--keeper": keeper = true; break;
                 case "--n": n = Integer.parseInt(args[++i]); break;
                 case "--upgrades": upgrades = Integer.parseInt(args[++i]); break;
                 case "--jar": jar = Path.of(args[++i]); break;
-                default: throw new IllegalArgumentException("usage: UpgradeBenchmark [--n N] [--upgrades K] [--jar PATH]");
+                default: throw new IllegalArgumentException("usage: UpgradeBenchmark [--n N] [--upgrades K] [--jar PATH] [--keeper]");
             }
         }
         if (jar == null) jar = LoadHarness.findJar();
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        System.out.println("papa in-place upgrade benchmark");
+        System.out.println(keeper ? "papa upgrade benchmark, under the keeper (the new JVM starts beside the serving one)"
+                : "papa in-place upgrade benchmark");
         System.out.println("date:    " + Instant.now());
         System.out.println("jar:     " + jar);
         System.out.println("JDK:     " + LoadHarness.runtimeVersion(java));
@@ -70,6 +76,7 @@ public final class UpgradeBenchmark {
         List<String> cmd = new ArrayList<>(List.of(java));
         cmd.addAll(FLAGS);
         cmd.addAll(List.of("-jar", jar.toString(), "-p", "0", "--log-file", log.toString()));
+        if (keeper) cmd.add("--keeper");
         Process daemon = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile()).start();
         List<Integer> pids = new ArrayList<>();
         try {
@@ -84,7 +91,7 @@ public final class UpgradeBenchmark {
                     pids.add(Integer.parseInt(m.group(1)));
                 }
             }
-            System.out.printf(Locale.ROOT, "%nset up %d sockets and %d processes in %.1f s; daemon pid %d, %d descriptors%n",
+            System.out.printf(Locale.ROOT, "%nset up %d sockets and %d processes in %.1f s; daemon (or keeper) pid %d, %d descriptors%n",
                     n, n, (System.nanoTime() - t) / 1e9, daemon.pid(), descriptors(daemon.pid()));
 
             for (int u = 1; u <= upgrades; u++) {
@@ -102,9 +109,9 @@ public final class UpgradeBenchmark {
                 Thread.sleep(300);
                 probe.stop.set(true);
                 th.join();
-                System.out.printf(Locale.ROOT, "upgrade %d: %s; pre-check (still serving) %.0f ms; not serving for %.0f ms "
+                System.out.printf(Locale.ROOT, "upgrade %d: %s; %s (still serving) %.0f ms; not serving for %.0f ms "
                                 + "(longest gap between answered probes; %d probes, %d failed)%n",
-                        u, reply, (replied - asked) / 1e6, probe.longestGapNanos / 1e6, probe.answered, probe.failed);
+                        u, reply, keeper ? "pre-check and the new JVM's start" : "pre-check", (replied - asked) / 1e6, probe.longestGapNanos / 1e6, probe.answered, probe.failed);
             }
             try (Session s = new Session(port)) {
                 String procs = s.ask("list processes");
@@ -115,7 +122,9 @@ public final class UpgradeBenchmark {
             }
             System.out.println("\ndaemon log (its own timings):");
             for (String line : Files.readAllLines(log)) {
-                if (line.contains("Upgrading to") || line.contains("Restored")) System.out.println("  " + line);
+                if (line.contains("Upgrading to") || line.contains("Restored") || line.contains("papa keeper: upgrade")) {
+                    System.out.println("  " + line);
+                }
             }
         } finally {
             for (int pid : pids) new ProcessBuilder("kill", "-9", Integer.toString(pid)).start().waitFor();

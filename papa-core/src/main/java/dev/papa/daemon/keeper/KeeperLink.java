@@ -3,9 +3,13 @@ package dev.papa.daemon.keeper;
 import dev.papa.daemon.Version;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.session.Server;
+import dev.papa.daemon.state.ChangedEntries;
+import dev.papa.daemon.state.Journal;
+import dev.papa.daemon.state.JournalCheck;
 import dev.papa.daemon.state.Restore;
 import dev.papa.daemon.state.Snapshot;
 import dev.papa.daemon.state.StateException;
+import dev.papa.daemon.state.Carried;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.posix.Epoll;
@@ -19,7 +23,6 @@ import dev.papa.posix.Spawner;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -39,10 +42,12 @@ import java.util.logging.Logger;
  * {@link Restore} in the next JVM exactly as after an in-place upgrade.
  *
  * <p>The state (values, sockets, processes with their exit statuses and closed items; not the
- * queued output) is written again, into a new sealed memfd the keeper holds, whenever a request
- * changed it and before its reply leaves ({@link #beforeReply}), and whenever an exit is
- * recorded; the previous state is released only after the new one is held. A JVM killed at any
- * instant therefore leaves the keeper a whole state at least as new as every reply sent.
+ * queued output) is a {@link Journal}: a base state in a memfd the keeper holds, and a frame
+ * appended to it for the entries that changed, whenever a request changed them and before its
+ * reply leaves ({@link #beforeReply}), whenever an exit is recorded, and at the end of a
+ * round in which a table changed by itself; a new base replaces a journal grown too long, and
+ * the previous base is released only after the new one is held. A JVM killed at any instant
+ * therefore leaves the keeper a whole state at least as new as every reply sent.
  * Exits come from the keeper (it is the hosted processes' parent) and are acknowledged only
  * once a held state records them: reported exactly once across deaths. Loop thread only,
  * after {@link #connect}.
@@ -51,17 +56,28 @@ public final class KeeperLink implements Server.StateWatch {
     private static final Logger LOG = Logger.getLogger(KeeperLink.class.getName());
     /** The daemon's option naming the channel (always {@link KeeperMessage#CHANNEL_FD}). */
     public static final String OPTION = "--keeper-channel";
-    private static final int KIND_DESCRIPTOR = 0, KIND_STATE = 1;
+    private static final int KIND_DESCRIPTOR = KeeperMessage.KIND_DESCRIPTOR, KIND_STATE = KeeperMessage.KIND_STATE;
     /** How soon to look again at an exit whose process is still being spawned. */
     private static final long UNMATCHED_RETRY_MILLIS = 20;
+    /** After an upgrade's take-over: when the new JVM writes its first state (unless a change needs one sooner). */
+    private static final long FIRST_STATE_AFTER_TAKE_OVER_MILLIS = 100;
 
     private final int channel = KeeperMessage.CHANNEL_FD;
-    /** What the keeper handed this JVM at its start: id (= descriptor number here) to kind. */
-    private final Map<Integer, Integer> inherited;
-    /** Registered with the keeper: number to {dev, ino} of what it was then. */
-    private final Map<Integer, long[]> registered = new HashMap<>();
+    /** What the keeper handed this JVM: descriptor number here to kind. */
+    final Map<Integer, Integer> inherited;
+    /** Registered with the keeper: id (the number it has, or had, here) to {dev, ino} of what it was then. */
+    final Map<Integer, long[]> registered = new HashMap<>();
+    /**
+     * Ids the keeper holds at another number here (an upgrade's descriptors held after this JVM
+     * started, KeeperUpgrade): id to number. A state names ids; {@link #number} maps them.
+     */
+    final Map<Integer, Integer> numbers = new HashMap<>();
     /** Exits the keeper reported and no held state records yet: pid to wait status. */
-    private final Map<Integer, Integer> unmatched = new LinkedHashMap<>();
+    final Map<Integer, Integer> unmatched = new LinkedHashMap<>();
+    /** Started for an upgrade: takes over from the serving JVM instead of starting afresh (KeeperUpgrade). */
+    private final boolean standby;
+    /** While this JVM asked for an upgrade: told when the next JVM is ready, or when the upgrade failed. */
+    private KeeperUpgrade.Handover handover;
     private final int restarts;
     private final int lastDeath;
     private final long keeperStartedMicros;
@@ -70,14 +86,18 @@ public final class KeeperLink implements Server.StateWatch {
     private EventLoop loop;
     private ProcessTable processes;
     private Snapshot snapshot;
-    private Fd state;
+    private Journal journal;
+    /** The highest generation of the states handed to this JVM (0: none); its bases come after it. */
+    private long generation;
+    private boolean checkJournal;
     private boolean changed = true;
     private boolean retryScheduled;
     private boolean alive = true;
 
     private KeeperLink(Map<Integer, Integer> inherited, Map<Integer, Integer> exits, int restarts, int lastDeath,
-                       long keeperStartedMicros, int keeperPid) {
+                       long keeperStartedMicros, int keeperPid, boolean standby) {
         this.inherited = inherited;
+        this.standby = standby;
         this.unmatched.putAll(exits);
         this.restarts = restarts;
         this.lastDeath = lastDeath;
@@ -90,6 +110,24 @@ public final class KeeperLink implements Server.StateWatch {
                 LOG.warning(() -> "The keeper handed descriptor " + id + " but it is not open: " + e.getMessage());
             }
         }
+        this.generation = highestGeneration(inherited);
+    }
+
+    /**
+     * The highest generation among the states the keeper handed (0 for none): this JVM's bases
+     * are numbered after every one of them, also a standby's, which takes over a hand-over state.
+     */
+    private static long highestGeneration(Map<Integer, Integer> inherited) {
+        long highest = 0;
+        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
+            if (!isState(e.getValue())) continue;
+            try (InputStream s = Memfd.input(e.getKey())) {
+                highest = Math.max(highest, Restore.header(s).generation());
+            } catch (IOException | StateException | RuntimeException ex) {
+                // unreadable: takeState says so, and never takes it
+            }
+        }
+        return highest;
     }
 
     /** Reads what the keeper hands a new JVM (held descriptors, exits, then its hello); blocks until it has. */
@@ -104,14 +142,15 @@ public final class KeeperLink implements Server.StateWatch {
                 case KeeperMessage.HELD: held.put(m.id(), (int) m.a()); break;
                 case KeeperMessage.EXITED: exits.put((int) m.a(), (int) m.b()); break;
                 case KeeperMessage.HELLO:
-                    return new KeeperLink(held, exits, m.id(), (int) m.b(), m.a(), (int) m.c());
+                case KeeperMessage.STANDBY:
+                    return new KeeperLink(held, exits, m.id(), (int) m.b(), m.a(), (int) m.c(), m.type() == KeeperMessage.STANDBY);
                 default: LOG.warning("Unknown keeper message " + m.type() + " ignored"); break;
             }
         }
     }
 
     /** One message; null at end of file. Messages of another size are skipped. */
-    private static KeeperMessage read(int fd, ByteBuffer buf) throws PosixException {
+    static KeeperMessage read(int fd, ByteBuffer buf) throws PosixException {
         for (;;) {
             buf.clear();
             int n = Io.read(fd, buf);
@@ -133,32 +172,55 @@ public final class KeeperLink implements Server.StateWatch {
 
     public int keeperPid() { return keeperPid; }
 
+    /** Started for an upgrade: {@link KeeperUpgrade#awaitTakeOver} instead of {@link #takeState}. */
+    public boolean standby() { return standby; }
+
+    /** The number here of what the state names as {@code id}. */
+    public int number(int id) {
+        return numbers.getOrDefault(id, id);
+    }
+
+    int channel() { return channel; }
+
     /**
-     * The newest state the keeper holds (the previous JVM's last), or null for a first start.
-     * Older ones (a JVM that died between holding a new state and releasing the old) are closed
-     * here and released at the first {@link #persist}.
+     * The newest state the keeper holds (the previous JVM's last), or null for a first start:
+     * a hand-over state first, then the highest generation, then the latest written. Older ones (a JVM that died between
+     * holding a new base and releasing the old) are closed here and released at the first
+     * {@link #persist}.
      */
     public Fd takeState() {
         int best = -1;
+        int bestHandover = -1;
+        long bestGeneration = Long.MIN_VALUE;
         long bestMicros = Long.MIN_VALUE;
         for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
-            if (e.getValue() != KIND_STATE) continue;
-            long written;
+            if (!isState(e.getValue())) continue;
+            Carried.Header h;
             try (InputStream s = Memfd.input(e.getKey())) {
-                written = Restore.header(s).writtenMicros();
+                h = Restore.header(s);
             } catch (IOException | StateException | RuntimeException ex) {
                 LOG.log(Level.SEVERE, "A state the keeper held is unreadable; ignored", ex);
                 continue;
             }
-            if (written > bestMicros) {
-                bestMicros = written;
+            // a hand-over state is its JVM's last word (written after its last continuous one)
+            int handover = e.getValue() == KeeperMessage.KIND_HANDOVER ? 1 : 0;
+            if (handover > bestHandover || handover == bestHandover && (h.generation() > bestGeneration
+                    || h.generation() == bestGeneration && h.writtenMicros() > bestMicros)) {
+                bestHandover = handover;
+                bestGeneration = h.generation();
+                bestMicros = h.writtenMicros();
                 best = e.getKey();
             }
         }
         for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
-            if (e.getValue() == KIND_STATE && e.getKey() != best) Fd.adopt(e.getKey()).close();
+            if (isState(e.getValue()) && e.getKey() != best) Fd.adopt(e.getKey()).close();
         }
         return best < 0 ? null : Fd.adopt(best);
+    }
+
+    /** A state: the keeper's continuous one, or the last one of a JVM that handed over (an upgrade cut short by a death). */
+    static boolean isState(int kind) {
+        return kind == KIND_STATE || kind == KeeperMessage.KIND_HANDOVER;
     }
 
     /**
@@ -171,6 +233,12 @@ public final class KeeperLink implements Server.StateWatch {
         this.loop = loop;
         this.processes = processes;
         this.snapshot = snapshot;
+        // An upgrade's JVM: from here on it is the daemon, and what the keeper holds is its to change.
+        if (standby) send(KeeperMessage.TAKEN, 0, 0);
+        ChangedEntries changes = new ChangedEntries(this::changed);
+        this.journal = new Journal(snapshot, changes, Version.line(), generation);
+        snapshot.watch(changes);
+        checkJournal = JournalCheck.enabled();
         Spawner.childrenOfParent();
         processes.exitsFromKeeper();
         Set<Integer> named = new HashSet<>(snapshot.descriptors());
@@ -178,13 +246,26 @@ public final class KeeperLink implements Server.StateWatch {
             if (e.getValue() == KIND_DESCRIPTOR && !named.contains(e.getKey())) Fd.adopt(e.getKey()).close();
         }
         loop.register(channel, Epoll.IN, ev -> readMessages());
-        persist();
+        if (standby) {
+            // The state handed over, held, is these tables until a change: the first state of
+            // this JVM is written just after it serves again, not while the port waits for it.
+            changed = false;
+            loop.schedule(FIRST_STATE_AFTER_TAKE_OVER_MILLIS, () -> {
+                changed = true;
+                persist();
+            });
+        } else {
+            persist();
+        }
     }
 
-    /** A request changed the state: it is written before the next reply leaves, or after this round. */
+    /**
+     * A request changed the state, or a table told of a change: it is written before the next
+     * reply leaves, or after this round.
+     */
     @Override
     public void changed() {
-        if (changed) return;
+        if (changed || loop == null) return;
         changed = true;
         loop.afterRound(this::persistIfChanged);
     }
@@ -195,7 +276,8 @@ public final class KeeperLink implements Server.StateWatch {
         persistIfChanged();
     }
 
-    private void persistIfChanged() {
+    /** Writes the state now if a change is not in the held one yet. */
+    void persistIfChanged() {
         if (changed) persist();
     }
 
@@ -228,54 +310,47 @@ public final class KeeperLink implements Server.StateWatch {
             unmatched.put((int) m.a(), (int) m.b());
             changed = true;
             persist();
+        } else if (m.type() == KeeperMessage.RESUME && handover == null) {
+            LOG.fine("The keeper resumed an upgrade this daemon had already given up");
+        } else if ((m.type() == KeeperMessage.HAND_OVER || m.type() == KeeperMessage.RESUME) && handover != null) {
+            KeeperUpgrade.Handover h = handover;
+            if (m.type() == KeeperMessage.RESUME) handover = null;
+            if (m.type() == KeeperMessage.HAND_OVER) h.handOver();
+            else h.failed(KeeperUpgrade.why((int) m.a()));
         } else {
             LOG.warning("Unknown keeper message " + m.type() + " ignored");
         }
     }
 
     /**
-     * Records reported exits in the tables, registers new descriptors, writes the state into a
-     * new memfd and hands it to the keeper, releases what is gone (the old state last), then
-     * acknowledges the exits that state records.
+     * Records reported exits in the tables, writes what changed (a journal frame, or a new base
+     * at the first write and when the journal outgrew it), then acknowledges the exits that
+     * the held state now records.
      */
     void persist() {
-        changed = false;
-        if (!alive) return;
+        if (!alive) {
+            changed = false;
+            return;
+        }
         List<Integer> recorded = recordExits();
+        changed = false; // after recordExits: the changes it makes are written now, not in another round
         try {
-            List<Integer> fds = new ArrayList<>(snapshot.descriptors());
-            Set<Integer> now = new HashSet<>(fds);
-            for (int fd : fds) hold(fd, KIND_DESCRIPTOR);
-            Fd memfd = Memfd.create("papa-keeper-state");
-            try {
-                List<Integer> all = new ArrayList<>(fds);
-                all.add(memfd.get());
-                try (OutputStream out = Memfd.output(memfd.get())) {
-                    snapshot.writeRecords(out, Version.line(), all);
-                }
-                Memfd.seal(memfd.get());
-                hold(memfd.get(), KIND_STATE);
-            } catch (IOException | RuntimeException e) {
-                memfd.close();
-                throw e;
+            if (journal.needsBase()) {
+                writeBase();
+            } else {
+                appendChanges();
+                if (journal.wantsCompaction()) writeBase();
             }
-            now.add(memfd.get());
-            Fd old = state;
-            state = memfd;
-            for (Iterator<Map.Entry<Integer, long[]>> it = registered.entrySet().iterator(); it.hasNext(); ) {
-                int id = it.next().getKey();
-                if (now.contains(id)) continue;
-                send(KeeperMessage.RELEASE, id, 0);
-                it.remove();
-            }
-            if (old != null) old.close(); // after its release: its number may now be reused
+            if (checkJournal) JournalCheck.run(journal, snapshot);
             for (int pid : recorded) {
                 send(KeeperMessage.ACK_EXIT, 0, pid);
                 unmatched.remove(pid);
             }
         } catch (IOException | RuntimeException e) {
-            // Not held: the keeper still has the previous state; try again on the next change.
+            // Not recorded: the keeper still has the state as of the last whole write; a new
+            // base (the whole tables) is written at the next change.
             LOG.log(Level.SEVERE, "cannot hand the state to the keeper", e);
+            journal.rebase();
             changed = true;
         }
         if (!unmatched.isEmpty() && !retryScheduled) {
@@ -286,6 +361,47 @@ public final class KeeperLink implements Server.StateWatch {
                 persist();
             });
         }
+    }
+
+    /**
+     * The changed entries as journal frames, appended to the state the keeper holds: the
+     * descriptors they name held first, those no record names any more released after.
+     */
+    private void appendChanges() throws IOException {
+        Journal.Batch batch = journal.changes(this::needsHold);
+        journal.append(batch.before());
+        for (int fd : batch.hold()) register(fd, KIND_DESCRIPTOR); // new objects, whatever their identity
+        journal.append(batch.after());
+        for (int fd : batch.release()) {
+            if (registered.remove(fd) != null) send(KeeperMessage.RELEASE, fd, 0);
+        }
+    }
+
+    /**
+     * The whole tables as a new base, in a new memfd: every descriptor it names held first,
+     * then the memfd; then what the keeper holds and the base does not name is released, the
+     * previous state last.
+     */
+    private void writeBase() throws IOException {
+        List<Integer> fds = snapshot.descriptors();
+        Set<Integer> now = new HashSet<>(fds);
+        for (int fd : fds) hold(fd, KIND_DESCRIPTOR);
+        Journal.Base base = journal.writeBase(fds);
+        try {
+            hold(base.memfd().get(), KIND_STATE);
+        } catch (IOException | RuntimeException e) {
+            base.memfd().close();
+            throw e;
+        }
+        now.add(base.memfd().get());
+        Fd old = journal.useBase(base);
+        for (Iterator<Map.Entry<Integer, long[]>> it = registered.entrySet().iterator(); it.hasNext(); ) {
+            int id = it.next().getKey();
+            if (now.contains(id)) continue;
+            send(KeeperMessage.RELEASE, id, 0);
+            it.remove();
+        }
+        if (old != null) old.close(); // after its release: its number may now be reused
     }
 
     /**
@@ -310,14 +426,55 @@ public final class KeeperLink implements Server.StateWatch {
 
     /** Registers fd unless the keeper already holds this very object under its number. */
     private void hold(int fd, int kind) throws PosixException {
+        if (same(registered.get(fd), Io.identity(fd))) return;
+        register(fd, kind);
+    }
+
+    /** Registers fd, replacing what the keeper holds under its number. */
+    private void register(int fd, int kind) throws PosixException {
         long[] id = Io.identity(fd);
-        long[] had = registered.get(fd);
-        if (had != null && had[0] == id[0] && had[1] == id[1]) return;
         Sockets.sendFds(channel, new KeeperMessage(KeeperMessage.HOLD, fd, kind, 0, 0).encode(), fd);
         registered.put(fd, id);
     }
 
-    private void send(int type, int id, long a) {
+    /** Whether the keeper does not hold fd as it is now: not at all, or another object under its number. */
+    private boolean needsHold(int fd) {
+        try {
+            return !same(registered.get(fd), Io.identity(fd));
+        } catch (PosixException e) {
+            throw new IllegalStateException("descriptor " + fd + " of the tables is not open", e);
+        }
+    }
+
+    private static boolean same(long[] had, long[] id) {
+        return had != null && had[0] == id[0] && had[1] == id[1];
+    }
+
+    /** Asks the keeper for an upgrade to {@code command}; {@code h} hears how it goes. */
+    void upgrade(Fd command, KeeperUpgrade.Handover h) throws PosixException {
+        handover = h;
+        try {
+            Sockets.sendFds(channel, new KeeperMessage(KeeperMessage.UPGRADE, 0, 0, 0, 0).encode(), command.get());
+        } catch (PosixException e) {
+            handover = null;
+            throw e;
+        }
+    }
+
+    /** Registers {@code fd} as the state handed over and tells the keeper (after this, the JVM waits). */
+    void handed(Fd state) throws PosixException {
+        handover = null;
+        hold(state.get(), KeeperMessage.KIND_HANDOVER);
+        send(KeeperMessage.HANDED, state.get(), 0);
+    }
+
+    /** The keeper no longer needs to hold {@code fd} (a hand-over state the next JVM did not take). */
+    void release(int fd) {
+        send(KeeperMessage.RELEASE, fd, 0);
+        registered.remove(fd);
+    }
+
+    void send(int type, int id, long a) {
         if (!alive) return;
         try {
             Sockets.sendFds(channel, new KeeperMessage(type, id, a, 0, 0).encode());

@@ -13,8 +13,14 @@ record KeeperMessage(int type, int id, long a, long b, long c) {
     static final int CHANNEL_FD = 3;
     /** JVM to keeper. */
     static final int HOLD = 1, RELEASE = 2, ACK_EXIT = 3, SERVING = 4, ENDING = 5;
+    /** JVM to keeper, the upgrade: the current JVM asks and hands over, the next one is ready and takes over. */
+    static final int UPGRADE = 6, READY = 7, HANDED = 8, TAKEN = 9;
     /** Keeper to JVM. */
     static final int HELD = 101, EXITED = 102, HELLO = 103;
+    /** Keeper to JVM, the upgrade. */
+    static final int STANDBY = 104, HAND_OVER = 105, HELD_FD = 106, TAKE_OVER = 107, RESUME = 108, RETIRE = 109;
+    /** Kinds of held descriptors: a table's, a state, the state an upgrade hands over (KEEPER_KIND_HANDOVER). */
+    static final int KIND_DESCRIPTOR = 0, KIND_STATE = 1, KIND_HANDOVER = 2;
 
     byte[] encode() {
         ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.nativeOrder());

@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.IntUnaryOperator;
 
 /**
  * Reads a state back ({@link #read}: also what {@code --check-state} does) and puts it into
@@ -28,6 +29,8 @@ import java.util.Set;
  * previous image takes them all back.
  */
 public final class Restore {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Restore.class.getName());
+
     private Restore() {}
 
     /** A whole state, read. */
@@ -36,40 +39,28 @@ public final class Restore {
         public record Process(ProcessEntry entry, List<ItemEntry> items) {}
     }
 
-    /** Reads and checks a whole state. */
+    /**
+     * Reads and checks a whole state: the base, then the journal frames after it (the keeper's
+     * state, {@link JournalFrame}) up to the first cut or damaged one, which a kill in the
+     * middle of its write leaves. A replayed state's descriptor list is what its entries name.
+     */
     public static Image read(InputStream in) throws StateException {
         StateFormat.Reader r = new StateFormat.Reader(in);
         if (!r.next() || !r.kind().equals("header")) throw new StateException("the state has no header");
         Header header = r.read(Header.class);
-        List<ValueEntry> values = new ArrayList<>();
-        List<SocketEntry> sockets = new ArrayList<>();
-        List<Image.Process> processes = new ArrayList<>();
-        List<ItemEntry> items = null;
-        int itemsLeft = 0;
-        while (r.next()) {
-            switch (r.kind()) {
-                case "value": values.add(r.read(ValueEntry.class)); break;
-                case "socket": sockets.add(r.read(SocketEntry.class)); break;
-                case "process": {
-                    if (itemsLeft != 0) throw new StateException("the state lacks " + itemsLeft + " queued items");
-                    ProcessEntry p = r.read(ProcessEntry.class);
-                    if (p.spec() == null) throw new StateException("a process without its spec");
-                    items = new ArrayList<>(p.items());
-                    itemsLeft = p.items();
-                    processes.add(new Image.Process(p, items));
-                    break;
-                }
-                case "item":
-                    if (itemsLeft-- <= 0) throw new StateException("a queued item without its process");
-                    items.add(r.read(ItemEntry.class));
-                    break;
-                default:
-                    break; // a newer minor version's entry
-            }
+        Replay replay = new Replay();
+        replay.apply(r);
+        JournalFrame.Reader frames = r.frames();
+        for (byte[] frame; (frame = frames.next()) != null; ) replay.apply(StateFormat.Reader.entries(frame));
+        if (frames.cut() != null) LOG.warning("The state's journal ends after " + frames.frames() + " frames: " + frames.cut());
+        if (frames.frames() > 0) {
+            header = new Header(header.version(), header.command(), replay.descriptors(header.daemon().listenerFd()), header.daemon(),
+                    header.writtenMicros(), header.generation());
         }
-        if (itemsLeft != 0) throw new StateException("the state lacks " + itemsLeft + " queued items");
+        List<SocketEntry> sockets = replay.sockets();
+        List<Image.Process> processes = replay.processes();
         check(header, sockets, processes);
-        return new Image(header, values, sockets, processes);
+        return new Image(header, replay.values(), sockets, processes);
     }
 
     /** Only the header: enough to hand the state back to the previous image. */
@@ -97,6 +88,16 @@ public final class Restore {
 
     /** Puts the state into the (new, empty) tables. The loop must not run yet. */
     public static void apply(Image image, ValueTable values, SocketTable sockets, ProcessTable processes) throws StateException {
+        apply(image, values, sockets, processes, IntUnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #apply(Image, ValueTable, SocketTable, ProcessTable)}, with each descriptor the
+     * state names found at {@code number.applyAsInt(named)} (an upgrade under the keeper hands
+     * some over at other numbers: dev.papa.daemon.keeper.KeeperUpgrade).
+     */
+    public static void apply(Image image, ValueTable values, SocketTable sockets, ProcessTable processes, IntUnaryOperator number)
+            throws StateException {
         for (ValueEntry v : image.values()) values.restore(v.name(), v.value(), v.owner());
         for (SocketEntry s : image.sockets()) {
             InetAddress address;
@@ -106,13 +107,13 @@ public final class Restore {
                 throw new StateException("socket " + s.name() + ": address " + s.address(), e);
             }
             sockets.adopt(HostedSocket.restored(s.name(), s.owner(), s.family(), s.type(), s.backlog(), s.path(), s.umask(), s.host(),
-                    address, s.port(), s.iface(), s.reusePort(), s.adopted(), descriptor(s.fd()), s.pathKey(), s.fileDev(), s.fileIno(),
+                    address, s.port(), s.iface(), s.reusePort(), s.adopted(), descriptor(s.fd(), number), s.pathKey(), s.fileDev(), s.fileIno(),
                     s.fileOwner()));
         }
         for (Image.Process ip : image.processes()) {
             ProcessEntry p = ip.entry();
-            OutputBuffer output = processes.adopt(p.spec(), p.owner(), p.pid(), p.startedMicros(), descriptor(p.pidfd()),
-                    descriptor(p.stdout()), descriptor(p.stderr()), p.running(), p.exitStatus(), p.removed(),
+            OutputBuffer output = processes.adopt(p.spec(), p.owner(), p.pid(), p.startedMicros(), descriptor(p.pidfd(), number),
+                    descriptor(p.stdout(), number), descriptor(p.stderr(), number), p.running(), p.exitStatus(), p.removed(),
                     p.pipeGraceMillis(), p.graceDue()).output();
             output.startAt(p.headSeq(), p.sentEnd(), p.dropped());
             for (ItemEntry item : ip.items()) {
@@ -124,7 +125,13 @@ public final class Restore {
 
     /** Takes a descriptor the exec kept open: close-on-exec again, so children get only what they ask for. */
     public static Fd descriptor(int fd) throws StateException {
-        if (fd < 0) return null;
+        return descriptor(fd, IntUnaryOperator.identity());
+    }
+
+    /** {@link #descriptor(int)} of what the state names {@code named}, found at {@code number.applyAsInt(named)}. */
+    public static Fd descriptor(int named, IntUnaryOperator number) throws StateException {
+        if (named < 0) return null;
+        int fd = number.applyAsInt(named);
         try {
             Io.setCloseOnExec(fd, true);
         } catch (PosixException e) {

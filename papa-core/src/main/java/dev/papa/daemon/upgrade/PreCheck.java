@@ -31,6 +31,9 @@ final class PreCheck {
     static final long TIMEOUT_MILLIS = 60_000;
     private static final int MAX_OUTPUT = 8192;
     private static final int SIGKILL = 9;
+    /** The check's status when the keeper reaped it. */
+    private static final int REAPED_BY_KEEPER = Integer.MIN_VALUE;
+    private static final int ECHILD = 10;
 
     interface Outcome {
         void passed(String version);
@@ -119,7 +122,9 @@ final class PreCheck {
         try {
             status = Processes.reap(child.pid());
         } catch (PosixException e) {
-            status = -1;
+            // Under the keeper the check is the keeper's child (CLONE_PARENT), reaped there: its
+            // pidfd said it ended, and its last line says whether it read the state.
+            status = e.errno() == ECHILD ? REAPED_BY_KEEPER : -1;
         }
         if (status == null) return;
         loop.unregister(child.pidfd().get());
@@ -134,12 +139,13 @@ final class PreCheck {
         done = true;
         String text = output.toString(StandardCharsets.UTF_8).strip();
         String last = text.isEmpty() ? "" : text.substring(text.lastIndexOf('\n') + 1).strip();
-        if (status == 0 && last.startsWith("papa ")) {
+        if ((status == 0 || status == REAPED_BY_KEEPER) && last.startsWith("papa ")) {
             outcome.passed(last);
         } else if (timedOut) {
             outcome.failed("it did not read the state within " + TIMEOUT_MILLIS / 1000 + " s");
         } else {
-            outcome.failed(last.isEmpty() ? "it exited with status " + status : last);
+            outcome.failed(!last.isEmpty() ? last : status == REAPED_BY_KEEPER ? "it ended without reading the state"
+                    : "it exited with status " + status);
         }
     }
 

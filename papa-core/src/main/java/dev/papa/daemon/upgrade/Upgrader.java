@@ -1,6 +1,8 @@
 package dev.papa.daemon.upgrade;
 
 import dev.papa.daemon.Version;
+import dev.papa.daemon.keeper.KeeperLink;
+import dev.papa.daemon.keeper.KeeperUpgrade;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.CommandError;
 import dev.papa.daemon.protocol.Words;
@@ -28,6 +30,8 @@ import java.util.logging.Logger;
  * it with {@code --check-state}), then closes the sessions, writes the state to a sealed memfd
  * and re-executes the daemon on JAR in the same pid, with {@code --restore-state FD}. All of it
  * on the loop thread, which therefore holds still while the state is written. One at a time.
+ * Under the keeper the new JVM starts beside this one instead, and this one serves until it is
+ * ready ({@link KeeperUpgrade}); the check, the sessions' end and the state are the same.
  */
 public final class Upgrader implements Server.Upgrades {
     private static final Logger LOG = Logger.getLogger(Upgrader.class.getName());
@@ -41,12 +45,15 @@ public final class Upgrader implements Server.Upgrades {
     private final Server server;
     private final Snapshot snapshot;
     private final List<String> daemonArgs;
+    /** The keeper's link, or null: the upgrade is then in place. */
+    private final KeeperLink keeper;
     private boolean inProgress;
     /** How often to look whether the worker's jobs in flight have been answered. */
     private static final long QUIET_POLL_MILLIS = 2;
 
     /** @param daemonArgs the daemon's command-line options, given again to the new image */
-    public Upgrader(EventLoop loop, Worker work, Server server, Snapshot snapshot, List<String> daemonArgs) {
+    public Upgrader(EventLoop loop, Worker work, Server server, Snapshot snapshot, List<String> daemonArgs, KeeperLink keeper) {
+        this.keeper = keeper;
         this.loop = loop;
         this.work = work;
         this.server = server;
@@ -89,7 +96,8 @@ public final class Upgrader implements Server.Upgrades {
         PreCheck.start(loop, work, checkCommand, copy, new PreCheck.Outcome() {
             @Override
             public void passed(String version) {
-                upgrade(session, current, chosen, version);
+                if (keeper == null) upgrade(session, current, chosen, version);
+                else beside(session, current, chosen, version);
             }
 
             @Override
@@ -133,6 +141,61 @@ public final class Upgrader implements Server.Upgrades {
         session.upgrading("Upgrading to " + version);
         server.closeSessionsForUpgrade();
         whenQuiet(() -> reexec(current, target, version, started));
+    }
+
+    /**
+     * Under the keeper: the new JVM starts beside this one, which serves on until it is ready;
+     * then, as in place, the sessions end and the state is written, and this JVM waits while
+     * the new one takes over ({@link KeeperUpgrade#handOver}), serving again only if it fails.
+     */
+    private void beside(Session session, Relaunch current, Relaunch target, String version) {
+        String name = target.target();
+        KeeperUpgrade.Handover handover = new KeeperUpgrade.Handover() {
+            @Override
+            public void handOver() {
+                long started = System.nanoTime();
+                session.upgrading("Upgrading to " + version);
+                server.closeSessionsForUpgrade();
+                whenQuiet(() -> handOverNow(current, target, version, started));
+            }
+
+            @Override
+            public void failed(String why) {
+                inProgress = false;
+                LOG.warning(() -> "Upgrade to " + name + " failed: " + why);
+                session.upgradeRefused("cannot upgrade to " + name + " - " + why);
+            }
+        };
+        try {
+            KeeperUpgrade.request(keeper, target.command(daemonArgs), handover);
+            LOG.info(() -> "Upgrade to " + version + " (" + name + "): the new daemon starts beside this one");
+        } catch (IOException e) {
+            handover.failed(e.getMessage());
+        }
+    }
+
+    private void handOverNow(Relaunch current, Relaunch target, String version, long started) {
+        String failure;
+        Fd state = null;
+        try {
+            state = writeState(current);
+            long written = (System.nanoTime() - started) / 1_000_000;
+            LOG.warning(() -> "Upgrading to " + version + " (" + target.target() + "); state written in " + written
+                    + " ms; handing over to the new daemon");
+            failure = KeeperUpgrade.handOver(keeper, state);
+        } catch (IOException | RuntimeException e) {
+            failure = e.toString();
+            KeeperUpgrade.cancel(keeper); // the keeper waits for a hand-over that will not come
+        }
+        if (state != null) state.close();
+        String why = failure;
+        LOG.severe(() -> "Upgrade to " + target.target() + " failed (" + why + "); serving on");
+        inProgress = false;
+        try {
+            server.resumeAfterFailedUpgrade();
+        } catch (PosixException e) {
+            LOG.log(Level.SEVERE, "cannot serve again after a failed upgrade", e);
+        }
     }
 
     /** Runs {@code then} once nothing is in flight on the worker (a spawn must land in the table first). */

@@ -21,11 +21,13 @@ public final class LibC {
 
   public static native int close(int fd);
   public static native int fcntl(int fd, int cmd, int arg);
+  public static native int dup3(int oldfd, int newfd, int flags);
   public static native int open(byte[] path, int flags, int mode);
   public static native int pipe2(int[] fds, int flags);
   public static native int eventfd(int initval, int flags);
   public static native long read(int fd, long[] buf, long count);
   public static native long write(int fd, long[] buf, long count);
+  public static native long pwrite(int fd, byte[] buf, long count, long offset);
   public static native int epoll_create1(int flags);
 
   public static native int socket(int domain, int type, int protocol);

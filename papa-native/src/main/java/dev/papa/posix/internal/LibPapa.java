@@ -57,6 +57,9 @@ public final class LibPapa {
   /** See src-c/spawn.c: children get the caller's parent (the keeper) from now on. */
   public static native void papa_spawn_clone_parent(int on);
 
+  /** See src-c/spawn.c: F_SETPIPE_SZ of every output pipe from now on (0: the kernel's default). */
+  public static native void papa_spawn_pipe_size(int bytes);
+
   /** See src-c/spawn.c; result gets {pid, pidfd, stdout, stderr, step, errno}. */
   public static native int papa_spawn(Pointer paths, Pointer argv, Pointer envp, Pointer listenPidDigits,
       int stdinFd, int stdoutMode, int stderrMode, int[] keep, int nkeep, int[] passSrc, int[] passDst, int npass,

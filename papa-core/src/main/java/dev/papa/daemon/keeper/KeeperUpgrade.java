@@ -1,0 +1,200 @@
+package dev.papa.daemon.keeper;
+
+import dev.papa.daemon.state.Restore;
+import dev.papa.daemon.state.StateException;
+import dev.papa.posix.Fd;
+import dev.papa.posix.Io;
+import dev.papa.posix.Memfd;
+import dev.papa.posix.PosixException;
+import dev.papa.posix.Processes;
+import dev.papa.posix.Sockets;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Handler;
+import java.util.logging.Logger;
+
+/**
+ * The upgrade under the keeper (docs/KEEPER.md, "Upgrading"): the next JVM starts beside the
+ * serving one, which serves until the next one is ready; then the serving JVM stops, hands over
+ * its last state (the tables with their queued output) and waits, and the next one takes over.
+ * The control port is not served only between the hand-over and the take-over.
+ *
+ * <p>The serving JVM's side: {@link #request}, then {@link Handover#handOver} on the loop
+ * thread, {@link #handOver}, which returns only if the upgrade failed. The next JVM's side:
+ * {@link #awaitTakeOver}, before its tables exist.
+ */
+public final class KeeperUpgrade {
+    private static final Logger LOG = Logger.getLogger(KeeperUpgrade.class.getName());
+    /** Reads of the serving JVM's state before the standby says it is ready: enough for the JIT to compile the reader. */
+    private static final int WARM_UP_READS = 20;
+
+    private KeeperUpgrade() {}
+
+    /** What the serving JVM hears of the upgrade it asked for (on the loop thread). */
+    public interface Handover {
+        /** The next JVM is ready: stop serving, then {@link #handOver}. */
+        void handOver();
+
+        /** The upgrade did not happen (before the hand-over was asked). */
+        void failed(String why);
+    }
+
+    /** Asks the keeper to start {@code command} (the next JVM's java, flags, jar, options) beside this JVM. */
+    public static void request(KeeperLink link, List<String> command, Handover h) throws IOException {
+        List<String> argv = new java.util.ArrayList<>(command);
+        argv.add(KeeperLink.OPTION);
+        try (Fd memfd = Memfd.create("papa-upgrade-command")) {
+            try (OutputStream out = Memfd.output(memfd.get())) {
+                for (String a : argv) {
+                    out.write(a.getBytes(StandardCharsets.UTF_8));
+                    out.write(0);
+                }
+            }
+            Memfd.seal(memfd.get());
+            link.upgrade(memfd, h);
+        }
+    }
+
+    /**
+     * Hands {@code state} (the tables with their queued output) over and waits, the loop held
+     * still, until the next JVM took over (this JVM then exits at once: it must touch nothing
+     * the next one now owns) or failed. Returns the reason it failed; the state is released.
+     */
+    public static String handOver(KeeperLink link, Fd state) throws PosixException {
+        link.persistIfChanged(); // every descriptor the state names is held
+        link.handed(state);
+        ByteBuffer buf = ByteBuffer.allocateDirect(64);
+        for (;;) {
+            KeeperMessage m = KeeperLink.read(link.channel(), buf);
+            if (m == null) {
+                LOG.severe("The keeper's channel closed during the hand-over: the keeper is gone");
+                exitNow(1);
+            } else if (m.type() == KeeperMessage.RETIRE) {
+                LOG.warning("The new daemon took over; this one ends");
+                exitNow(0);
+            } else if (m.type() == KeeperMessage.RESUME) {
+                link.release(state.get());
+                return why((int) m.a());
+            }
+            // KM_EXITED: told again after a KM_RESUME; the next JVM is told them if it takes over
+        }
+    }
+
+    /** This JVM cannot hand over: a hand-over naming no state makes the keeper end the next JVM. */
+    public static void cancel(KeeperLink link) {
+        link.send(KeeperMessage.HANDED, 0, 0);
+    }
+
+    /** Ends this JVM without shutdown hooks: the port file, the socket path and the processes are the next JVM's now. */
+    private static void exitNow(int status) {
+        for (Handler h : Logger.getLogger("").getHandlers()) h.flush();
+        Runtime.getRuntime().halt(status);
+    }
+
+    /** Why an upgrade failed, from KM_RESUME's wait status of the next JVM (-1: it did not start). */
+    static String why(int status) {
+        if (status == -1) return "the keeper could not start it";
+        int code = Processes.decode(status);
+        return "the new daemon ended (" + (code < 0 ? "signal " + -code : "exit status " + code) + ") before it took over";
+    }
+
+    /**
+     * Reads the serving JVM's newest continuous state, as the take-over will read the one it
+     * hands over: the classes and code of a restore are then loaded and warm when the control
+     * port is not served. Reads only; nothing is restored.
+     */
+    public static void warmUp(KeeperLink link) {
+        long started = System.nanoTime();
+        int rounds = 0;
+        for (Map.Entry<Integer, Integer> e : link.inherited.entrySet()) {
+            if (e.getValue() != KeeperMessage.KIND_STATE) continue;
+            for (int i = 0; i < WARM_UP_READS; i++, rounds++) {
+                try (java.io.InputStream in = Memfd.input(e.getKey())) {
+                    Restore.read(in);
+                } catch (IOException | StateException | RuntimeException ex) {
+                    LOG.fine(() -> "warm-up read of state " + e.getKey() + ": " + ex);
+                    break;
+                }
+            }
+            break;
+        }
+        long ms = (System.nanoTime() - started) / 1_000_000;
+        int n = rounds;
+        LOG.fine(() -> "Warmed up with " + n + " reads of the serving daemon's state in " + ms + " ms");
+    }
+
+    /**
+     * The next JVM: tells the keeper it is ready, then takes what the serving JVM registered
+     * since this one started and its exits, and returns the state it handed over. A descriptor
+     * the keeper holds at an id this JVM received at its start replaces that stale one at the
+     * same number; any other is moved above every id the keeper holds, so a later registration
+     * under its number replaces nothing still needed (the state names ids: {@link KeeperLink#number}).
+     */
+    public static Fd awaitTakeOver(KeeperLink link) throws IOException {
+        link.send(KeeperMessage.READY, 0, 0);
+        Map<Integer, Fd> received = new LinkedHashMap<>();
+        Map<Integer, Integer> kinds = new LinkedHashMap<>();
+        int stateId;
+        try {
+            for (;;) {
+                Sockets.Received r = Sockets.receiveFds(link.channel(), KeeperMessage.SIZE, 1);
+                if (r.data().length == 0) throw new IOException("the keeper's channel closed before the take-over");
+                KeeperMessage m = KeeperMessage.decode(ByteBuffer.wrap(r.data()));
+                if (m == null || (m.type() != KeeperMessage.HELD_FD && r.fds().length > 0)) {
+                    for (Fd fd : r.fds()) fd.close();
+                    if (m == null) continue;
+                }
+                if (m.type() == KeeperMessage.HELD_FD && r.fds().length == 1) {
+                    Fd old = received.put(m.id(), r.fds()[0]);
+                    if (old != null) old.close();
+                    kinds.put(m.id(), (int) m.a());
+                } else if (m.type() == KeeperMessage.EXITED) {
+                    link.unmatched.put((int) m.a(), (int) m.b());
+                } else if (m.type() == KeeperMessage.TAKE_OVER) {
+                    stateId = m.id();
+                    break;
+                } else {
+                    LOG.warning("Keeper message " + m.type() + " ignored while waiting to take over");
+                }
+            }
+            int above = 0;
+            for (int id : link.inherited.keySet()) above = Math.max(above, id);
+            for (int id : received.keySet()) above = Math.max(above, id);
+            for (Map.Entry<Integer, Fd> e : received.entrySet()) place(link, e.getKey(), e.getValue(), kinds.get(e.getKey()), above + 1);
+        } finally {
+            for (Fd fd : received.values()) fd.close();
+        }
+        if (!received.containsKey(stateId)) throw new IOException("the keeper named state " + stateId + ", which it did not hand over");
+        // the serving JVM's continuous states: the hand-over one is newer than all of them
+        int stateNumber = link.number(stateId);
+        for (Map.Entry<Integer, Integer> e : Map.copyOf(link.inherited).entrySet()) {
+            if (KeeperLink.isState(e.getValue()) && e.getKey() != stateNumber) {
+                Fd.adopt(e.getKey()).close();
+                link.inherited.remove(e.getKey());
+            }
+        }
+        link.inherited.remove(stateNumber);
+        return Fd.adopt(stateNumber);
+    }
+
+    /** Puts a descriptor held under {@code id} where {@link KeeperLink#number} finds it. */
+    private static void place(KeeperLink link, int id, Fd fd, int kind, int above) throws PosixException {
+        long[] identity = Io.identity(fd.get());
+        if (link.inherited.containsKey(id)) {
+            Io.dupOnto(fd.get(), id); // the stale object this JVM got at id at its start
+            link.inherited.put(id, kind);
+        } else {
+            Fd moved = Io.dupAtLeast(fd.get(), above);
+            int number = moved.release();
+            link.numbers.put(id, number);
+            link.inherited.put(number, kind);
+        }
+        link.registered.put(id, identity);
+    }
+}

@@ -1,0 +1,183 @@
+package dev.papa.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * The upgrade under the keeper (docs/KEEPER.md, "Upgrading"), against the packaged jar: the new
+ * JVM starts beside the serving one and takes over its tables, queued output included; the
+ * keeper stays the pid the user started and the parent of every process; a new JVM that fails
+ * before it took over leaves the serving one serving, unchanged.
+ */
+class KeeperUpgradeIT {
+    private static final Pattern PID = Pattern.compile(" pid=(\\d+) ");
+    private static final Pattern DAEMON = Pattern.compile("(?m)^daemon=(\\d+)$");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theNewJvmTakesEverythingOverAndTheKeeperStays() throws Exception {
+        Path jar = JarDaemon.jar();
+        Path copy = Files.copy(jar, dir.resolve("papa-new.jar"));
+        Path go = dir.resolve("go");
+        // exits with 7 while the new JVM takes over (the test creates the file once the upgrade was asked)
+        Path leaver = Files.writeString(dir.resolve("leaver.sh"), "while [ ! -e " + go + " ]; do sleep 0.01; done; echo bye; exit 7\n");
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(KeeperKillIT.CHECK_JOURNAL), List.of("--keeper"))) {
+            int keeper = d.pid();
+            String socket;
+            String sleeper;
+            int oldDaemon;
+            try (ProtocolClient c = d.connect()) {
+                c.ok("set motd hello upgraded world");
+                socket = c.ok("make socket web port=0");
+                sleeper = c.ok("make process sleeper /bin/sleep 600");
+                // 100 lines queued and never acknowledged before the upgrade
+                c.ok("make process lines /usr/bin/seq -f line%g 100");
+                c.ok("make process leaver /bin/sh " + leaver);
+                oldDaemon = UpgradeIT.number(DAEMON, c.ok("list daemon"));
+                awaitQueued(c, "lines", 100);
+            }
+            d.hosted(UpgradeIT.number(PID, sleeper));
+
+            Thread exit = new Thread(() -> {
+                try {
+                    Thread.sleep(300); // during the new JVM's start
+                    Files.createFile(go);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            exit.start();
+            String reply = d.upgrade(copy.toString());
+            exit.join();
+            assertTrue(reply.startsWith("Upgrading to papa "), reply);
+
+            try (ProtocolClient c = d.connect()) {
+                String daemon = c.ok("list daemon");
+                int newDaemon = UpgradeIT.number(DAEMON, daemon);
+                assertNotEquals(oldDaemon, newDaemon, daemon);
+                assertTrue(daemon.contains("\nupgrades=1\n") && daemon.contains("\nrestarts=0\n"), daemon);
+                assertEquals(keeper, JarDaemon.parentOf(newDaemon), "the new JVM is the keeper's child");
+                assertFalse(Files.exists(Path.of("/proc/" + oldDaemon)), "the old JVM ended (and was reaped)");
+                String cmdline = Files.readString(Path.of("/proc/" + newDaemon + "/cmdline")).replace('\0', ' ');
+                assertTrue(cmdline.contains(" -jar " + copy + " "), cmdline);
+
+                assertEquals("hello upgraded world", c.ok("get motd"));
+                assertEquals(socket, c.ok("list sockets"));
+                String sleeperAfter = c.ok("list processes sleeper");
+                assertEquals(sleeper, sleeperAfter);
+                assertEquals(keeper, JarDaemon.parentOf(UpgradeIT.number(PID, sleeper)), "still the keeper's child");
+
+                c.writeLine("watch processes lines");
+                assertEquals("Watching 1", c.readLine());
+                List<ProtocolClient.Item> lines = c.watchToEnd();
+                assertEquals(expectedLines(), ProtocolClient.out(lines), "every queued line, once, in order");
+                assertEquals(0, ProtocolClient.closedItem(lines, "lines").status(), lines.toString());
+
+                c.writeLine("watch processes leaver");
+                assertEquals("Watching 1", c.readLine());
+                List<ProtocolClient.Item> items = c.watchToEnd();
+                assertEquals("bye\n", ProtocolClient.out(items));
+                assertEquals(7, ProtocolClient.closedItem(items, "leaver").status(), items.toString());
+            }
+            String log = d.logText();
+            assertTrue(log.contains("papa keeper: upgrade: the new daemon (pid "), log);
+            assertTrue(log.contains(") took over from pid " + oldDaemon), log);
+            KeeperKillIT.assertJournalChecked(d, 2); // the serving JVM and the one that took over
+        }
+    }
+
+    private static String expectedLines() {
+        StringBuilder b = new StringBuilder();
+        for (int i = 1; i <= 100; i++) b.append("line").append(i).append('\n');
+        return b.toString();
+    }
+
+    /** Waits until {@code name}'s queue holds its lines (list daemon's queued= counts every process). */
+    private static void awaitQueued(ProtocolClient c, String name, int lines) throws Exception {
+        long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
+        int bytes = expectedLines().length();
+        while (System.currentTimeMillis() < deadline) {
+            String daemon = c.ok("list daemon");
+            java.util.regex.Matcher m = Pattern.compile("(?m)^queued=(\\d+)$").matcher(daemon);
+            if (m.find() && Long.parseLong(m.group(1)) >= bytes) return;
+            Thread.sleep(20);
+        }
+        throw new AssertionError(name + " did not queue its " + lines + " lines");
+    }
+
+    /**
+     * A real broken jar: it lacks a class only a running daemon needs, so it passes --check-state,
+     * starts, says it is ready and dies of NoClassDefFoundError taking over. The serving JVM,
+     * which handed over and waited, serves on with everything.
+     */
+    @Test
+    void aNewJvmThatDiesTakingOverLeavesTheServingOneUnchanged() throws Exception {
+        Path jar = JarDaemon.jar();
+        Path broken = Files.copy(jar, dir.resolve("papa-no-facts.jar"), StandardCopyOption.REPLACE_EXISTING);
+        try (java.nio.file.FileSystem zip = java.nio.file.FileSystems.newFileSystem(broken)) {
+            Files.delete(zip.getPath("dev/papa/daemon/DaemonFacts.class"));
+        }
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(), List.of("--keeper"))) {
+            String sleeper;
+            String daemonBefore;
+            try (ProtocolClient c = d.connect()) {
+                c.ok("set kept 1");
+                sleeper = c.ok("make process sleeper /bin/sleep 600");
+                daemonBefore = c.ok("list daemon");
+            }
+            d.hosted(UpgradeIT.number(PID, sleeper));
+            assertTrue(d.upgrade(broken.toString()).startsWith("Upgrading to papa "));
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("1", c.ok("get kept"));
+                assertEquals(sleeper, c.ok("list processes"));
+                String daemon = c.ok("list daemon");
+                assertEquals(UpgradeIT.number(DAEMON, daemonBefore), UpgradeIT.number(DAEMON, daemon), "the same JVM serves");
+                assertTrue(daemon.contains("\nupgrades=0\n"), daemon);
+                c.ok("set after 2"); // and changes are kept
+                assertEquals("2", c.ok("get after"));
+            }
+            String log = d.logText();
+            assertTrue(log.contains("upgrade failed: the new daemon (pid "), log);
+            assertTrue(log.contains("NoClassDefFoundError: dev/papa/daemon/DaemonFacts"), log);
+        }
+    }
+
+    /** A new JVM that exits at start (after passing the check): the upgrade is refused with why, nothing stopped. */
+    @Test
+    void aNewJvmThatCannotStartIsRefusedWhileTheDaemonServes() throws Exception {
+        Path jar = JarDaemon.jar();
+        Path failing = Files.writeString(dir.resolve("java-fails"), "#!/bin/sh\n"
+                + "case \" $* \" in *' --check-state '*) exec '" + JarDaemon.java17() + "' \"$@\";; esac\nexit 3\n");
+        Files.setPosixFilePermissions(failing, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(), List.of("--keeper"))) {
+            try (ProtocolClient c = d.connect()) {
+                c.ok("set kept 1");
+            }
+            assertEquals("Error: cannot upgrade to " + jar + " - the new daemon ended (exit status 3) before it took over",
+                    d.upgrade("java=" + failing + " " + jar));
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("1", c.ok("get kept"));
+                assertTrue(c.ok("list daemon").contains("\nupgrades=0\n"));
+            }
+            // and the next upgrade works
+            assertTrue(d.upgrade(jar.toString()).startsWith("Upgrading to papa "));
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("1", c.ok("get kept"));
+                assertTrue(c.ok("list daemon").contains("\nupgrades=1\n"));
+            }
+        }
+    }
+}
