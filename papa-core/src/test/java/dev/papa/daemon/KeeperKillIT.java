@@ -49,7 +49,7 @@ class KeeperKillIT {
                 "s.serve_forever()", ""));
         Path go = dir.resolve("go");
         Path quitter = Files.writeString(dir.resolve("quitter.sh"), "while [ ! -e " + go + " ]; do sleep 0.01; done; exit 7\n");
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(), List.of("--keeper"))) {
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(CHECK_JOURNAL), List.of("--keeper"))) {
             int keeper = d.pid();
             String values;
             String sockets;
@@ -94,6 +94,7 @@ class KeeperKillIT {
                 load.stop();
             }
             load.rethrow();
+            assertJournalChecked(d, KILLS + 1); // every JVM so far found its journal equal to its tables after every write
 
             try (ProtocolClient c = d.connect()) {
                 assertEquals(values, c.ok("list values"));
@@ -130,6 +131,7 @@ class KeeperKillIT {
             }
             assertEquals(keeperFds - 3, awaitFdsSettled(keeper, keeperFds - 3),
                     "the keeper holds what it held, less the quitter's pidfd and pipes");
+            assertJournalChecked(d, KILLS + 2);
 
             UpgradeUnderLoadIT.Watcher w = load.watcher;
             int highest = (int) w.highest.get();
@@ -162,7 +164,7 @@ class KeeperKillIT {
     void aBrokenJarIsRetriedWithGrowingPausesUntilAGoodOneIsBack() throws Exception {
         Path jar = Files.copy(JarDaemon.jar(), dir.resolve("papa.jar"));
         Path good = dir.resolve("papa.good");
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(), List.of("--keeper"))) {
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(CHECK_JOURNAL), List.of("--keeper"))) {
             int keeper = d.pid();
             String sleeper;
             try (ProtocolClient c = d.connect()) {
@@ -194,6 +196,7 @@ class KeeperKillIT {
                 assertEquals(sleeper, c.ok("list processes sleeper"), "the same process, still running");
                 assertTrue(c.ok("list daemon").contains("\nlast_restart=exit 1\n"));
             }
+            assertJournalChecked(d, 2); // the first JVM and the one of the good jar; the broken ones never got that far
         }
     }
 
@@ -230,6 +233,21 @@ class KeeperKillIT {
             assertTrue(d.logText().contains("OutOfMemoryError") || Files.readString(d.output).contains("OutOfMemoryError"),
                     "the JVM said why it ended");
         }
+    }
+
+    /** Every JVM of the keeper checks its journaled state against its tables after each write. */
+    static final String CHECK_JOURNAL = "-D" + dev.papa.daemon.state.JournalCheck.PROPERTY + "=true";
+
+    /**
+     * Each of the {@code jvms} JVMs had the check on (the option reached the ones the keeper
+     * restarted) and none found its journal differing from its tables.
+     */
+    static void assertJournalChecked(JarDaemon d, int jvms) throws Exception {
+        String log = d.logText();
+        assertEquals(jvms, log.split(java.util.regex.Pattern.quote(dev.papa.daemon.state.JournalCheck.ON), -1).length - 1,
+                "JVMs that checked their journal:\n" + log);
+        assertTrue(!log.contains(dev.papa.daemon.state.JournalCheck.DIFFERS), log);
+        assertTrue(!log.contains("cannot hand the state to the keeper"), log);
     }
 
     private static List<String> find(String regex, String text) {

@@ -27,7 +27,7 @@ class KeeperRandomKillIT {
 
     @Test
     void aReplyIsNeverUndoneByAKill() throws Exception {
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(), List.of("--keeper"))) {
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(KeeperKillIT.CHECK_JOURNAL), List.of("--keeper"))) {
             int keeper = d.pid();
             Model model = new Model(d);
             AtomicBoolean stop = new AtomicBoolean();
@@ -60,6 +60,7 @@ class KeeperRandomKillIT {
             }
             if (failure.get() != null) throw new AssertionError("the client's check failed", failure.get());
             model.checkAll();
+            KeeperKillIT.assertJournalChecked(d, KILLS + 1);
             System.out.printf("keeper random kills: %d kills, %d changes acknowledged, %d in flight at a kill "
                     + "(%d of them found applied)%n", KILLS, model.acknowledged.get(), model.inFlight.get(), model.inFlightApplied.get());
             assertTrue(model.inFlight.get() >= 1, "at least one kill landed on a change in flight");

@@ -34,7 +34,7 @@ class KeeperUpgradeIT {
         Path go = dir.resolve("go");
         // exits with 7 while the new JVM takes over (the test creates the file once the upgrade was asked)
         Path leaver = Files.writeString(dir.resolve("leaver.sh"), "while [ ! -e " + go + " ]; do sleep 0.01; done; echo bye; exit 7\n");
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(), List.of("--keeper"))) {
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(KeeperKillIT.CHECK_JOURNAL), List.of("--keeper"))) {
             int keeper = d.pid();
             String socket;
             String sleeper;
@@ -95,6 +95,7 @@ class KeeperUpgradeIT {
             String log = d.logText();
             assertTrue(log.contains("papa keeper: upgrade: the new daemon (pid "), log);
             assertTrue(log.contains(") took over from pid " + oldDaemon), log);
+            KeeperKillIT.assertJournalChecked(d, 2); // the serving JVM and the one that took over
         }
     }
 

@@ -148,7 +148,7 @@ class UpgradeIT {
             try (ProtocolClient c = d.connect()) {
                 c.ok("set kept 1");
             }
-            assertEquals("Error: cannot upgrade to " + jar + " - unknown state format 2.0 (this papa reads 1.x)",
+            assertEquals("Error: cannot upgrade to " + jar + " - unknown state format 2." + dev.papa.daemon.state.StateFormat.MINOR + " (this papa reads 1.x)",
                     d.upgrade(jar.toString()));
             try (ProtocolClient c = d.connect()) {
                 assertEquals("1", c.ok("get kept"));

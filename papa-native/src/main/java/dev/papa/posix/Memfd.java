@@ -14,7 +14,9 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * Anonymous memory files (memfd_create): the daemon's state crosses an {@code execve} in one,
- * sealed so that nobody, the daemon included, can change it after it was written.
+ * sealed so that nobody, the daemon included, can change it after it was written. The keeper's
+ * copy of the state grows by appended journal frames instead ({@link #writeAt}), so it is only
+ * sealed against shrinking ({@link #sealShrink}).
  */
 public final class Memfd {
   private static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
@@ -43,6 +45,36 @@ public final class Memfd {
   /** No more writes, growth, shrinking or seal changes. */
   public static void seal(int fd) throws PosixException {
     if (LibC.fcntl(fd, F_ADD_SEALS, ALL_SEALS) < 0) throw new PosixException("fcntl(F_ADD_SEALS)", Native.getLastError());
+  }
+
+  /**
+   * No shrinking and no seal changes; writes and growth stay allowed: what was written can be
+   * overwritten but never cut away by a truncation.
+   */
+  public static void sealShrink(int fd) throws PosixException {
+    if (LibC.fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK) < 0) throw new PosixException("fcntl(F_ADD_SEALS)", Native.getLastError());
+  }
+
+  /**
+   * Writes all of {@code bytes} at {@code offset} (pwrite: the descriptor's own offset is not
+   * used or moved). A short write (a memory file returns one only when it runs out of memory
+   * or a fatal signal is pending) is continued; an error throws, and whatever part was written
+   * stays in the file.
+   */
+  public static void writeAt(int fd, byte[] bytes, long offset) throws PosixException {
+    byte[] rest = bytes;
+    long at = offset;
+    while (rest.length > 0) {
+      long n = LibC.pwrite(fd, rest, rest.length, at);
+      if (n < 0) {
+        int errno = Native.getLastError();
+        if (errno == Errno.EINTR) continue;
+        throw new PosixException("pwrite", errno);
+      }
+      if (n == 0) throw new PosixException("pwrite", 5 /* EIO: no progress */);
+      at += n;
+      rest = java.util.Arrays.copyOfRange(rest, (int) n, rest.length);
+    }
   }
 
   /** True when {@code fd} is a memfd sealed by {@link #seal}. */

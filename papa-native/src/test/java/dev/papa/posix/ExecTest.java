@@ -68,4 +68,33 @@ class ExecTest {
       });
     }
   }
+
+  @Test
+  void writeAtAppendsAndTheShrinkSealKeepsWhatWasWritten() throws Exception {
+    try (Fd memfd = Memfd.create("papa-test")) {
+      byte[] base = new byte[100_000];
+      for (int i = 0; i < base.length; i++) base[i] = (byte) (i * 7);
+      try (OutputStream out = Memfd.output(memfd.get())) {
+        out.write(base);
+      }
+      Memfd.sealShrink(memfd.get());
+      assertFalse(Memfd.isSealed(memfd.get()), "still writable");
+      byte[] frame = "appended".getBytes(StandardCharsets.US_ASCII);
+      Memfd.writeAt(memfd.get(), frame, base.length);
+      Memfd.writeAt(memfd.get(), frame, base.length + frame.length);
+      byte[] expected = new byte[base.length + 2 * frame.length];
+      System.arraycopy(base, 0, expected, 0, base.length);
+      System.arraycopy(frame, 0, expected, base.length, frame.length);
+      System.arraycopy(frame, 0, expected, base.length + frame.length, frame.length);
+      try (InputStream in = Memfd.input(memfd.get())) {
+        assertArrayEquals(expected, in.readAllBytes());
+      }
+      // a truncation (what would cut the base away) is refused: opening for writing truncates
+      assertThrows(IOException.class, () -> java.nio.file.Files.newOutputStream(
+          Path.of("/proc/self/fd/" + memfd.get()), java.nio.file.StandardOpenOption.WRITE,
+          java.nio.file.StandardOpenOption.TRUNCATE_EXISTING).close());
+      PosixException bad = assertThrows(PosixException.class, () -> Memfd.writeAt(-1, frame, 0));
+      assertEquals(9, bad.errno()); // EBADF
+    }
+  }
 }

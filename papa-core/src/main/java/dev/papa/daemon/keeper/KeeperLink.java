@@ -3,9 +3,13 @@ package dev.papa.daemon.keeper;
 import dev.papa.daemon.Version;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.session.Server;
+import dev.papa.daemon.state.ChangedEntries;
+import dev.papa.daemon.state.Journal;
+import dev.papa.daemon.state.JournalCheck;
 import dev.papa.daemon.state.Restore;
 import dev.papa.daemon.state.Snapshot;
 import dev.papa.daemon.state.StateException;
+import dev.papa.daemon.state.Carried;
 import dev.papa.daemon.table.HostedProcess;
 import dev.papa.daemon.table.ProcessTable;
 import dev.papa.posix.Epoll;
@@ -19,7 +23,6 @@ import dev.papa.posix.Spawner;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -39,10 +42,12 @@ import java.util.logging.Logger;
  * {@link Restore} in the next JVM exactly as after an in-place upgrade.
  *
  * <p>The state (values, sockets, processes with their exit statuses and closed items; not the
- * queued output) is written again, into a new sealed memfd the keeper holds, whenever a request
- * changed it and before its reply leaves ({@link #beforeReply}), and whenever an exit is
- * recorded; the previous state is released only after the new one is held. A JVM killed at any
- * instant therefore leaves the keeper a whole state at least as new as every reply sent.
+ * queued output) is a {@link Journal}: a base state in a memfd the keeper holds, and a frame
+ * appended to it for the entries that changed, whenever a request changed them and before its
+ * reply leaves ({@link #beforeReply}), whenever an exit is recorded, and at the end of a
+ * round in which a table changed by itself; a new base replaces a journal grown too long, and
+ * the previous base is released only after the new one is held. A JVM killed at any instant
+ * therefore leaves the keeper a whole state at least as new as every reply sent.
  * Exits come from the keeper (it is the hosted processes' parent) and are acknowledged only
  * once a held state records them: reported exactly once across deaths. Loop thread only,
  * after {@link #connect}.
@@ -81,7 +86,10 @@ public final class KeeperLink implements Server.StateWatch {
     private EventLoop loop;
     private ProcessTable processes;
     private Snapshot snapshot;
-    private Fd state;
+    private Journal journal;
+    /** The highest generation of the states handed to this JVM (0: none); its bases come after it. */
+    private long generation;
+    private boolean checkJournal;
     private boolean changed = true;
     private boolean retryScheduled;
     private boolean alive = true;
@@ -102,6 +110,24 @@ public final class KeeperLink implements Server.StateWatch {
                 LOG.warning(() -> "The keeper handed descriptor " + id + " but it is not open: " + e.getMessage());
             }
         }
+        this.generation = highestGeneration(inherited);
+    }
+
+    /**
+     * The highest generation among the states the keeper handed (0 for none): this JVM's bases
+     * are numbered after every one of them, also a standby's, which takes over a hand-over state.
+     */
+    private static long highestGeneration(Map<Integer, Integer> inherited) {
+        long highest = 0;
+        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
+            if (!isState(e.getValue())) continue;
+            try (InputStream s = Memfd.input(e.getKey())) {
+                highest = Math.max(highest, Restore.header(s).generation());
+            } catch (IOException | StateException | RuntimeException ex) {
+                // unreadable: takeState says so, and never takes it
+            }
+        }
+        return highest;
     }
 
     /** Reads what the keeper hands a new JVM (held descriptors, exits, then its hello); blocks until it has. */
@@ -157,24 +183,32 @@ public final class KeeperLink implements Server.StateWatch {
     int channel() { return channel; }
 
     /**
-     * The newest state the keeper holds (the previous JVM's last), or null for a first start.
-     * Older ones (a JVM that died between holding a new state and releasing the old) are closed
-     * here and released at the first {@link #persist}.
+     * The newest state the keeper holds (the previous JVM's last), or null for a first start:
+     * a hand-over state first, then the highest generation, then the latest written. Older ones (a JVM that died between
+     * holding a new base and releasing the old) are closed here and released at the first
+     * {@link #persist}.
      */
     public Fd takeState() {
         int best = -1;
+        int bestHandover = -1;
+        long bestGeneration = Long.MIN_VALUE;
         long bestMicros = Long.MIN_VALUE;
         for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
             if (!isState(e.getValue())) continue;
-            long written;
+            Carried.Header h;
             try (InputStream s = Memfd.input(e.getKey())) {
-                written = Restore.header(s).writtenMicros();
+                h = Restore.header(s);
             } catch (IOException | StateException | RuntimeException ex) {
                 LOG.log(Level.SEVERE, "A state the keeper held is unreadable; ignored", ex);
                 continue;
             }
-            if (written > bestMicros) {
-                bestMicros = written;
+            // a hand-over state is its JVM's last word (written after its last continuous one)
+            int handover = e.getValue() == KeeperMessage.KIND_HANDOVER ? 1 : 0;
+            if (handover > bestHandover || handover == bestHandover && (h.generation() > bestGeneration
+                    || h.generation() == bestGeneration && h.writtenMicros() > bestMicros)) {
+                bestHandover = handover;
+                bestGeneration = h.generation();
+                bestMicros = h.writtenMicros();
                 best = e.getKey();
             }
         }
@@ -201,6 +235,10 @@ public final class KeeperLink implements Server.StateWatch {
         this.snapshot = snapshot;
         // An upgrade's JVM: from here on it is the daemon, and what the keeper holds is its to change.
         if (standby) send(KeeperMessage.TAKEN, 0, 0);
+        ChangedEntries changes = new ChangedEntries(this::changed);
+        this.journal = new Journal(snapshot, changes, Version.line(), generation);
+        snapshot.watch(changes);
+        checkJournal = JournalCheck.enabled();
         Spawner.childrenOfParent();
         processes.exitsFromKeeper();
         Set<Integer> named = new HashSet<>(snapshot.descriptors());
@@ -221,10 +259,13 @@ public final class KeeperLink implements Server.StateWatch {
         }
     }
 
-    /** A request changed the state: it is written before the next reply leaves, or after this round. */
+    /**
+     * A request changed the state, or a table told of a change: it is written before the next
+     * reply leaves, or after this round.
+     */
     @Override
     public void changed() {
-        if (changed) return;
+        if (changed || loop == null) return;
         changed = true;
         loop.afterRound(this::persistIfChanged);
     }
@@ -282,48 +323,34 @@ public final class KeeperLink implements Server.StateWatch {
     }
 
     /**
-     * Records reported exits in the tables, registers new descriptors, writes the state into a
-     * new memfd and hands it to the keeper, releases what is gone (the old state last), then
-     * acknowledges the exits that state records.
+     * Records reported exits in the tables, writes what changed (a journal frame, or a new base
+     * at the first write and when the journal outgrew it), then acknowledges the exits that
+     * the held state now records.
      */
     void persist() {
-        changed = false;
-        if (!alive) return;
+        if (!alive) {
+            changed = false;
+            return;
+        }
         List<Integer> recorded = recordExits();
+        changed = false; // after recordExits: the changes it makes are written now, not in another round
         try {
-            List<Integer> fds = new ArrayList<>(snapshot.descriptors());
-            Set<Integer> now = new HashSet<>(fds);
-            for (int fd : fds) hold(fd, KIND_DESCRIPTOR);
-            Fd memfd = Memfd.create("papa-keeper-state");
-            try {
-                List<Integer> all = new ArrayList<>(fds);
-                all.add(memfd.get());
-                try (OutputStream out = Memfd.output(memfd.get())) {
-                    snapshot.writeRecords(out, Version.line(), all);
-                }
-                Memfd.seal(memfd.get());
-                hold(memfd.get(), KIND_STATE);
-            } catch (IOException | RuntimeException e) {
-                memfd.close();
-                throw e;
+            if (journal.needsBase()) {
+                writeBase();
+            } else {
+                appendChanges();
+                if (journal.wantsCompaction()) writeBase();
             }
-            now.add(memfd.get());
-            Fd old = state;
-            state = memfd;
-            for (Iterator<Map.Entry<Integer, long[]>> it = registered.entrySet().iterator(); it.hasNext(); ) {
-                int id = it.next().getKey();
-                if (now.contains(id)) continue;
-                send(KeeperMessage.RELEASE, id, 0);
-                it.remove();
-            }
-            if (old != null) old.close(); // after its release: its number may now be reused
+            if (checkJournal) JournalCheck.run(journal, snapshot);
             for (int pid : recorded) {
                 send(KeeperMessage.ACK_EXIT, 0, pid);
                 unmatched.remove(pid);
             }
         } catch (IOException | RuntimeException e) {
-            // Not held: the keeper still has the previous state; try again on the next change.
+            // Not recorded: the keeper still has the state as of the last whole write; a new
+            // base (the whole tables) is written at the next change.
             LOG.log(Level.SEVERE, "cannot hand the state to the keeper", e);
+            journal.rebase();
             changed = true;
         }
         if (!unmatched.isEmpty() && !retryScheduled) {
@@ -334,6 +361,47 @@ public final class KeeperLink implements Server.StateWatch {
                 persist();
             });
         }
+    }
+
+    /**
+     * The changed entries as journal frames, appended to the state the keeper holds: the
+     * descriptors they name held first, those no record names any more released after.
+     */
+    private void appendChanges() throws IOException {
+        Journal.Batch batch = journal.changes(this::needsHold);
+        journal.append(batch.before());
+        for (int fd : batch.hold()) register(fd, KIND_DESCRIPTOR); // new objects, whatever their identity
+        journal.append(batch.after());
+        for (int fd : batch.release()) {
+            if (registered.remove(fd) != null) send(KeeperMessage.RELEASE, fd, 0);
+        }
+    }
+
+    /**
+     * The whole tables as a new base, in a new memfd: every descriptor it names held first,
+     * then the memfd; then what the keeper holds and the base does not name is released, the
+     * previous state last.
+     */
+    private void writeBase() throws IOException {
+        List<Integer> fds = snapshot.descriptors();
+        Set<Integer> now = new HashSet<>(fds);
+        for (int fd : fds) hold(fd, KIND_DESCRIPTOR);
+        Journal.Base base = journal.writeBase(fds);
+        try {
+            hold(base.memfd().get(), KIND_STATE);
+        } catch (IOException | RuntimeException e) {
+            base.memfd().close();
+            throw e;
+        }
+        now.add(base.memfd().get());
+        Fd old = journal.useBase(base);
+        for (Iterator<Map.Entry<Integer, long[]>> it = registered.entrySet().iterator(); it.hasNext(); ) {
+            int id = it.next().getKey();
+            if (now.contains(id)) continue;
+            send(KeeperMessage.RELEASE, id, 0);
+            it.remove();
+        }
+        if (old != null) old.close(); // after its release: its number may now be reused
     }
 
     /**
@@ -358,11 +426,28 @@ public final class KeeperLink implements Server.StateWatch {
 
     /** Registers fd unless the keeper already holds this very object under its number. */
     private void hold(int fd, int kind) throws PosixException {
+        if (same(registered.get(fd), Io.identity(fd))) return;
+        register(fd, kind);
+    }
+
+    /** Registers fd, replacing what the keeper holds under its number. */
+    private void register(int fd, int kind) throws PosixException {
         long[] id = Io.identity(fd);
-        long[] had = registered.get(fd);
-        if (had != null && had[0] == id[0] && had[1] == id[1]) return;
         Sockets.sendFds(channel, new KeeperMessage(KeeperMessage.HOLD, fd, kind, 0, 0).encode(), fd);
         registered.put(fd, id);
+    }
+
+    /** Whether the keeper does not hold fd as it is now: not at all, or another object under its number. */
+    private boolean needsHold(int fd) {
+        try {
+            return !same(registered.get(fd), Io.identity(fd));
+        } catch (PosixException e) {
+            throw new IllegalStateException("descriptor " + fd + " of the tables is not open", e);
+        }
+    }
+
+    private static boolean same(long[] had, long[] id) {
+        return had != null && had[0] == id[0] && had[1] == id[1];
     }
 
     /** Asks the keeper for an upgrade to {@code command}; {@code h} hears how it goes. */

@@ -25,9 +25,11 @@ public final class Carried {
      * @param version     its {@code version} line
      * @param command     its command line, to execute again if the new image cannot restore
      * @param descriptors every descriptor the state refers to (kept open across the exec)
+     * @param generation  the keeper's states are numbered: of two it holds, the higher is the newer
+     *                    (0 in an upgrade's state)
      */
     public record Header(String version, List<String> command, List<Integer> descriptors, Daemonwide daemon,
-                         long writtenMicros) {}
+                         long writtenMicros, long generation) {}
 
     /**
      * What the daemon holds besides its tables.
@@ -39,6 +41,12 @@ public final class Carried {
      * @param upgrades    in-place upgrades the daemon went through before this state ({@code list daemon})
      */
     public record Daemonwide(int listenerFd, long listenerDev, long listenerIno, long childOpenFilesSoft, int upgrades) {}
+
+    /**
+     * A journal's tombstone (entry kinds {@code value-gone}, {@code socket-gone},
+     * {@code process-gone}, state format 1.1): the entry of this name left its table.
+     */
+    public record Gone(String name) {}
 
     /** A value and the uid of the principal that owns it. */
     public record ValueEntry(String name, String value, int owner) {}

@@ -29,6 +29,8 @@ import java.util.function.IntUnaryOperator;
  * previous image takes them all back.
  */
 public final class Restore {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Restore.class.getName());
+
     private Restore() {}
 
     /** A whole state, read. */
@@ -37,40 +39,28 @@ public final class Restore {
         public record Process(ProcessEntry entry, List<ItemEntry> items) {}
     }
 
-    /** Reads and checks a whole state. */
+    /**
+     * Reads and checks a whole state: the base, then the journal frames after it (the keeper's
+     * state, {@link JournalFrame}) up to the first cut or damaged one, which a kill in the
+     * middle of its write leaves. A replayed state's descriptor list is what its entries name.
+     */
     public static Image read(InputStream in) throws StateException {
         StateFormat.Reader r = new StateFormat.Reader(in);
         if (!r.next() || !r.kind().equals("header")) throw new StateException("the state has no header");
         Header header = r.read(Header.class);
-        List<ValueEntry> values = new ArrayList<>();
-        List<SocketEntry> sockets = new ArrayList<>();
-        List<Image.Process> processes = new ArrayList<>();
-        List<ItemEntry> items = null;
-        int itemsLeft = 0;
-        while (r.next()) {
-            switch (r.kind()) {
-                case "value": values.add(r.read(ValueEntry.class)); break;
-                case "socket": sockets.add(r.read(SocketEntry.class)); break;
-                case "process": {
-                    if (itemsLeft != 0) throw new StateException("the state lacks " + itemsLeft + " queued items");
-                    ProcessEntry p = r.read(ProcessEntry.class);
-                    if (p.spec() == null) throw new StateException("a process without its spec");
-                    items = new ArrayList<>(p.items());
-                    itemsLeft = p.items();
-                    processes.add(new Image.Process(p, items));
-                    break;
-                }
-                case "item":
-                    if (itemsLeft-- <= 0) throw new StateException("a queued item without its process");
-                    items.add(r.read(ItemEntry.class));
-                    break;
-                default:
-                    break; // a newer minor version's entry
-            }
+        Replay replay = new Replay();
+        replay.apply(r);
+        JournalFrame.Reader frames = r.frames();
+        for (byte[] frame; (frame = frames.next()) != null; ) replay.apply(StateFormat.Reader.entries(frame));
+        if (frames.cut() != null) LOG.warning("The state's journal ends after " + frames.frames() + " frames: " + frames.cut());
+        if (frames.frames() > 0) {
+            header = new Header(header.version(), header.command(), replay.descriptors(header.daemon().listenerFd()), header.daemon(),
+                    header.writtenMicros(), header.generation());
         }
-        if (itemsLeft != 0) throw new StateException("the state lacks " + itemsLeft + " queued items");
+        List<SocketEntry> sockets = replay.sockets();
+        List<Image.Process> processes = replay.processes();
         check(header, sockets, processes);
-        return new Image(header, values, sockets, processes);
+        return new Image(header, replay.values(), sockets, processes);
     }
 
     /** Only the header: enough to hand the state back to the previous image. */

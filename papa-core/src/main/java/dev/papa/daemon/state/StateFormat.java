@@ -19,10 +19,15 @@ import java.util.Arrays;
  * <p>Versioning: a reader refuses a major it does not know; within a major, a newer minor only
  * adds entry kinds (skipped by older readers) and record fields (skipped too), so an older papa
  * can take back a newer one's state (the fallback of a failed upgrade relies on it).
+ *
+ * <p>1.1: the keeper's state may go on after its end entry with journal frames
+ * ({@link JournalFrame}) of entries, tombstones among them ({@code value-gone},
+ * {@code socket-gone}, {@code process-gone}); {@link Replay} applies them. An upgrade's state
+ * has none.
  */
 public final class StateFormat {
     public static final int MAJOR = 1;
-    public static final int MINOR = 0;
+    public static final int MINOR = 1;
     /** Test hook: the major version written (a state that no papa reads). */
     static final String WRITE_MAJOR_PROPERTY = "papa.test.stateMajor";
     private static final byte[] MAGIC = "papa-state\n".getBytes(StandardCharsets.US_ASCII);
@@ -35,15 +40,28 @@ public final class StateFormat {
         return MAJOR + "." + MINOR;
     }
 
-    /** Writes entries; {@link #close()} writes the end entry and flushes. */
+    /** Writes entries; {@link #close()} writes the end entry (not in a journal frame's payload) and flushes. */
     static final class Writer implements AutoCloseable {
         private final DataOutputStream out;
+        private final boolean whole;
 
+        /** A whole state: the magic and version first. */
         Writer(OutputStream os) throws IOException {
-            out = new DataOutputStream(new BufferedOutputStream(os, 1 << 16));
+            this(os, true);
+        }
+
+        private Writer(OutputStream os, boolean whole) throws IOException {
+            this.whole = whole;
+            out = new DataOutputStream(whole ? new BufferedOutputStream(os, 1 << 16) : os);
+            if (!whole) return;
             out.write(MAGIC);
             out.writeShort(Integer.getInteger(WRITE_MAJOR_PROPERTY, MAJOR));
             out.writeShort(MINOR);
+        }
+
+        /** Only entries: a journal frame's payload. */
+        static Writer entries(OutputStream os) throws IOException {
+            return new Writer(os, false);
         }
 
         void entry(String kind, Record r) throws IOException {
@@ -55,8 +73,10 @@ public final class StateFormat {
 
         @Override
         public void close() throws IOException {
-            out.writeUTF("");
-            out.writeInt(0);
+            if (whole) {
+                out.writeUTF("");
+                out.writeInt(0);
+            }
             out.flush();
         }
     }
@@ -66,10 +86,25 @@ public final class StateFormat {
         private final DataInputStream in;
         final int major;
         final int minor;
+        /** A journal frame's payload: its entries end with its bytes, not with an end entry. */
+        private final boolean frame;
         private String kind;
         private ByteBuffer payload;
 
+        /** The entries of a journal frame's payload. */
+        static Reader entries(byte[] framePayload) {
+            return new Reader(framePayload);
+        }
+
+        private Reader(byte[] framePayload) {
+            in = new DataInputStream(new java.io.ByteArrayInputStream(framePayload));
+            major = MAJOR;
+            minor = MINOR;
+            frame = true;
+        }
+
         Reader(InputStream is) throws StateException {
+            frame = false;
             in = new DataInputStream(new BufferedInputStream(is, 1 << 16));
             try {
                 byte[] magic = new byte[MAGIC.length];
@@ -88,6 +123,7 @@ public final class StateFormat {
         /** Moves to the next entry; false at the end. */
         boolean next() throws StateException {
             try {
+                if (frame && in.available() == 0) return false;
                 kind = in.readUTF();
                 int len = in.readInt();
                 if (len < 0 || len > MAX_ENTRY) throw new StateException("corrupt state: entry of " + len + " bytes");
@@ -104,6 +140,11 @@ public final class StateFormat {
 
         String kind() {
             return kind;
+        }
+
+        /** After the end entry: the journal frames that follow it (the keeper's state). */
+        JournalFrame.Reader frames() {
+            return new JournalFrame.Reader(in);
         }
 
         <R extends Record> R read(Class<R> type) throws StateException {

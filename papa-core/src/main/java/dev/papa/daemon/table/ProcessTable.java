@@ -82,6 +82,7 @@ public final class ProcessTable {
     private boolean trimScheduled;
     /** {soft, hard} open-files limit for children that do not ask (the daemon raised its own), or null. */
     private long[] childOpenFiles;
+    private TableChanges changes = TableChanges.NONE;
 
     public ProcessTable(EventLoop loop, Worker work, WallClock clock, SocketTable sockets, OutputBudget budget) {
         this.loop = loop;
@@ -100,6 +101,17 @@ public final class ProcessTable {
      */
     public void childOpenFilesLimit(long soft, long hard) {
         childOpenFiles = new long[] {soft, hard};
+    }
+
+    /**
+     * Who is told of each change to what a state carries of a process (the keeper's journal):
+     * added, exited, a pipe closed, its pipe grace begun or over, blocked past it, its exit
+     * queued, marked removed, forgotten. Never per output chunk.
+     */
+    public void changes(TableChanges changes) { this.changes = changes; }
+
+    private void changed(HostedProcess p) {
+        changes.process(p.name());
     }
 
     // ---------------------------------------------------------------- make process
@@ -308,6 +320,7 @@ public final class ProcessTable {
     /** Registers the pidfd and pipes with the loop. */
     private void track(HostedProcess p) {
         byName.put(p.name(), p);
+        changed(p);
         byPid.put(p.pid, p);
         try {
             // null: reaped before an upgrade; under the keeper, exits come from it (exitReported)
@@ -369,6 +382,7 @@ public final class ProcessTable {
     private void closePipe(HostedProcess p, byte kind) {
         Fd pipe = kind == OutputBuffer.OUT ? p.stdout : p.stderr;
         if (pipe == null) return;
+        changed(p);
         loop.unregister(pipe.get());
         pipe.close();
         if (kind == OutputBuffer.OUT) p.stdout = null;
@@ -409,6 +423,11 @@ public final class ProcessTable {
         return byPid.get(pid);
     }
 
+    /** The process of this name in the table, or null. */
+    public HostedProcess find(String name) {
+        return byName.get(name);
+    }
+
     /** Whether a spawn is under way (its pid is not in the table yet). */
     public boolean spawnInFlight() {
         return !spawning.isEmpty();
@@ -418,6 +437,7 @@ public final class ProcessTable {
         if (p.pidfd != null) p.pidfd.close();
         p.running = false;
         p.exitStatus = status;
+        changed(p);
         LOG.info(() -> "Process " + p.name() + " (pid " + p.pid + ") exited with " + p.exitStatus);
         drain(p, OutputBuffer.OUT);
         drain(p, OutputBuffer.ERR);
@@ -432,8 +452,10 @@ public final class ProcessTable {
     private void startPipeGrace(HostedProcess p, long millis) {
         p.pipeDeadline = loop.schedule(millis, () -> {
             p.pipeDeadline = null;
+            changed(p);
             graceOver(p);
         });
+        changed(p);
     }
 
     private void graceOver(HostedProcess p) {
@@ -443,6 +465,7 @@ public final class ProcessTable {
             // overflow=block: what is still in the pipes is output the process wrote; report its
             // exit only after that was delivered (acknowledge() comes back here)
             p.graceDue = true;
+            changed(p);
             LOG.fine(() -> "Process " + p.name() + ": pipe grace over while blocked; its exit follows the output left in its pipes");
             return;
         }
@@ -461,12 +484,14 @@ public final class ProcessTable {
     private void resumed(HostedProcess p) {
         if (!p.graceDue) return;
         p.graceDue = false;
+        changed(p);
         graceOver(p);
     }
 
     /** Exited and pipes closed (or the grace over): queue the closed item, or forget a removed process. */
     private void finish(HostedProcess p) {
         if (p.gone || p.output.isClosed()) return;
+        changed(p);
         if (p.pipeDeadline != null) {
             p.pipeDeadline.cancel();
             p.pipeDeadline = null;
@@ -502,6 +527,7 @@ public final class ProcessTable {
     private void forget(HostedProcess p, boolean daemonExit) {
         if (p.gone) return;
         p.gone = true;
+        changed(p);
         p.output.release();
         gate.forget(p);
         byName.remove(p.name(), p);
@@ -600,6 +626,7 @@ public final class ProcessTable {
         for (HostedProcess p : new ArrayList<>(select(by, patterns, true).values())) {
             Audit.changed(by, "removed process " + p.name() + " (pid " + p.pid + ")");
             p.removed = true;
+            changed(p);
             p.output.discardAll();
             roomFreed(p); // a removed process is drained, whatever its overflow rule
             if (!p.running) {

@@ -41,6 +41,11 @@ public final class SocketTable {
 
     private final Worker work;
 
+    private TableChanges changes = TableChanges.NONE;
+
+    /** Who is told of each socket added or closed (the keeper's journal). */
+    public void changes(TableChanges changes) { this.changes = changes; }
+
     public SocketTable(Worker work) {
         this.work = work;
     }
@@ -131,6 +136,7 @@ public final class SocketTable {
             throw e;
         }
         byName.put(requested.name, requested);
+        changes.socket(requested.name);
         if (requested.pathKey != null) byPath.put(requested.pathKey, requested);
         Audit.changed(by, "created socket " + requested.line());
         return requested;
@@ -162,6 +168,7 @@ public final class SocketTable {
         Adoption.checkHeadroom(0); // the descriptor is already counted: keep the reserve free
         attached[0] = null;        // the table owns it now
         byName.put(name, s);
+        changes.socket(name);
         s.pathKey = key;
         if (key != null) byPath.put(key, s);
         Audit.changed(by, "adopted socket " + s.line());
@@ -378,6 +385,7 @@ public final class SocketTable {
     /** Takes back a socket carried over an upgrade. */
     public void adopt(HostedSocket s) {
         byName.put(s.name, s);
+        changes.socket(s.name);
         if (s.pathKey != null) byPath.put(s.pathKey, s);
     }
 
@@ -413,6 +421,7 @@ public final class SocketTable {
 
     private void close(HostedSocket s, boolean unlink) {
         byName.remove(s.name);
+        changes.socket(s.name);
         if (s.fd != null) s.fd.close();
         if (s.pathKey != null) {
             byPath.remove(s.pathKey);

@@ -37,12 +37,16 @@ public final class ValueTable {
     /** What the values of each owner cost, and of all non-administrators together. */
     private final Map<Integer, Long> costByOwner = new java.util.HashMap<>();
     private long othersCost;
+    private TableChanges changes = TableChanges.NONE;
 
     /** A table whose entries may cost {@code limit} heap bytes in all, in a daemon run by {@code daemonUid}. */
     public ValueTable(long limit, int daemonUid) {
         this.limit = limit;
         this.daemonUid = daemonUid;
     }
+
+    /** Who is told of each value set or removed (the keeper's journal). */
+    public void changes(TableChanges changes) { this.changes = changes; }
 
     /** What one non-administrator's values may cost: a quarter of the bound. */
     public long perUserLimit() { return limit / 4; }
@@ -102,6 +106,7 @@ public final class ValueTable {
             }
         }
         values.put(name, new Value(value, owner));
+        changes.value(name);
         count(owner, delta);
         Audit.changed(by, "set value " + Printable.of(name) + " (" + value.length() + " characters)");
     }
@@ -109,6 +114,7 @@ public final class ValueTable {
     private void forget(Principal by, String name) {
         Value old = values.remove(name);
         if (old == null) return;
+        changes.value(name);
         count(old.owner, -cost(name, old.text));
         Audit.changed(by, "removed value " + Printable.of(name));
     }
@@ -153,6 +159,7 @@ public final class ValueTable {
     /** Takes back a value carried over an upgrade (it was within the bounds when it was set). */
     public void restore(String name, String text, int owner) {
         Value old = values.put(name, new Value(text, owner));
+        changes.value(name);
         if (old != null) count(old.owner, -cost(name, old.text));
         count(owner, cost(name, text));
     }

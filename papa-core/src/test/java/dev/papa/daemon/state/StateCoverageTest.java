@@ -148,7 +148,7 @@ class StateCoverageTest {
     }
 
     private static Carried.Header header(List<Integer> fds) {
-        return new Carried.Header("papa test", List.of("java", "-jar", "x.jar"), fds, new Carried.Daemonwide(5, 0, 0, -1, 0), 1);
+        return new Carried.Header("papa test", List.of("java", "-jar", "x.jar"), fds, new Carried.Daemonwide(5, 0, 0, -1, 0), 1, 0);
     }
 
     @Test
@@ -200,7 +200,7 @@ class StateCoverageTest {
         } finally {
             System.clearProperty(StateFormat.WRITE_MAJOR_PROPERTY);
         }
-        assertEquals("unknown state format 2.0 (this papa reads 1.x)", refusal(bytes.toByteArray()));
+        assertEquals("unknown state format 2." + StateFormat.MINOR + " (this papa reads 1.x)", refusal(bytes.toByteArray()));
     }
 
     private static String refusal(byte[] state) {

@@ -27,6 +27,7 @@ public final class LibC {
   public static native int eventfd(int initval, int flags);
   public static native long read(int fd, long[] buf, long count);
   public static native long write(int fd, long[] buf, long count);
+  public static native long pwrite(int fd, byte[] buf, long count, long offset);
   public static native int epoll_create1(int flags);
 
   public static native int socket(int domain, int type, int protocol);
