@@ -1,6 +1,7 @@
 package dev.papa.daemon;
 
 import dev.papa.daemon.buffer.OutputBudget;
+import dev.papa.daemon.log.LastWords;
 import dev.papa.daemon.loop.EventLoop;
 import dev.papa.daemon.protocol.WallClock;
 import dev.papa.daemon.session.Server;
@@ -51,13 +52,12 @@ public final class Daemon implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicReference<String> stopReason = new java.util.concurrent.atomic.AtomicReference<>();
     /** Set when the loop thread died of an error: the daemon stopped abnormally. */
     private volatile Throwable failure;
-    /** Freed when the loop dies of an error, so that saying why does not run out of heap too. */
-    private byte[] reserve = new byte[256 << 10];
 
     /** @param image a state carried over an upgrade, or null for a fresh daemon */
     private Daemon(DaemonConfig config, Restore.Image image) throws IOException, StateException {
         this.config = config;
         Preload.daemonClasses(); // error paths must not need a descriptor to load
+        LastWords.prepare(); // nor heap to say why the daemon dies
 
         // A restored daemon's descriptors are never closed on failure: the previous image takes them back.
         java.util.function.IntUnaryOperator number = config.keeper() == null ? java.util.function.IntUnaryOperator.identity()
@@ -182,13 +182,17 @@ public final class Daemon implements AutoCloseable {
         try {
             loop.run();
         } catch (RuntimeException | Error e) {
-            reserve = null;
             failure = e;
+            LastWords.freeReserve();
             try {
-                stopReason.compareAndSet(null, "the event loop died: " + e);
                 LOG.log(Level.SEVERE, "event loop died: " + e + "; the daemon stops", e);
             } catch (Throwable logFailed) {
-                // nothing left to say it with; failure() still reports it
+                LastWords.fallback(Thread.currentThread(), e); // out of heap even for that: one line made in advance
+            }
+            try {
+                stopReason.compareAndSet(null, "the event loop died: " + e);
+            } catch (Throwable noHeap) {
+                // DaemonMain says "the event loop died"; failure() still reports it
             }
         } finally {
             try {

@@ -5,6 +5,7 @@ import dev.papa.posix.ProcTitle;
 import dev.papa.posix.Spawner;
 import dev.papa.posix.Rlimit;
 
+import dev.papa.daemon.log.LastWords;
 import dev.papa.daemon.protocol.Printable;
 import dev.papa.daemon.state.Carried;
 import dev.papa.daemon.state.Restore;
@@ -263,9 +264,14 @@ public final class DaemonMain {
      * non-zero at once (its state may be broken; a supervisor starts a fresh daemon).
      */
     private static void exitOnUncaughtErrors() {
+        LastWords.prepare();
+        Logger log = Logger.getLogger(DaemonMain.class.getName());
         Thread.setDefaultUncaughtExceptionHandler((thread, e) -> {
             try {
-                Logger.getLogger(DaemonMain.class.getName()).log(Level.SEVERE, "uncaught in " + thread.getName() + ": " + e, e);
+                if (e instanceof Error) LastWords.freeReserve();
+                log.log(Level.SEVERE, "uncaught in " + thread.getName() + ": " + e, e);
+            } catch (Throwable logFailed) {
+                if (e instanceof Error) LastWords.fallback(thread, e); // out of heap even for that: one line made in advance
             } finally {
                 if (e instanceof Error) Runtime.getRuntime().halt(EXIT_CRASHED);
             }

@@ -66,7 +66,7 @@ public final class DaemonJvm implements AutoCloseable {
         return start(prefix, classpath(), List.of(), null, extraArgs);
     }
 
-    /** As {@link #start(List, String...)}, with more JVM options after the defaults (a later -Xmx wins). */
+    /** As {@link #start(List, String...)}, with more JVM options after the defaults (a later -Xmx wins; a collector replaces Serial). */
     static DaemonJvm start(List<String> prefix, List<String> jvmOptions, String... extraArgs) throws Exception {
         return start(prefix, classpath(), jvmOptions, null, extraArgs);
     }
@@ -81,7 +81,8 @@ public final class DaemonJvm implements AutoCloseable {
         Path log = Files.createTempFile("papa-daemon", ".log");
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-MaxFDLimit"));
+        cmd.addAll(List.of("-Xmx256m", "-XX:TieredStopAtLevel=1", "-Xss512k", "-XX:-MaxFDLimit"));
+        if (jvmOptions.stream().noneMatch(o -> o.matches("-XX:\\+Use\\w+GC"))) cmd.add("-XX:+UseSerialGC"); // two collectors: the JVM refuses to start
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", classpath, "dev.papa.Main"));
         cmd.addAll(unixSocket == null ? List.of("-p", "0") : List.of("-u", unixSocket.toString()));
