@@ -79,7 +79,7 @@ enum { UP_NONE, UP_STARTING, UP_HANDING, UP_TAKING };
 
 static struct {
   int log_fd;
-  const char *log_path;        /* --log: opened once a daemon served (it checked the path first) */
+  char log_path[4096];         /* --log (copied: argv becomes the title): opened once a daemon served */
   int epoll_fd, signal_fd, timer_fd, upgrade_timer_fd;
   struct jvm cur;              /* the JVM that serves (or the one starting after a death) */
   struct jvm next;             /* during an upgrade: the JVM that takes over */
@@ -148,7 +148,7 @@ static void klog(const char *fmt, ...) {
  * link or a special file with its own words, so a bad path is told once, by the daemon. Until
  * then the keeper says what it has to on stderr, as the daemon does. */
 static void open_log(void) {
-  if (k.log_path == NULL) return;
+  if (k.log_path[0] == 0) return;
   int fd = open(k.log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
   if (fd < 0) klog("cannot open %s (%s); logging to stderr", k.log_path, strerror(errno));
   else k.log_fd = fd;
@@ -783,7 +783,10 @@ static void setup(int argc, char **argv) {
   }
   if (i >= argc) usage();
   k.log_fd = 2;
-  k.log_path = log_path;
+  if (log_path != NULL) {
+    if (strlen(log_path) >= sizeof k.log_path) { fprintf(stderr, "papa keeper: --log path too long\n"); exit(2); }
+    strcpy(k.log_path, log_path);
+  }
   k.cmds = mmap(NULL, sizeof(struct command) * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (k.cmds == MAP_FAILED) { perror("papa keeper: mmap"); exit(1); }
   copy_command(argc - i, argv + i);
