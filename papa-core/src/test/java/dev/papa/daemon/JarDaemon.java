@@ -44,12 +44,15 @@ final class JarDaemon implements AutoCloseable {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
-    /** {@code java FLAGS -jar JAR -p 0 --log-file LOG}; waits for its "listening on" line. */
+    /** The daemon alone, upgraded in place (the in-place upgrade's tests); the keeper's: Keeper*IT. */
+    static final String IN_PLACE = "--no-keeper";
+
+    /** {@code java FLAGS -jar JAR -p 0 --log-file LOG --no-keeper}; waits for its "listening on" line. */
     static JarDaemon start(String java, Path jar, List<String> jvmFlags) throws Exception {
-        return start(java, jar, jvmFlags, List.of());
+        return start(java, jar, jvmFlags, List.of(IN_PLACE));
     }
 
-    /** The same with more daemon options ({@code --keeper}). */
+    /** The same with daemon options of the test's choice (the keeper by default). */
     static JarDaemon start(String java, Path jar, List<String> jvmFlags, List<String> daemonArgs) throws Exception {
         return start(List.of(), java, jar, jvmFlags, daemonArgs);
     }

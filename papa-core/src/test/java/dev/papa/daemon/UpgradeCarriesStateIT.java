@@ -57,7 +57,7 @@ class UpgradeCarriesStateIT {
     @Test
     void ownersDroppedBlockedAndQueuedItemsCarryOver() throws Exception {
         Path jar = JarDaemon.jar();
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(), List.of("--allow-user", "nobody"))) {
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(), List.of(JarDaemon.IN_PLACE, "--allow-user", "nobody"))) {
             assertEquals("", asNobody(d, jar, "set", "mine", "kept"));
             String theirs = asNobody(d, jar, "make", "socket", "theirs");
             assertTrue(theirs.startsWith("theirs family=inet"), theirs);
