@@ -14,7 +14,7 @@ jar, nproc, kills = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 keeper = "--no-keeper" not in sys.argv
 tmp = tempfile.mkdtemp()
 portfile = os.path.join(tmp, "port")
-cmd = ["java", "-jar", jar] + (["--keeper"] if keeper else []) + ["-p", "0", "--port-file", portfile, "--log-file", os.path.join(tmp, "log")]
+cmd = ["java", "-jar", jar] + (["--keeper"] if keeper else ["--no-keeper"]) + ["-p", "0", "--port-file", portfile, "--log-file", os.path.join(tmp, "log")]
 daemon = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
 while not os.path.exists(portfile) or not open(portfile).read().strip():
     time.sleep(0.02)

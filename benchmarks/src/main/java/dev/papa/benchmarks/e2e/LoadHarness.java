@@ -56,7 +56,11 @@ public final class LoadHarness {
     final Path jar;
     final List<String> daemonFlags;
     /** Options of the daemon itself, after {@code -jar papa-core.jar -p 0} ({@code --daemon-options}). */
-    List<String> daemonOptions = List.of();
+    /**
+     * The daemon runs alone: its figures (CPU, RSS, syscalls) are the daemon JVM's, read from the
+     * pid started; the keeper is not on the output path (docs/KEEPER.md has its own figures).
+     */
+    List<String> daemonOptions = List.of("--no-keeper");
     final Path work;
     final List<Row> rows = new ArrayList<>();
     final Set<Integer> childPids = new LinkedHashSet<>();
@@ -117,7 +121,11 @@ public final class LoadHarness {
         List<String> daemonFlags = flags.isBlank() ? List.of() : Arrays.asList(flags.trim().split("\\s+"));
         LoadHarness h = new LoadHarness(quick, java, jar, daemonFlags);
         h.sections = Set.of(sections.split(","));
-        if (!options.isBlank()) h.daemonOptions = Arrays.asList(options.trim().split("\\s+"));
+        if (!options.isBlank()) {
+            List<String> given = new ArrayList<>(List.of("--no-keeper"));
+            given.addAll(Arrays.asList(options.trim().split("\\s+")));
+            h.daemonOptions = given;
+        }
         if (fleets != null) {
             List<int[]> runs = new ArrayList<>();
             for (String f : fleets.split(",")) {

@@ -22,10 +22,11 @@ import java.util.regex.Pattern;
  * the outage is the longest gap between two answered probes around each upgrade. The floor of
  * any re-exec is a JVM start, so the same run also times {@code java FLAGS -jar papa-core.jar --help}.
  *
- * With {@code --keeper} the daemon runs under the keeper and the new JVM starts beside the
- * serving one (docs/KEEPER.md, "Upgrading"): the floor is then no JVM start at all.
+ * By default the daemon runs under the keeper and the new JVM starts beside the serving one
+ * (docs/KEEPER.md, "Upgrading"): the floor is then no JVM start at all. {@code --no-keeper}
+ * measures the in-place upgrade (re-execution of the same pid).
  *
- * <pre>java -cp benchmarks/target/benchmarks.jar dev.papa.benchmarks.e2e.UpgradeBenchmark [--n 1000] [--upgrades 5] [--jar PATH] [--keeper]</pre>
+ * <pre>java -cp benchmarks/target/benchmarks.jar dev.papa.benchmarks.e2e.UpgradeBenchmark [--n 1000] [--upgrades 5] [--jar PATH] [--no-keeper]</pre>
  */
 public final class UpgradeBenchmark {
     /** The launcher's flags (DaemonLauncher.DAEMON_JVM_OPTIONS). */
@@ -39,14 +40,15 @@ public final class UpgradeBenchmark {
         int n = 1000;
         int upgrades = 5;
         Path jar = null;
-        boolean keeper = false;
+        boolean keeper = true;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--keeper": keeper = true; break;
+                case "--no-keeper": keeper = false; break;
                 case "--n": n = Integer.parseInt(args[++i]); break;
                 case "--upgrades": upgrades = Integer.parseInt(args[++i]); break;
                 case "--jar": jar = Path.of(args[++i]); break;
-                default: throw new IllegalArgumentException("usage: UpgradeBenchmark [--n N] [--upgrades K] [--jar PATH] [--keeper]");
+                default: throw new IllegalArgumentException("usage: UpgradeBenchmark [--n N] [--upgrades K] [--jar PATH] [--no-keeper]");
             }
         }
         if (jar == null) jar = LoadHarness.findJar();
@@ -76,7 +78,7 @@ public final class UpgradeBenchmark {
         List<String> cmd = new ArrayList<>(List.of(java));
         cmd.addAll(FLAGS);
         cmd.addAll(List.of("-jar", jar.toString(), "-p", "0", "--log-file", log.toString()));
-        if (keeper) cmd.add("--keeper");
+        if (!keeper) cmd.add("--no-keeper");
         Process daemon = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile()).start();
         List<Integer> pids = new ArrayList<>();
         try {
