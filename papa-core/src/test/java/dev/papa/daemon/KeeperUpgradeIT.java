@@ -45,7 +45,7 @@ class KeeperUpgradeIT {
                 sleeper = c.ok("make process sleeper /bin/sleep 600");
                 // 100 lines queued and never acknowledged before the upgrade
                 c.ok("make process lines /usr/bin/seq -f line%g 100");
-                c.ok("make process leaver /bin/sh " + leaver);
+                d.hosted(UpgradeIT.number(PID, c.ok("make process leaver /bin/sh " + leaver))); // killed at the end if the test fails first
                 oldDaemon = UpgradeIT.number(DAEMON, c.ok("list daemon"));
                 awaitQueued(c, "lines", 100);
             }
