@@ -246,6 +246,13 @@ class KeeperKillIT {
         String log = d.logText();
         assertEquals(jvms, log.split(java.util.regex.Pattern.quote(dev.papa.daemon.state.JournalCheck.ON), -1).length - 1,
                 "JVMs that checked their journal:\n" + log);
+        assertJournalNeverDiffered(d);
+    }
+
+    /** No JVM of the keeper found its journal differing from its tables, nor failed to hand its state over. */
+    static void assertJournalNeverDiffered(JarDaemon d) throws Exception {
+        String log = d.logText();
+        assertTrue(log.contains(dev.papa.daemon.state.JournalCheck.ON), "the check was on:\n" + log);
         assertTrue(!log.contains(dev.papa.daemon.state.JournalCheck.DIFFERS), log);
         assertTrue(!log.contains("cannot hand the state to the keeper"), log);
     }
