@@ -28,23 +28,59 @@ import java.util.Map;
 final class RecordCodec {
     private static final byte NULL = 0, INT = 1, LONG = 2, BOOL = 3, STRING = 4, BYTES = 5, LIST = 6, MAP = 7,
             RECORD = 8, ENUM = 9, INTS = 10;
-    private static final Map<Class<?>, Constructor<?>> CONSTRUCTORS = new HashMap<>();
+    private static final Map<Class<?>, Shape> SHAPES = new HashMap<>();
 
     private RecordCodec() {}
+
+    /**
+     * A record class's components, looked up once: {@code getRecordComponents} and
+     * {@code getGenericType} build new objects and parse the signatures on every call.
+     */
+    private record Shape(String[] names, Class<?>[] types, Type[] generics, java.lang.reflect.Method[] accessors,
+                         Constructor<?> constructor) {
+        static Shape of(Class<?> type) throws NoSuchMethodException {
+            synchronized (SHAPES) {
+                Shape s = SHAPES.get(type);
+                if (s != null) return s;
+                RecordComponent[] cs = type.getRecordComponents();
+                String[] names = new String[cs.length];
+                Class<?>[] types = new Class<?>[cs.length];
+                Type[] generics = new Type[cs.length];
+                java.lang.reflect.Method[] accessors = new java.lang.reflect.Method[cs.length];
+                for (int i = 0; i < cs.length; i++) {
+                    names[i] = cs[i].getName();
+                    types[i] = cs[i].getType();
+                    generics[i] = cs[i].getGenericType();
+                    accessors[i] = cs[i].getAccessor();
+                    accessors[i].setAccessible(true);
+                }
+                Constructor<?> k = type.getDeclaredConstructor(types);
+                k.setAccessible(true);
+                s = new Shape(names, types, generics, accessors, k);
+                SHAPES.put(type, s);
+                return s;
+            }
+        }
+    }
 
     static byte[] encode(Record r) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
         DataOutputStream out = new DataOutputStream(bytes);
-        RecordComponent[] components = r.getClass().getRecordComponents();
-        out.writeShort(components.length);
-        for (RecordComponent c : components) {
+        Shape shape;
+        try {
+            shape = Shape.of(r.getClass());
+        } catch (NoSuchMethodException e) {
+            throw new IOException("not a record: " + r.getClass().getSimpleName(), e);
+        }
+        out.writeShort(shape.names().length);
+        for (int i = 0; i < shape.names().length; i++) {
             Object v;
             try {
-                v = c.getAccessor().invoke(r);
+                v = shape.accessors()[i].invoke(r);
             } catch (ReflectiveOperationException e) {
-                throw new IOException("cannot read " + c.getName() + " of " + r.getClass().getSimpleName(), e);
+                throw new IOException("cannot read " + shape.names()[i] + " of " + r.getClass().getSimpleName(), e);
             }
-            out.writeUTF(c.getName());
+            out.writeUTF(shape.names()[i]);
             writeValue(out, v);
         }
         out.flush();
@@ -130,38 +166,22 @@ final class RecordCodec {
                 payload.position(payload.position() + len);
                 fields.put(name, field);
             }
-            RecordComponent[] components = type.getRecordComponents();
-            Object[] args = new Object[components.length];
-            for (int i = 0; i < components.length; i++) {
-                RecordComponent c = components[i];
-                ByteBuffer f = fields.get(c.getName());
+            Shape shape = Shape.of(type);
+            Object[] args = new Object[shape.names().length];
+            for (int i = 0; i < args.length; i++) {
+                ByteBuffer f = fields.get(shape.names()[i]);
                 try {
-                    args[i] = f == null ? missing(c.getType()) : readValue(c.getGenericType(), f);
+                    args[i] = f == null ? missing(shape.types()[i]) : readValue(shape.generics()[i], f);
                 } catch (StateException e) {
-                    throw new StateException(type.getSimpleName() + "." + c.getName() + ": " + e.getMessage(), e);
+                    throw new StateException(type.getSimpleName() + "." + shape.names()[i] + ": " + e.getMessage(), e);
                 }
             }
-            return type.cast(constructor(type).newInstance(args));
+            return type.cast(shape.constructor().newInstance(args));
         } catch (java.nio.BufferUnderflowException | IndexOutOfBoundsException | IllegalArgumentException e) {
             throw new StateException("truncated or corrupt " + type.getSimpleName(), e);
         } catch (ReflectiveOperationException e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             throw new StateException("invalid " + type.getSimpleName() + ": " + cause.getMessage(), cause);
-        }
-    }
-
-    private static Constructor<?> constructor(Class<?> type) throws NoSuchMethodException {
-        synchronized (CONSTRUCTORS) {
-            Constructor<?> k = CONSTRUCTORS.get(type);
-            if (k == null) {
-                RecordComponent[] cs = type.getRecordComponents();
-                Class<?>[] types = new Class<?>[cs.length];
-                for (int i = 0; i < cs.length; i++) types[i] = cs[i].getType();
-                k = type.getDeclaredConstructor(types);
-                k.setAccessible(true);
-                CONSTRUCTORS.put(type, k);
-            }
-            return k;
         }
     }
 
