@@ -40,7 +40,7 @@ class SignalStormTest {
                 // warm up the code paths that open descriptors once (JIT, log, /proc readers)
                 assertTrue(c.result("make process warm /bin/true").startsWith("warm pid="));
                 drainAll(c, "warm", 1);
-                int fdsBefore = ProcStats.fdCount(pid);
+                int fdsBefore = settledFdCount(pid); // the warm process's pipes close just after its ack
 
                 signals(pid, 200);
                 // 1,000 children reading the fifo. The test holds it open for writing (O_RDWR: the
@@ -91,6 +91,22 @@ class SignalStormTest {
             Files.deleteIfExists(fifo);
             Files.deleteIfExists(dir);
         }
+    }
+
+    /** The daemon's descriptor count once it stayed the same for 300 ms. */
+    static int settledFdCount(long pid) throws Exception {
+        int last = ProcStats.fdCount(pid);
+        long since = System.nanoTime();
+        long deadline = since + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() - since < TimeUnit.MILLISECONDS.toNanos(300) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+            int n = ProcStats.fdCount(pid);
+            if (n != last) {
+                last = n;
+                since = System.nanoTime();
+            }
+        }
+        return last;
     }
 
     /** Polls until each of {@code pids} has {@code fifo} open (the handshake before the common EOF). */
