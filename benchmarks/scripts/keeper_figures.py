@@ -9,6 +9,7 @@ KILLS times, each time measuring until a request is answered again, and reads th
 VmRSS and CPU time over 10 idle seconds. Kills only what it started.
 """
 import os, re, signal, socket, statistics, subprocess, sys, tempfile, time
+from procfs import cpu, jvm_of, rss_kb
 
 jar, nproc, kills = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 keeper = "--no-keeper" not in sys.argv
@@ -52,11 +53,6 @@ print("set latency, %d processes, %s: p50 %.2f ms, p90 %.2f ms, max %.2f ms" %
       (nproc, "keeper" if keeper else "no keeper", lat[100], lat[180], lat[-1]))
 s.close()
 
-def jvm_of(kpid):
-    for line in open("/proc/%d/task/%d/children" % (kpid, kpid)).read().split():
-        if open("/proc/%s/comm" % line).read().strip() == "java":
-            return int(line)
-
 if keeper:
     down = []
     for k in range(kills):
@@ -75,11 +71,8 @@ if keeper:
         down.append((time.perf_counter() - t) * 1000)
     down.sort()
     print("kill -9 to serving again, %d processes, %d kills: p50 %.0f ms, max %.0f ms" % (nproc, kills, down[len(down) // 2], down[-1]))
-    def cpu(pid):
-        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
     c0 = cpu(daemon.pid); time.sleep(10); c1 = cpu(daemon.pid)
-    rss = [l for l in open("/proc/%d/status" % daemon.pid) if l.startswith("VmRSS")][0].split()[1]
+    rss = rss_kb(daemon.pid)
     fds = len(os.listdir("/proc/%d/fd" % daemon.pid))
     print("keeper: VmRSS %s kB, CPU %.2f s over 10 idle s, %d descriptors held or open" % (rss, c1 - c0, fds))
 

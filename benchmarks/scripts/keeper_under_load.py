@@ -9,6 +9,7 @@ time (utime + stime, the process itself, not its children) and VmRSS of the keep
 daemon JVM, and the lines delivered. Kills only what it started.
 """
 import os, re, selectors, signal, socket, subprocess, sys, tempfile, time
+from procfs import cpu, jvm_of, rss_kb as rss
 
 jar, nproc, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 tmp = tempfile.mkdtemp()
@@ -39,17 +40,6 @@ def request(s, line):
     out = b""
     while not out.endswith(b"> "): out += s.recv(65536)
     return out.decode()
-
-def jvm_of(kpid):
-    for c in open("/proc/%d/task/%d/children" % (kpid, kpid)).read().split():
-        if "--keeper-channel" in open("/proc/%s/cmdline" % c).read(): return int(c)
-
-def cpu(pid):
-    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-
-def rss(pid):
-    return int([l for l in open("/proc/%d/status" % pid) if l.startswith("VmRSS")][0].split()[1])
 
 sel = selectors.DefaultSelector()
 pids = []

@@ -137,28 +137,31 @@ public final class Journal {
         List<Integer> release = new ArrayList<>();
         for (String name : changed.values) before.add(w -> snapshot.valueNow(w, name));
         for (String name : changed.sockets) {
-            String entry = "socket " + name;
-            boolean named = byEntry.containsKey(entry);
-            if (!reclaim(entry, snapshot.socketNamed(name), needsHold, hold, release)) {
-                before.add(w -> snapshot.socketNow(w, name));
-                continue;
-            }
-            if (named) before.add(w -> Snapshot.gone(w, "socket-gone", name));
-            after.add(w -> snapshot.socketNow(w, name));
+            entry("socket", name, snapshot.socketNamed(name), w -> snapshot.socketNow(w, name), needsHold, hold, release, before, after);
         }
         for (String name : changed.processes) {
-            String entry = "process " + name;
-            boolean named = byEntry.containsKey(entry);
-            if (!reclaim(entry, snapshot.processNamed(name), needsHold, hold, release)) {
-                before.add(w -> snapshot.processNow(w, name));
-                continue;
-            }
-            if (named) before.add(w -> Snapshot.gone(w, "process-gone", name));
-            after.add(w -> snapshot.processNow(w, name));
+            entry("process", name, snapshot.processNamed(name), w -> snapshot.processNow(w, name), needsHold, hold, release, before, after);
         }
         changed.clear();
         release.removeIf(claims::containsKey); // named again, by another entry of this batch
         return new Batch(before.done(), List.copyOf(hold), after.done(), release);
+    }
+
+    /**
+     * One changed socket or process ({@code kind}): its record goes into the first frame, unless
+     * it names a descriptor the keeper must hold first; then into the second, after a tombstone
+     * in the first if the state named it before.
+     */
+    private void entry(String kind, String name, Snapshot.Named now, Frames.Entry record, IntPredicate needsHold,
+                       Set<Integer> hold, List<Integer> release, Frames before, Frames after) throws IOException {
+        String entry = kind + " " + name;
+        boolean named = byEntry.containsKey(entry);
+        if (!reclaim(entry, now, needsHold, hold, release)) {
+            before.add(record);
+            return;
+        }
+        if (named) before.add(w -> Snapshot.gone(w, kind + "-gone", name));
+        after.add(record);
     }
 
     /**

@@ -190,6 +190,11 @@ public final class Upgrader implements Server.Upgrades {
         if (state != null) state.close();
         String why = failure;
         LOG.severe(() -> "Upgrade to " + target.target() + " failed (" + why + "); serving on");
+        serveAgain();
+    }
+
+    /** The upgrade failed after the sessions were closed: accept connections again. */
+    private void serveAgain() {
         inProgress = false;
         try {
             server.resumeAfterFailedUpgrade();
@@ -220,12 +225,7 @@ public final class Upgrader implements Server.Upgrades {
             LOG.log(Level.SEVERE, "Upgrade to " + target.target() + " failed; serving on", e);
         }
         if (state != null) state.close();
-        inProgress = false;
-        try {
-            server.resumeAfterFailedUpgrade();
-        } catch (PosixException e) {
-            LOG.log(Level.SEVERE, "cannot serve again after a failed upgrade", e);
-        }
+        serveAgain();
     }
 
     /**
