@@ -44,8 +44,12 @@ public final class Daemon implements AutoCloseable {
     private final UnixPath.Bound control;
     private final int port;
     private final Server server;
+    private final ValueTable values;
     private final SocketTable sockets;
     private final ProcessTable processes;
+    private final Snapshot snapshot;
+    /** The state the tables were built from (an upgrade's standby compares it with the one handed over), or null. */
+    private final Restore.Image image;
     private final Thread thread;
     private final CountDownLatch exited = new CountDownLatch(1);
     /** Why the daemon stopped: the first reason given wins. */
@@ -53,9 +57,13 @@ public final class Daemon implements AutoCloseable {
     /** Set when the loop thread died of an error: the daemon stopped abnormally. */
     private volatile Throwable failure;
 
-    /** @param image a state carried over an upgrade, or null for a fresh daemon */
-    private Daemon(DaemonConfig config, Restore.Image image) throws IOException, StateException {
+    /**
+     * @param image   a state carried over an upgrade, or null for a fresh daemon
+     * @param standby built ahead of an upgrade's take-over: the keeper's state is not this daemon's yet ({@link #takeOver})
+     */
+    private Daemon(DaemonConfig config, Restore.Image image, boolean standby) throws IOException, StateException {
         this.config = config;
+        this.image = image;
         Preload.daemonClasses(); // error paths must not need a descriptor to load
         LastWords.prepare(); // nor heap to say why the daemon dies
 
@@ -70,7 +78,7 @@ public final class Daemon implements AutoCloseable {
             this.port = config.unixSocket() == null ? Sockets.localPort(listener.get()) : -1;
             this.loop = new EventLoop();
             WallClock clock = new WallClock();
-            ValueTable values = new ValueTable(config.valuesLimit(), dev.papa.posix.Processes.effectiveUid());
+            this.values = new ValueTable(config.valuesLimit(), dev.papa.posix.Processes.effectiveUid());
             if (config.outputBudget() > Runtime.getRuntime().maxMemory() / 4 * 3) {
                 LOG.warning("--output-budget " + config.outputBudget() + " is over three quarters of the max heap ("
                         + Runtime.getRuntime().maxMemory() + " bytes): queued output may exhaust the heap");
@@ -88,15 +96,12 @@ public final class Daemon implements AutoCloseable {
             // an upgrade's restore (in place, or a keeper's standby JVM) is one more upgrade; a keeper's restart is not
             boolean upgraded = config.keeper() == null || config.keeper().standby();
             int upgrades = image == null ? 0 : image.header().daemon().upgrades() + (upgraded ? 1 : 0);
-            Snapshot snapshot = new Snapshot(values, sockets, processes,
+            this.snapshot = new Snapshot(values, sockets, processes,
                     new Carried.Daemonwide(listener.get(), control.dev(), control.ino(), config.childOpenFilesSoft(), upgrades));
             this.server.facts(new DaemonFacts(values, sockets, processes, config.keeper(), upgrades));
             Upgrader upgrader = new Upgrader(loop, work, server, snapshot, config.arguments(), config.keeper());
             this.server.upgrader(upgrader);
-            if (config.keeper() != null) {
-                config.keeper().attach(loop, processes, snapshot);
-                this.server.stateWatch(config.keeper());
-            }
+            if (config.keeper() != null && !standby) attachKeeper();
         } catch (IOException | RuntimeException e) {
             if (image == null) listener.close();
             throw e;
@@ -104,10 +109,16 @@ public final class Daemon implements AutoCloseable {
         this.thread = new Thread(this::run, "papa-loop");
     }
 
+    /** From here on the keeper holds this daemon's state, descriptors and children. */
+    private void attachKeeper() throws IOException {
+        config.keeper().attach(loop, processes, snapshot);
+        server.stateWatch(config.keeper());
+    }
+
     /** Binds the control socket and starts serving on a new thread. */
     public static Daemon start(DaemonConfig config) throws IOException {
         try {
-            Daemon d = new Daemon(config, null);
+            Daemon d = new Daemon(config, null, false);
             d.thread.start();
             return d;
         } catch (StateException e) {
@@ -121,24 +132,91 @@ public final class Daemon implements AutoCloseable {
     /** Takes over the state an upgrade left in {@code stateFd} and serves on; the state's descriptor is closed. */
     public static Daemon restore(DaemonConfig config, Fd stateFd) throws IOException, StateException {
         long started = System.nanoTime();
+        return restore(config, read(stateFd), stateFd, started, "");
+    }
+
+    private static Daemon restore(DaemonConfig config, Restore.Image image, Fd stateFd, long started, String how)
+            throws IOException, StateException {
+        config.childOpenFilesSoft(image.header().daemon().childOpenFilesSoft()); // the first image's, not this one's raised limit
+        Daemon d = new Daemon(config, image, false);
+        return d.serve(image, stateFd, started, how);
+    }
+
+    private static Restore.Image read(Fd stateFd) throws IOException, StateException {
         Restore.Image image;
         try (java.io.InputStream in = dev.papa.posix.Memfd.input(stateFd.get())) {
             image = Restore.read(in);
         }
+        failIfTold();
+        return image;
+    }
+
+    private static void failIfTold() throws StateException {
         String failIn = System.getProperty(FAIL_RESTORE_PROPERTY);
         if (failIn != null && failIn.equals(dev.papa.daemon.upgrade.Relaunch.runningJar())) {
             throw new StateException("restoring is made to fail in " + failIn + " (" + FAIL_RESTORE_PROPERTY + ")");
         }
-        config.childOpenFilesSoft(image.header().daemon().childOpenFilesSoft()); // the first image's, not this one's raised limit
-        Daemon d = new Daemon(config, image);
-        d.thread.start();
+    }
+
+    /** Serves: the loop thread starts. {@code how} the state was taken, for the log; empty for a whole state. */
+    private Daemon serve(Restore.Image image, Fd stateFd, long started, String how) {
+        int[] counts = {values.size(), sockets.all().size(), processes.all().size()}; // the loop's own from now on
+        thread.start();
+        long serving = System.nanoTime();
         stateFd.close();
         long micros = new WallClock().nowMicros() - image.header().writtenMicros();
-        LOG.warning(() -> "Restored " + image.values().size() + " values, " + image.sockets().size() + " sockets and "
-                + image.processes().size() + " processes from " + image.header().version() + " in "
-                + (System.nanoTime() - started) / 1_000_000 + " ms; serving on " + d.where() + ", "
-                + micros / 1000 + " ms after the state was written");
-        return d;
+        LOG.warning(() -> "Restored " + counts[0] + " values, " + counts[1] + " sockets and " + counts[2] + " processes from "
+                + image.header().version() + how + " in " + (serving - started) / 1_000_000 + " ms; serving on " + where()
+                + (how.isEmpty() ? ", " + micros / 1000 + " ms after the state was written" : ""));
+        return this;
+    }
+
+    /**
+     * An upgrade's standby under the keeper (docs/KEEPER.md, "Upgrading"): the tables built from
+     * the serving JVM's newest state while it still serves, so that the take-over has little
+     * left to do. Not serving, and the keeper's state is not its own, until {@link #takeOver}.
+     */
+    public static Daemon prebuild(DaemonConfig config, Restore.Image serving) throws IOException, StateException {
+        config.childOpenFilesSoft(serving.header().daemon().childOpenFilesSoft());
+        return new Daemon(config, serving, true);
+    }
+
+    /**
+     * Takes over the state handed over in {@code stateFd}. When it is the state {@code built}
+     * (null for none) was built from ({@code sameState}: the serving JVM added frames to the
+     * state it kept) and those frames changed only values and queued output, into those tables:
+     * only the frames are read. Else into tables built anew from the whole state, as a restart
+     * does. Serves on; the state's descriptor is closed.
+     */
+    public static Daemon takeOver(DaemonConfig config, Daemon built, boolean sameState, Fd stateFd,
+                                  java.util.Set<Integer> replaced) throws IOException, StateException {
+        long started = System.nanoTime();
+        failIfTold();
+        String why = built == null ? "no tables were built" : sameState ? null : "the state handed over is a whole state";
+        if (why == null) {
+            try (java.io.InputStream in = dev.papa.posix.Memfd.input(stateFd.get())) {
+                Restore.Changes changes = Restore.readAfter(in, built.image.frames());
+                why = Restore.differs(built.image, changes, replaced);
+                if (why == null) {
+                    Restore.refill(changes, built.values, built.processes);
+                    built.attachKeeper();
+                    return built.serve(built.image, stateFd, started, ", and its frames since, into tables built before the hand-over");
+                }
+                why = why + " changed since the standby started";
+            } catch (StateException e) {
+                why = "the frames after it: " + e.getMessage();
+            }
+        }
+        String because = why;
+        LOG.info(() -> "Taking over into tables built anew: " + because);
+        if (built != null) built.discard();
+        return restore(config, read(stateFd), stateFd, started, "");
+    }
+
+    /** A standby's tables that will not serve: its loop and threads end; every descriptor of the tables stays open. */
+    private void discard() {
+        work.close();
+        loop.close();
     }
 
     /** The control listener: a TCP socket on 127.0.0.1, or a unix socket with the file it made (dev, ino). */

@@ -195,8 +195,10 @@ public final class DaemonMain {
             // what a restore needs is loaded and compiled while the serving JVM still serves
             Preload.daemonClasses();
             dev.papa.daemon.keeper.KeeperUpgrade.warmUp(link);
-            Fd handed = dev.papa.daemon.keeper.KeeperUpgrade.awaitTakeOver(link);
-            return Daemon.restore(config, handed);
+            dev.papa.daemon.keeper.KeeperUpgrade.Serving serving = dev.papa.daemon.keeper.KeeperUpgrade.servingState(link);
+            Daemon built = prebuild(config, serving);
+            dev.papa.daemon.keeper.KeeperUpgrade.TakeOver t = dev.papa.daemon.keeper.KeeperUpgrade.awaitTakeOver(link);
+            return Daemon.takeOver(config, built, built != null && serving.is(t.state()), t.state(), t.replaced());
         }
         Fd state = link.takeState();
         if (link.restarts() > 0) {
@@ -205,6 +207,17 @@ public final class DaemonMain {
                     + (state == null ? "; no state to take back" : "; taking its state back"));
         }
         return state == null ? Daemon.start(config) : Daemon.restore(config, state);
+    }
+
+    /** The tables of an upgrade's standby, built while the serving JVM serves; null if they cannot be (built at the take-over). */
+    private static Daemon prebuild(DaemonConfig config, dev.papa.daemon.keeper.KeeperUpgrade.Serving serving) {
+        if (serving == null) return null;
+        try {
+            return Daemon.prebuild(config, serving.image());
+        } catch (IOException | StateException | RuntimeException e) {
+            Logger.getLogger(DaemonMain.class.getName()).log(Level.INFO, "Cannot build the tables before the hand-over; built at the take-over", e);
+            return null;
+        }
     }
 
     /** A line for whoever started the daemon: on stderr, and in the log file when there is one. */

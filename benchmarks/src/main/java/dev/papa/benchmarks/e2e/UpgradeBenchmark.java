@@ -52,6 +52,7 @@ public final class UpgradeBenchmark {
             }
         }
         if (jar == null) jar = LoadHarness.findJar();
+        jar = jar.toAbsolutePath(); // upgrade takes an absolute path only
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         System.out.println(keeper ? "papa upgrade benchmark, under the keeper (the new JVM starts beside the serving one)"
                 : "papa in-place upgrade benchmark");
@@ -107,6 +108,7 @@ public final class UpgradeBenchmark {
                     reply = s.askLine("upgrade " + jar);
                 }
                 long replied = System.nanoTime();
+                if (!reply.startsWith("Upgrading")) throw new IllegalStateException("upgrade " + u + " failed: " + reply);
                 awaitServing(port);
                 Thread.sleep(300);
                 probe.stop.set(true);

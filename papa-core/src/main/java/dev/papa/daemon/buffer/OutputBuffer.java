@@ -103,6 +103,17 @@ public final class OutputBuffer {
         this.dropped = dropped;
     }
 
+    /**
+     * Empties a queue whose items were queued ahead of its final ones (an upgrade's standby
+     * builds its tables from an older state), then as {@link #startAt}.
+     */
+    public void restartAt(long seq, long sentEnd, long dropped) {
+        dropOldest(size);
+        closed = false;
+        exitStatus = 0;
+        startAt(seq, sentEnd, dropped);
+    }
+
     /** Removes every item numbered below {@code endSeq} that is still queued. */
     public void acknowledge(long endSeq) {
         long n = endSeq - headSeq;

@@ -189,6 +189,15 @@ public final class KeeperLink implements Server.StateWatch {
      * {@link #persist}.
      */
     public Fd takeState() {
+        int best = newestState();
+        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
+            if (isState(e.getValue()) && e.getKey() != best) Fd.adopt(e.getKey()).close();
+        }
+        return best < 0 ? null : Fd.adopt(best);
+    }
+
+    /** The number of the newest state the keeper handed this JVM ({@link #takeState}'s order), or -1. */
+    int newestState() {
         int best = -1;
         int bestHandover = -1;
         long bestGeneration = Long.MIN_VALUE;
@@ -212,10 +221,7 @@ public final class KeeperLink implements Server.StateWatch {
                 best = e.getKey();
             }
         }
-        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
-            if (isState(e.getValue()) && e.getKey() != best) Fd.adopt(e.getKey()).close();
-        }
-        return best < 0 ? null : Fd.adopt(best);
+        return best;
     }
 
     /** A state: the keeper's continuous one, or the last one of a JVM that handed over (an upgrade cut short by a death). */
@@ -459,6 +465,38 @@ public final class KeeperLink implements Server.StateWatch {
             handover = null;
             throw e;
         }
+    }
+
+    /**
+     * Queued output an upgrade hands over in frames of the held state, at most: more is
+     * written as a whole state (frames are built in the heap, and one is at most JournalFrame.MAX).
+     */
+    static final long HAND_OVER_FRAMES_BOUND = 32 << 20;
+
+    /**
+     * The state to hand over at an upgrade, cheaply: the held one, every change written, with
+     * frames of the queued output that moved since (the next JVM, its tables built from this
+     * state, reads only what follows). A second number for it, the keeper's to hold as the
+     * hand-over state; null when it cannot be (no whole held state, or too much output): the
+     * caller writes a whole state.
+     */
+    public Fd handOverState() throws IOException {
+        persistIfChanged();
+        if (changed || journal.needsBase() || journal.state() == null) return null;
+        List<byte[]> frames = journal.handOverFrames(HAND_OVER_FRAMES_BOUND);
+        if (frames == null) return null;
+        journal.append(frames);
+        return Io.dupCloseOnExec(journal.state().get());
+    }
+
+    /**
+     * An upgrade failed after the hand-over: a new base now, so that the queued output the
+     * hand-over's frames put in the held state is not taken back after a later death.
+     */
+    void rebaseAfterHandOver() {
+        journal.rebase();
+        changed = true;
+        persist();
     }
 
     /** Registers {@code fd} as the state handed over and tells the keeper (after this, the JVM waits). */

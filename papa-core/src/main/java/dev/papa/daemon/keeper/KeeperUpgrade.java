@@ -62,13 +62,15 @@ public final class KeeperUpgrade {
     }
 
     /**
-     * Hands {@code state} (the tables with their queued output) over and waits, the loop held
-     * still, until the next JVM took over (this JVM then exits at once: it must touch nothing
-     * the next one now owns) or failed. Returns the reason it failed; the state is released.
+     * Hands {@code state} (the tables with their queued output) over, then runs {@code handed},
+     * and waits, the loop held still, until the next JVM took over (this JVM then exits at
+     * once: it must touch nothing the next one now owns) or failed. Returns the reason it
+     * failed; the state is released.
      */
-    public static String handOver(KeeperLink link, Fd state) throws PosixException {
+    public static String handOver(KeeperLink link, Fd state, Runnable handed) throws PosixException {
         link.persistIfChanged(); // every descriptor the state names is held
         link.handed(state);
+        handed.run();
         ByteBuffer buf = ByteBuffer.allocateDirect(64);
         for (;;) {
             KeeperMessage m = KeeperLink.read(link.channel(), buf);
@@ -80,6 +82,7 @@ public final class KeeperUpgrade {
                 exitNow(0);
             } else if (m.type() == KeeperMessage.RESUME) {
                 link.release(state.get());
+                link.rebaseAfterHandOver();
                 return why((int) m.a());
             }
             // KM_EXITED: told again after a KM_RESUME; the next JVM is told them if it takes over
@@ -105,24 +108,32 @@ public final class KeeperUpgrade {
     }
 
     /**
-     * Reads the serving JVM's newest continuous state, as the take-over will read the one it
-     * hands over: the classes and code of a restore are then loaded and warm when the control
-     * port is not served. Reads only; nothing is restored.
+     * Reads the serving JVM's newest continuous state, as a take-over reads the one handed
+     * over, compares its processes with themselves and reads what follows it, as a take-over
+     * into tables built before does: the classes and code of a take-over are then loaded and
+     * warm when the control port is not served. Reads only; nothing is restored.
      */
     public static void warmUp(KeeperLink link) {
         long started = System.nanoTime();
+        int state = link.newestState();
         int rounds = 0;
-        for (Map.Entry<Integer, Integer> e : link.inherited.entrySet()) {
-            if (e.getValue() != KeeperMessage.KIND_STATE) continue;
-            for (int i = 0; i < WARM_UP_READS; i++, rounds++) {
-                try (java.io.InputStream in = Memfd.input(e.getKey())) {
-                    Restore.read(in);
-                } catch (IOException | StateException | RuntimeException ex) {
-                    LOG.fine(() -> "warm-up read of state " + e.getKey() + ": " + ex);
-                    break;
-                }
+        for (; state >= 0 && rounds < WARM_UP_READS; rounds++) {
+            try (java.io.InputStream in = Memfd.input(state); java.io.InputStream again = Memfd.input(state)) {
+                Restore.Image image = Restore.read(in);
+                Restore.differs(image, Restore.Changes.processesOf(image), java.util.Set.of());
+                Restore.readAfter(again, image.frames());
+            } catch (IOException | StateException | RuntimeException ex) {
+                int s = state;
+                LOG.fine(() -> "warm-up read of state " + s + ": " + ex);
+                break;
             }
-            break;
+        }
+        for (Class<?> c : TAKE_OVER_CLASSES) {
+            try {
+                Class.forName(c.getName(), true, c.getClassLoader());
+            } catch (ClassNotFoundException | LinkageError e) {
+                LOG.fine(() -> "cannot initialize " + c.getName() + ": " + e);
+            }
         }
         long ms = (System.nanoTime() - started) / 1_000_000;
         int n = rounds;
@@ -136,10 +147,62 @@ public final class KeeperUpgrade {
      * same number; any other is moved above every id the keeper holds, so a later registration
      * under its number replaces nothing still needed (the state names ids: {@link KeeperLink#number}).
      */
-    public static Fd awaitTakeOver(KeeperLink link) throws IOException {
+    /** The serving JVM's state as it was read before the hand-over, and which memfd it is (device, inode). */
+    public record Serving(Restore.Image image, long[] identity) {
+        /** Whether {@code state} is this memfd: the serving JVM handed over the state it kept, with frames added. */
+        public boolean is(Fd state) {
+            try {
+                return java.util.Arrays.equals(identity, Io.identity(state.get()));
+            } catch (PosixException e) {
+                return false;
+            }
+        }
+    }
+
+    /**
+     * The serving JVM's newest state as it is now, to build the tables from before the
+     * hand-over; null when there is none or when it names a descriptor this JVM did not receive
+     * at its start (registered since: the tables are then built at the take-over).
+     */
+    public static Serving servingState(KeeperLink link) {
+        int state = link.newestState();
+        if (state < 0) return null;
+        Restore.Image image;
+        long[] identity;
+        try (java.io.InputStream in = Memfd.input(state)) {
+            identity = Io.identity(state);
+            image = Restore.read(in);
+        } catch (IOException | StateException | RuntimeException e) {
+            LOG.info("The serving daemon's state cannot be read ahead of the take-over (" + e.getMessage() + ")");
+            return null;
+        }
+        for (int fd : image.header().descriptors()) { // the tables' and the state's own
+            if (!link.inherited.containsKey(fd)) {
+                LOG.fine(() -> "The serving daemon's state names descriptor " + fd + ", registered after this JVM started");
+                return null;
+            }
+        }
+        return new Serving(image, identity);
+    }
+
+    /**
+     * What the take-over got: the state handed over, and the numbers at which a descriptor
+     * replaced the one this JVM received at its start (tables built before use the old one).
+     */
+    public record TakeOver(Fd state, java.util.Set<Integer> replaced) {}
+
+    /**
+     * Classes a take-over first uses after the hand-over (the journal the new JVM starts),
+     * linked and initialized now, while the serving JVM serves: not while the port waits.
+     */
+    private static final Class<?>[] TAKE_OVER_CLASSES = {dev.papa.daemon.state.Journal.class, dev.papa.daemon.state.ChangedEntries.class,
+            dev.papa.daemon.state.JournalCheck.class, Restore.Changes.class, TakeOver.class};
+
+    public static TakeOver awaitTakeOver(KeeperLink link) throws IOException {
         link.send(KeeperMessage.READY, 0, 0);
         Map<Integer, Fd> received = new LinkedHashMap<>();
         Map<Integer, Integer> kinds = new LinkedHashMap<>();
+        java.util.Set<Integer> replaced = new java.util.HashSet<>();
         int stateId;
         try {
             for (;;) {
@@ -166,7 +229,9 @@ public final class KeeperUpgrade {
             int above = 0;
             for (int id : link.inherited.keySet()) above = Math.max(above, id);
             for (int id : received.keySet()) above = Math.max(above, id);
-            for (Map.Entry<Integer, Fd> e : received.entrySet()) place(link, e.getKey(), e.getValue(), kinds.get(e.getKey()), above + 1);
+            for (Map.Entry<Integer, Fd> e : received.entrySet()) {
+                if (place(link, e.getKey(), e.getValue(), kinds.get(e.getKey()), above + 1)) replaced.add(e.getKey());
+            }
         } finally {
             for (Fd fd : received.values()) fd.close();
         }
@@ -180,13 +245,17 @@ public final class KeeperUpgrade {
             }
         }
         link.inherited.remove(stateNumber);
-        return Fd.adopt(stateNumber);
+        return new TakeOver(Fd.adopt(stateNumber), replaced);
     }
 
-    /** Puts a descriptor held under {@code id} where {@link KeeperLink#number} finds it. */
-    private static void place(KeeperLink link, int id, Fd fd, int kind, int above) throws PosixException {
+    /**
+     * Puts a descriptor held under {@code id} where {@link KeeperLink#number} finds it; true if
+     * it replaced the one this JVM received at that number at its start.
+     */
+    private static boolean place(KeeperLink link, int id, Fd fd, int kind, int above) throws PosixException {
         long[] identity = Io.identity(fd.get());
-        if (link.inherited.containsKey(id)) {
+        boolean replaced = link.inherited.containsKey(id);
+        if (replaced) {
             Io.dupOnto(fd.get(), id); // the stale object this JVM got at id at its start
             link.inherited.put(id, kind);
         } else {
@@ -196,5 +265,6 @@ public final class KeeperUpgrade {
             link.inherited.put(number, kind);
         }
         link.registered.put(id, identity);
+        return replaced;
     }
 }

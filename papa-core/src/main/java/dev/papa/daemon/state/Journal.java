@@ -213,6 +213,24 @@ public final class Journal {
         return false;
     }
 
+    /**
+     * The frames of an upgrade's hand-over, written after every change is: each process whose
+     * queue moved since its record was written ({@link Snapshot#queuesMoved}), with its queued
+     * output. The state then holds the whole tables with their output, as a state written
+     * whole would. Null when that output is over {@code bound} bytes (the frames are built in
+     * the heap): the caller writes a whole state instead.
+     */
+    public List<byte[]> handOverFrames(long bound) throws IOException {
+        Frames frames = new Frames();
+        long bytes = 0;
+        for (dev.papa.daemon.table.HostedProcess p : snapshot.queuesMoved()) {
+            bytes += p.output().bytes();
+            if (bytes > bound) return null;
+            frames.add(w -> snapshot.processWithOutput(w, p));
+        }
+        return frames.done();
+    }
+
     /** Appends frames to the state the keeper holds. A failure leaves it as it was up to its last whole frame; a base follows. */
     public void append(List<byte[]> frames) throws PosixException {
         try {

@@ -151,6 +151,45 @@ final class RecordCodec {
         out.write(payload);
     }
 
+    /**
+     * Whether two values are the same as a state carries them: records component by component
+     * (but those named in {@code ignored}), arrays by their elements, lists and maps element by element.
+     */
+    static boolean same(Object a, Object b, java.util.Set<String> ignored) {
+        if (a == b) return true;
+        if (a == null || b == null) return false;
+        if (a instanceof Record) {
+            if (a.getClass() != b.getClass()) return false;
+            try {
+                Shape shape = Shape.of(a.getClass());
+                for (int i = 0; i < shape.names().length; i++) {
+                    if (ignored.contains(shape.names()[i])) continue;
+                    if (!same(shape.accessors()[i].invoke(a), shape.accessors()[i].invoke(b), java.util.Set.of())) return false;
+                }
+            } catch (ReflectiveOperationException e) {
+                return false; // cannot tell: not the same
+            }
+            return true;
+        }
+        if (a instanceof List || b instanceof List) {
+            if (!(a instanceof List && b instanceof List)) return false;
+            List<?> x = (List<?>) a, y = (List<?>) b;
+            if (x.size() != y.size()) return false;
+            for (int i = 0; i < x.size(); i++) if (!same(x.get(i), y.get(i), java.util.Set.of())) return false;
+            return true;
+        }
+        if (a instanceof Map || b instanceof Map) {
+            if (!(a instanceof Map && b instanceof Map)) return false;
+            Map<?, ?> x = (Map<?, ?>) a, y = (Map<?, ?>) b;
+            if (x.size() != y.size()) return false;
+            for (Map.Entry<?, ?> e : x.entrySet()) {
+                if (!y.containsKey(e.getKey()) || !same(e.getValue(), y.get(e.getKey()), java.util.Set.of())) return false;
+            }
+            return true;
+        }
+        return java.util.Objects.deepEquals(a, b);
+    }
+
     /** Reads a record of class {@code type} from {@code payload}; unknown fields are skipped. */
     static <R extends Record> R decode(Class<R> type, ByteBuffer payload) throws StateException {
         try {

@@ -20,6 +20,9 @@ final class Replay {
     private final Map<String, ValueEntry> values = new LinkedHashMap<>();
     private final Map<String, SocketEntry> sockets = new LinkedHashMap<>();
     private final Map<String, Restore.Image.Process> processes = new LinkedHashMap<>();
+    /** Names whose tombstone is the last word of what was applied (what a state's later frames removed). */
+    final java.util.Set<String> valuesGone = new java.util.HashSet<>(), socketsGone = new java.util.HashSet<>(),
+            processesGone = new java.util.HashSet<>();
 
     /** Applies every entry {@code r} has left; a process's queued items follow it in the same run of entries. */
     void apply(StateFormat.Reader r) throws StateException {
@@ -30,11 +33,13 @@ final class Replay {
                 case "value": {
                     ValueEntry v = r.read(ValueEntry.class);
                     values.put(v.name(), v);
+                    valuesGone.remove(v.name());
                     break;
                 }
                 case "socket": {
                     SocketEntry s = r.read(SocketEntry.class);
                     sockets.put(s.name(), s);
+                    socketsGone.remove(s.name());
                     break;
                 }
                 case "process": {
@@ -44,20 +49,26 @@ final class Replay {
                     items = new ArrayList<>(p.items());
                     itemsLeft = p.items();
                     processes.put(p.spec().name(), new Restore.Image.Process(p, items));
+                    processesGone.remove(p.spec().name());
                     break;
                 }
                 case "item":
                     if (itemsLeft-- <= 0) throw new StateException("a queued item without its process");
                     items.add(r.read(ItemEntry.class));
                     break;
-                case "value-gone": values.remove(r.read(Gone.class).name()); break;
-                case "socket-gone": sockets.remove(r.read(Gone.class).name()); break;
-                case "process-gone": processes.remove(r.read(Gone.class).name()); break;
+                case "value-gone": gone(values, valuesGone, r.read(Gone.class).name()); break;
+                case "socket-gone": gone(sockets, socketsGone, r.read(Gone.class).name()); break;
+                case "process-gone": gone(processes, processesGone, r.read(Gone.class).name()); break;
                 default:
                     break; // a newer minor version's entry
             }
         }
         if (itemsLeft != 0) throw new StateException("the state lacks " + itemsLeft + " queued items");
+    }
+
+    private static void gone(Map<String, ?> entries, java.util.Set<String> gone, String name) {
+        entries.remove(name);
+        gone.add(name);
     }
 
     List<ValueEntry> values() { return new ArrayList<>(values.values()); }

@@ -33,8 +33,8 @@ public final class Restore {
 
     private Restore() {}
 
-    /** A whole state, read. */
-    public record Image(Header header, List<ValueEntry> values, List<SocketEntry> sockets, List<Process> processes) {
+    /** A whole state, read; {@code frames}: the journal frames read after its base (0 for a state without). */
+    public record Image(Header header, List<ValueEntry> values, List<SocketEntry> sockets, List<Process> processes, int frames) {
         /** A process and its queued items. */
         public record Process(ProcessEntry entry, List<ItemEntry> items) {}
     }
@@ -60,7 +60,7 @@ public final class Restore {
         List<SocketEntry> sockets = replay.sockets();
         List<Image.Process> processes = replay.processes();
         check(header, sockets, processes);
-        return new Image(header, replay.values(), sockets, processes);
+        return new Image(header, replay.values(), sockets, processes, frames.frames());
     }
 
     /** Only the header: enough to hand the state back to the previous image. */
@@ -116,10 +116,82 @@ public final class Restore {
                     descriptor(p.stdout(), number), descriptor(p.stderr(), number), p.running(), p.exitStatus(), p.removed(),
                     p.pipeGraceMillis(), p.graceDue()).output();
             output.startAt(p.headSeq(), p.sentEnd(), p.dropped());
-            for (ItemEntry item : ip.items()) {
-                if (item.kind() == OutputBuffer.CLOSED) output.appendClosed(item.timeMicros(), p.exitStatus());
-                else output.append((byte) item.kind(), item.timeMicros(), item.chunk());
+            queue(output, ip);
+        }
+    }
+
+    private static void queue(OutputBuffer output, Image.Process ip) {
+        for (ItemEntry item : ip.items()) {
+            if (item.kind() == OutputBuffer.CLOSED) output.appendClosed(item.timeMicros(), ip.entry().exitStatus());
+            else output.append((byte) item.kind(), item.timeMicros(), item.chunk());
+        }
+    }
+
+    /** A process entry's components that describe its queue, not the process. */
+    private static final Set<String> QUEUE_COMPONENTS = Set.of("headSeq", "sentEnd", "dropped", "items");
+
+    /**
+     * What a keeper's state says after its first {@code frames} journal frames: the entries
+     * written since, as they are last, and the names removed since.
+     */
+    public record Changes(List<ValueEntry> values, Set<String> valuesGone, List<SocketEntry> sockets, Set<String> socketsGone,
+                          List<Image.Process> processes, Set<String> processesGone) {
+        /** Every process of {@code image} as written again (an upgrade's standby warms up by comparing a state with itself). */
+        public static Changes processesOf(Image image) {
+            return new Changes(List.of(), Set.of(), List.of(), Set.of(), image.processes(), Set.of());
+        }
+    }
+
+    /** Reads {@link Changes} of a state: its base and first {@code frames} frames are skipped, not decoded. */
+    public static Changes readAfter(InputStream in, int frames) throws StateException {
+        StateFormat.Reader r = new StateFormat.Reader(in);
+        while (r.next()) {
+            // the base, already applied
+        }
+        JournalFrame.Reader reader = r.frames();
+        for (int i = 0; i < frames; i++) {
+            if (reader.next() == null) throw new StateException("the state has " + i + " frames, not the " + frames + " read before");
+        }
+        Replay replay = new Replay();
+        for (byte[] frame; (frame = reader.next()) != null; ) replay.apply(StateFormat.Reader.entries(frame));
+        if (reader.cut() != null) LOG.warning("The state's journal ends after " + reader.frames() + " frames: " + reader.cut());
+        return new Changes(replay.values(), replay.valuesGone, replay.sockets(), replay.socketsGone, replay.processes(),
+                replay.processesGone);
+    }
+
+    /**
+     * Why tables {@link #apply applied} from {@code built} cannot take {@code changes} (the same
+     * state's later frames) by {@link #refill}, or null when they can: only values and queues
+     * changed, and no descriptor they use was {@code replaced} (another object is at its number
+     * now). A socket or a process made, changed or removed since needs tables built anew.
+     */
+    public static String differs(Image built, Changes changes, Set<Integer> replaced) {
+        for (int fd : built.header().descriptors()) if (replaced.contains(fd)) return "descriptor " + fd + " was replaced";
+        if (!changes.sockets().isEmpty() || !changes.socketsGone().isEmpty()) return "a socket";
+        if (!changes.processesGone().isEmpty()) return "process " + changes.processesGone().iterator().next() + " left";
+        java.util.Map<String, ProcessEntry> processes = new java.util.HashMap<>();
+        for (Image.Process p : built.processes()) processes.put(p.entry().spec().name(), p.entry());
+        for (Image.Process p : changes.processes()) {
+            if (!RecordCodec.same(processes.get(p.entry().spec().name()), p.entry(), QUEUE_COMPONENTS)) {
+                return "process " + p.entry().spec().name();
             }
+        }
+        return null;
+    }
+
+    /**
+     * Gives tables applied from a state the values and queued output its later frames wrote
+     * ({@code changes}, which {@link #differs} allows). The loop must not run yet.
+     */
+    public static void refill(Changes changes, ValueTable values, ProcessTable processes) throws StateException {
+        for (String name : changes.valuesGone()) values.restoreGone(name);
+        for (ValueEntry v : changes.values()) values.restore(v.name(), v.value(), v.owner());
+        for (Image.Process ip : changes.processes()) {
+            ProcessEntry p = ip.entry();
+            dev.papa.daemon.table.HostedProcess hp = processes.find(p.spec().name());
+            if (hp == null || hp.pid() != p.pid()) throw new StateException("process " + p.spec().name() + " is not in the tables built");
+            hp.output().restartAt(p.headSeq(), p.sentEnd(), p.dropped());
+            queue(hp.output(), ip);
         }
     }
 

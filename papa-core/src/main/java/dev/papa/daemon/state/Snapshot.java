@@ -25,6 +25,11 @@ public final class Snapshot {
     private final SocketTable sockets;
     private final ProcessTable processes;
     private final Carried.Daemonwide daemon;
+    /**
+     * What the keeper's state last said of each process's queue ({@link #queueMark}, as written
+     * without output): an upgrade's hand-over carries the queues that moved since ({@link #queuesMoved}).
+     */
+    private final Map<String, long[]> journaled = new java.util.HashMap<>();
 
     public Snapshot(ValueTable values, SocketTable sockets, ProcessTable processes, Carried.Daemonwide daemon) {
         this.values = values;
@@ -71,12 +76,24 @@ public final class Snapshot {
 
     private void write(OutputStream out, String version, List<String> command, List<Integer> descriptors, boolean withOutput,
                        long generation) throws IOException {
+        if (!withOutput) journaled.clear();
         try (StateFormat.Writer w = new StateFormat.Writer(out)) {
             w.entry("header", new Header(version, command, descriptors, daemon, new WallClock().nowMicros(), generation));
             for (Map.Entry<String, ValueTable.Value> v : values.all().entrySet()) value(w, v.getKey(), v.getValue());
             for (HostedSocket s : sockets.all()) socket(w, s);
             for (HostedProcess p : processes.all()) process(w, p, withOutput);
         }
+    }
+
+    /**
+     * A process's queue as its record says it: the first item carried, every item below the
+     * second sent, the bytes dropped, and the items carried ({@code withOutput}: all; else only
+     * a closed item).
+     */
+    private static long[] queueMark(HostedProcess p, boolean withOutput) {
+        OutputBuffer o = p.output();
+        long from = withOutput ? o.headSeq() : o.isClosed() ? o.endSeq() - 1 : o.endSeq();
+        return new long[] {from, Math.max(from, o.sentEnd()), o.droppedBytes(), o.endSeq() - from};
     }
 
     private static void value(StateFormat.Writer w, String name, ValueTable.Value v) throws IOException {
@@ -90,12 +107,14 @@ public final class Snapshot {
     }
 
     /** A process and its queued items; without output, only its closed item if it has one. */
-    private static void process(StateFormat.Writer w, HostedProcess p, boolean withOutput) throws IOException {
+    private void process(StateFormat.Writer w, HostedProcess p, boolean withOutput) throws IOException {
         OutputBuffer o = p.output();
-        long from = withOutput ? o.headSeq() : o.isClosed() ? o.endSeq() - 1 : o.endSeq();
+        long[] mark = queueMark(p, withOutput);
+        long from = mark[0];
         w.entry("process", new ProcessEntry(p.spec(), p.owner(), p.pid(), p.startedMicros(), p.pidfdNumber(), p.stdoutNumber(),
                 p.stderrNumber(), p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis(), p.graceDue(),
-                from, Math.max(from, o.sentEnd()), o.droppedBytes(), (int) (o.endSeq() - from)));
+                from, mark[1], mark[2], (int) mark[3]));
+        if (!withOutput) journaled.put(p.name(), mark);
         for (long seq = from; seq < o.endSeq(); seq++) {
             w.entry("item", new ItemEntry(o.kind(seq), o.timeMicros(seq), o.chunk(seq)));
         }
@@ -118,8 +137,30 @@ public final class Snapshot {
 
     void processNow(StateFormat.Writer w, String name) throws IOException {
         HostedProcess p = processes.find(name);
-        if (p == null) gone(w, "process-gone", name);
-        else process(w, p, false);
+        if (p == null) {
+            journaled.remove(name);
+            gone(w, "process-gone", name);
+        } else {
+            process(w, p, false);
+        }
+    }
+
+    /** A process with all its queued output (an upgrade's hand-over). */
+    void processWithOutput(StateFormat.Writer w, HostedProcess p) throws IOException {
+        process(w, p, true);
+    }
+
+    /**
+     * The processes whose queue is not what the keeper's state last said of it: chunks queued,
+     * or its numbers moved since (output read, acknowledged or dropped). A removed process keeps
+     * no output: none of it is carried.
+     */
+    List<HostedProcess> queuesMoved() {
+        List<HostedProcess> moved = new ArrayList<>();
+        for (HostedProcess p : processes.all()) {
+            if (!p.removed() && !java.util.Arrays.equals(queueMark(p, true), journaled.get(p.name()))) moved.add(p);
+        }
+        return moved;
     }
 
     List<String> socketNames() {

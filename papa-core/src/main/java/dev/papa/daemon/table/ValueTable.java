@@ -164,6 +164,13 @@ public final class ValueTable {
         count(owner, cost(name, text));
     }
 
+    /** Takes back a value's removal carried over an upgrade. */
+    public void restoreGone(String name) {
+        Value old = values.remove(name);
+        changes.value(name);
+        if (old != null) count(old.owner, -cost(name, old.text));
+    }
+
     public boolean isEmpty() {
         return values.isEmpty();
     }

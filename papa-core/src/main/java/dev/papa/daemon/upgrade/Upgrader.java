@@ -178,11 +178,13 @@ public final class Upgrader implements Server.Upgrades {
         String failure;
         Fd state = null;
         try {
-            state = writeState(current);
+            state = keeper.handOverState();
+            String how = state != null ? "queued output added to the held state" : "state written";
+            if (state == null) state = writeState(current);
             long written = (System.nanoTime() - started) / 1_000_000;
-            LOG.warning(() -> "Upgrading to " + version + " (" + target.target() + "); state written in " + written
-                    + " ms; handing over to the new daemon");
-            failure = KeeperUpgrade.handOver(keeper, state);
+            // said once the next JVM is taking over: a log write is not where the port waits
+            failure = KeeperUpgrade.handOver(keeper, state, () -> LOG.warning(() -> "Upgrading to " + version + " ("
+                    + target.target() + "); " + how + " in " + written + " ms; handed over to the new daemon"));
         } catch (IOException | RuntimeException e) {
             failure = e.toString();
             KeeperUpgrade.cancel(keeper); // the keeper waits for a hand-over that will not come
