@@ -139,7 +139,7 @@ public final class Daemon implements AutoCloseable {
             throws IOException, StateException {
         config.childOpenFilesSoft(image.header().daemon().childOpenFilesSoft()); // the first image's, not this one's raised limit
         Daemon d = new Daemon(config, image, false);
-        return d.serve(image, stateFd, started, how);
+        return d.serve(image, stateFd, started, how, true);
     }
 
     private static Restore.Image read(Fd stateFd) throws IOException, StateException {
@@ -158,8 +158,8 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
-    /** Serves: the loop thread starts. {@code how} the state was taken, for the log; empty for a whole state. */
-    private Daemon serve(Restore.Image image, Fd stateFd, long started, String how) {
+    /** Serves: the loop thread starts. {@code how} the state was taken, for the log; {@code wholeState}: it was read whole. */
+    private Daemon serve(Restore.Image image, Fd stateFd, long started, String how, boolean wholeState) {
         int[] counts = {values.size(), sockets.all().size(), processes.all().size()}; // the loop's own from now on
         thread.start();
         long serving = System.nanoTime();
@@ -167,7 +167,7 @@ public final class Daemon implements AutoCloseable {
         long micros = new WallClock().nowMicros() - image.header().writtenMicros();
         LOG.warning(() -> "Restored " + counts[0] + " values, " + counts[1] + " sockets and " + counts[2] + " processes from "
                 + image.header().version() + how + " in " + (serving - started) / 1_000_000 + " ms; serving on " + where()
-                + (how.isEmpty() ? ", " + micros / 1000 + " ms after the state was written" : ""));
+                + (wholeState ? ", " + micros / 1000 + " ms after the state was written" : ""));
         return this;
     }
 
@@ -200,17 +200,15 @@ public final class Daemon implements AutoCloseable {
                 if (why == null) {
                     Restore.refill(changes, built.values, built.processes);
                     built.attachKeeper();
-                    return built.serve(built.image, stateFd, started, ", and its frames since, into tables built before the hand-over");
+                    return built.serve(built.image, stateFd, started, ", and its frames since, into tables built before the hand-over", false);
                 }
                 why = why + " changed since the standby started";
             } catch (StateException e) {
                 why = "the frames after it: " + e.getMessage();
             }
         }
-        String because = why;
-        LOG.info(() -> "Taking over into tables built anew: " + because);
         if (built != null) built.discard();
-        return restore(config, read(stateFd), stateFd, started, "");
+        return restore(config, read(stateFd), stateFd, started, " into tables built anew (" + why + ")");
     }
 
     /** A standby's tables that will not serve: its loop and threads end; every descriptor of the tables stays open. */

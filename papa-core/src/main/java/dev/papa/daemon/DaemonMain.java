@@ -197,6 +197,7 @@ public final class DaemonMain {
             dev.papa.daemon.keeper.KeeperUpgrade.warmUp(link);
             dev.papa.daemon.keeper.KeeperUpgrade.Serving serving = dev.papa.daemon.keeper.KeeperUpgrade.servingState(link);
             Daemon built = prebuild(config, serving);
+            holdStandbyForTest(built != null);
             dev.papa.daemon.keeper.KeeperUpgrade.TakeOver t = dev.papa.daemon.keeper.KeeperUpgrade.awaitTakeOver(link);
             return Daemon.takeOver(config, built, built != null && serving.is(t.state()), t.state(), t.replaced());
         }
@@ -207,6 +208,25 @@ public final class DaemonMain {
                     + (state == null ? "; no state to take back" : "; taking its state back"));
         }
         return state == null ? Daemon.start(config) : Daemon.restore(config, state);
+    }
+
+    /**
+     * Test hook: with {@code -Dpapa.test.holdStandby=PATH}, an upgrade's standby says it built
+     * its tables (creates PATH.built, or PATH.unbuilt) and waits up to a minute for PATH before
+     * it says it is ready, so that a test can change the tables in between.
+     */
+    static final String HOLD_STANDBY_PROPERTY = "papa.test.holdStandby";
+
+    private static void holdStandbyForTest(boolean built) {
+        String path = System.getProperty(HOLD_STANDBY_PROPERTY);
+        if (path == null) return;
+        try {
+            java.nio.file.Files.createFile(java.nio.file.Path.of(path + (built ? ".built" : ".unbuilt")));
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!java.nio.file.Files.exists(java.nio.file.Path.of(path)) && System.nanoTime() < deadline) Thread.sleep(10);
+        } catch (IOException | InterruptedException e) {
+            throw new IllegalStateException(HOLD_STANDBY_PROPERTY + ": " + e, e);
+        }
     }
 
     /** The tables of an upgrade's standby, built while the serving JVM serves; null if they cannot be (built at the take-over). */

@@ -277,7 +277,7 @@ class KeeperKillIT {
     }
 
     /** Until a new daemon JVM (not {@code old}) answers a request. */
-    private static void awaitServing(JarDaemon d, int old, int keeper) throws Exception {
+    static void awaitServing(JarDaemon d, int old, int keeper) throws Exception {
         long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
         while (true) {
             try (ProtocolClient c = d.connect()) {

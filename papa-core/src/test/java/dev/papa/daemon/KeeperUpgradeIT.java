@@ -99,6 +99,123 @@ class KeeperUpgradeIT {
         }
     }
 
+    /**
+     * The standby builds its tables from the serving JVM's kept state while that JVM serves;
+     * values set and removed meanwhile, and output queued meanwhile, come in the frames the
+     * hand-over adds to that state, and only those are read at the take-over.
+     */
+    @Test
+    void valuesAndOutputChangedWhileTheStandbyWaitsComeInTheHandOversFrames() throws Exception {
+        Path hold = dir.resolve("hold");
+        Path go = dir.resolve("go");
+        Path ticker = Files.writeString(dir.resolve("ticker.sh"),
+                "i=0; while [ ! -e " + go + " ]; do i=$((i+1)); echo tick$i; sleep 0.01; done; echo end\n");
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(KeeperKillIT.CHECK_JOURNAL,
+                "-D" + DaemonMain.HOLD_STANDBY_PROPERTY + "=" + hold), List.of("--keeper"))) {
+            try (ProtocolClient c = d.connect()) {
+                c.ok("set kept 1");
+                c.ok("set gone 1");
+                c.ok("make process lines /usr/bin/seq -f line%g 100");
+                awaitExited(c, "lines");
+                d.hosted(UpgradeIT.number(PID, c.ok("make process ticker /bin/sh " + ticker)));
+            }
+            String[] reply = new String[1];
+            Thread upgrade = new Thread(() -> {
+                try {
+                    reply[0] = d.upgrade(JarDaemon.jar().toString());
+                } catch (Exception e) {
+                    reply[0] = e.toString();
+                }
+            });
+            upgrade.start();
+            awaitFile(Path.of(hold + ".built"));
+            try (ProtocolClient c = d.connect()) { // the standby's tables are built; the serving JVM changes its own
+                c.ok("set kept 2");
+                c.ok("remove values gone");
+                c.ok("set new 3");
+            }
+            Files.createFile(hold);
+            upgrade.join();
+            assertTrue(reply[0].startsWith("Upgrading to papa "), reply[0]);
+            Files.createFile(go);
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("2", c.ok("get kept"));
+                assertEquals("", c.ok("get gone"));
+                assertEquals("3", c.ok("get new"));
+                c.writeLine("watch processes lines");
+                assertEquals("Watching 1", c.readLine());
+                assertEquals(expectedLines(), ProtocolClient.out(c.watchToEnd()), "every queued line, once, in order");
+                c.writeLine("watch processes ticker");
+                assertEquals("Watching 1", c.readLine());
+                String[] ticks = ProtocolClient.out(c.watchToEnd()).split("\n");
+                assertEquals("end", ticks[ticks.length - 1]);
+                for (int i = 0; i < ticks.length - 1; i++) assertEquals("tick" + (i + 1), ticks[i], "every tick, once, in order");
+            }
+            String log = d.logText();
+            assertTrue(log.contains(", and its frames since, into tables built before the hand-over"), log);
+            assertTrue(log.contains("queued output added to the held state"), log);
+            KeeperKillIT.assertJournalChecked(d, 2);
+        }
+    }
+
+    /** A process made while the standby waits: the take-over builds its tables anew, from the whole state handed over. */
+    @Test
+    void aProcessMadeWhileTheStandbyWaitsIsTakenOverFromTheWholeState() throws Exception {
+        Path hold = dir.resolve("hold");
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(KeeperKillIT.CHECK_JOURNAL,
+                "-D" + DaemonMain.HOLD_STANDBY_PROPERTY + "=" + hold), List.of("--keeper"))) {
+            String sleeper;
+            try (ProtocolClient c = d.connect()) {
+                c.ok("set kept 1");
+                sleeper = c.ok("make process sleeper /bin/sleep 600");
+                d.hosted(UpgradeIT.number(PID, sleeper));
+            }
+            String[] reply = new String[1];
+            Thread upgrade = new Thread(() -> {
+                try {
+                    reply[0] = d.upgrade(JarDaemon.jar().toString());
+                } catch (Exception e) {
+                    reply[0] = e.toString();
+                }
+            });
+            upgrade.start();
+            awaitFile(Path.of(hold + ".built"));
+            String late;
+            try (ProtocolClient c = d.connect()) {
+                late = c.ok("make process late /bin/sleep 600");
+                d.hosted(UpgradeIT.number(PID, late));
+                c.ok("set kept 2");
+            }
+            Files.createFile(hold);
+            upgrade.join();
+            assertTrue(reply[0].startsWith("Upgrading to papa "), reply[0]);
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("2", c.ok("get kept"));
+                assertEquals(late + "\n" + sleeper, c.ok("list processes"));
+            }
+            String log = d.logText();
+            assertTrue(log.contains(" into tables built anew (process late changed since the standby started)"), log);
+            KeeperKillIT.assertJournalChecked(d, 2);
+        }
+    }
+
+    private static void awaitFile(Path p) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
+        while (!Files.exists(p)) {
+            if (System.currentTimeMillis() > deadline) throw new AssertionError(p + " never appeared: the standby did not build its tables");
+            Thread.sleep(10); // polling for a file the standby JVM creates
+        }
+    }
+
+    /** Waits until {@code name} has exited (its record then stays as it is). */
+    private static void awaitExited(ProtocolClient c, String name) throws Exception {
+        long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
+        while (!c.ok("list processes " + name).contains(" running=False ")) {
+            if (System.currentTimeMillis() > deadline) throw new AssertionError(name + " did not exit");
+            Thread.sleep(20);
+        }
+    }
+
     private static String expectedLines() {
         StringBuilder b = new StringBuilder();
         for (int i = 1; i <= 100; i++) b.append("line").append(i).append('\n');
@@ -119,16 +236,16 @@ class KeeperUpgradeIT {
     }
 
     /**
-     * A real broken jar: it lacks a class only a running daemon needs, so it passes --check-state,
-     * starts, says it is ready and dies of NoClassDefFoundError taking over. The serving JVM,
+     * A real broken jar: it lacks a class only the take-over needs, so it passes --check-state,
+     * starts, builds its tables, says it is ready and dies of NoClassDefFoundError taking over. The serving JVM,
      * which handed over and waited, serves on with everything.
      */
     @Test
     void aNewJvmThatDiesTakingOverLeavesTheServingOneUnchanged() throws Exception {
         Path jar = JarDaemon.jar();
-        Path broken = Files.copy(jar, dir.resolve("papa-no-facts.jar"), StandardCopyOption.REPLACE_EXISTING);
+        Path broken = Files.copy(jar, dir.resolve("papa-no-take-over.jar"), StandardCopyOption.REPLACE_EXISTING);
         try (java.nio.file.FileSystem zip = java.nio.file.FileSystems.newFileSystem(broken)) {
-            Files.delete(zip.getPath("dev/papa/daemon/DaemonFacts.class"));
+            Files.delete(zip.getPath("dev/papa/daemon/keeper/KeeperUpgrade$TakeOver.class"));
         }
         try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), jar, List.of(), List.of("--keeper"))) {
             String sleeper;
@@ -136,13 +253,17 @@ class KeeperUpgradeIT {
             try (ProtocolClient c = d.connect()) {
                 c.ok("set kept 1");
                 sleeper = c.ok("make process sleeper /bin/sleep 600");
+                // 100 lines queued when the hand-over adds them to the held state
+                Path talker = Files.writeString(dir.resolve("talker.sh"), "seq -f line%g 100; exec sleep 600\n");
+                d.hosted(UpgradeIT.number(PID, c.ok("make process talker /bin/sh " + talker)));
+                awaitQueued(c, "talker", 100);
                 daemonBefore = c.ok("list daemon");
             }
             d.hosted(UpgradeIT.number(PID, sleeper));
             assertTrue(d.upgrade(broken.toString()).startsWith("Upgrading to papa "));
             try (ProtocolClient c = d.connect()) {
                 assertEquals("1", c.ok("get kept"));
-                assertEquals(sleeper, c.ok("list processes"));
+                assertEquals(sleeper, c.ok("list processes sleeper"));
                 String daemon = c.ok("list daemon");
                 assertEquals(UpgradeIT.number(DAEMON, daemonBefore), UpgradeIT.number(DAEMON, daemon), "the same JVM serves");
                 assertTrue(daemon.contains("\nupgrades=0\n"), daemon);
@@ -151,7 +272,35 @@ class KeeperUpgradeIT {
             }
             String log = d.logText();
             assertTrue(log.contains("upgrade failed: the new daemon (pid "), log);
-            assertTrue(log.contains("NoClassDefFoundError: dev/papa/daemon/DaemonFacts"), log);
+            assertTrue(log.contains("NoClassDefFoundError: dev/papa/daemon/keeper/KeeperUpgrade$TakeOver"), log);
+
+            // the lines are acknowledged, then the JVM dies: the next one must not deliver them
+            // again from the hand-over's frames (the serving JVM wrote a new base when it resumed)
+            try (ProtocolClient c = d.connect()) {
+                c.writeLine("watch processes talker");
+                assertEquals("Watching 1", c.readLine());
+                StringBuilder got = new StringBuilder();
+                while (!got.toString().equals(expectedLines())) {
+                    got.append(ProtocolClient.out(c.readBatch()));
+                    c.writeLine("");
+                }
+            }
+            try (ProtocolClient c = d.connect()) {
+                long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
+                while (!c.ok("list daemon").contains("\nqueued=0\n")) {
+                    assertTrue(System.currentTimeMillis() < deadline, "the acknowledgement was not taken");
+                    Thread.sleep(20);
+                }
+            }
+            int jvm = KeeperKillIT.daemonJvm(d.pid());
+            dev.papa.posix.Processes.kill(jvm, 9);
+            KeeperKillIT.awaitServing(d, jvm, d.pid());
+            try (ProtocolClient c = d.connect()) {
+                c.writeLine("watch processes talker");
+                assertEquals("Watching 1", c.readLine());
+                Thread.sleep(500); // a batch of what is queued is sent at once
+                assertEquals("", c.pending(), "acknowledged lines came again after a death");
+            }
         }
     }
 

@@ -196,7 +196,7 @@ public final class KeeperUpgrade {
      * linked and initialized now, while the serving JVM serves: not while the port waits.
      */
     private static final Class<?>[] TAKE_OVER_CLASSES = {dev.papa.daemon.state.Journal.class, dev.papa.daemon.state.ChangedEntries.class,
-            dev.papa.daemon.state.JournalCheck.class, Restore.Changes.class, TakeOver.class};
+            dev.papa.daemon.state.JournalCheck.class, Restore.Changes.class};
 
     public static TakeOver awaitTakeOver(KeeperLink link) throws IOException {
         link.send(KeeperMessage.READY, 0, 0);
