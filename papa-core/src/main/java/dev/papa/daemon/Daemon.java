@@ -195,7 +195,7 @@ public final class Daemon implements AutoCloseable {
         String why = built == null ? "no tables were built" : sameState ? null : "the state handed over is a whole state";
         if (why == null) {
             try (java.io.InputStream in = dev.papa.posix.Memfd.input(stateFd.get())) {
-                Restore.Changes changes = Restore.readAfter(in, built.image.frames());
+                Restore.Changes changes = Restore.readAfter(in, built.image.end());
                 why = Restore.differs(built.image, changes, replaced);
                 if (why == null) {
                     Restore.refill(changes, built.values, built.processes);
@@ -209,6 +209,16 @@ public final class Daemon implements AutoCloseable {
         }
         if (built != null) built.discard();
         return restore(config, read(stateFd), stateFd, started, " into tables built anew (" + why + ")");
+    }
+
+    /**
+     * A standby's last preparation before it says it is ready: the classes the first sessions
+     * use initialized and a peer lookup run, so that the first client after the take-over
+     * waits for none of it.
+     */
+    public void warmUpSessions() {
+        Preload.initialize("daemon/session/", "daemon/protocol/", "daemon/access/", "daemon/principal/", "peer/");
+        server.warmAccess();
     }
 
     /** A standby's tables that will not serve: its loop and threads end; every descriptor of the tables stays open. */

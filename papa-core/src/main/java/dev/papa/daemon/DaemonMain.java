@@ -197,6 +197,7 @@ public final class DaemonMain {
             dev.papa.daemon.keeper.KeeperUpgrade.warmUp(link);
             dev.papa.daemon.keeper.KeeperUpgrade.Serving serving = dev.papa.daemon.keeper.KeeperUpgrade.servingState(link);
             Daemon built = prebuild(config, serving);
+            if (built != null) built.warmUpSessions();
             holdStandbyForTest(built != null);
             dev.papa.daemon.keeper.KeeperUpgrade.TakeOver t = dev.papa.daemon.keeper.KeeperUpgrade.awaitTakeOver(link);
             return Daemon.takeOver(config, built, built != null && serving.is(t.state()), t.state(), t.replaced());

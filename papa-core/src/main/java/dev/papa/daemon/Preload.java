@@ -38,12 +38,23 @@ public final class Preload {
     private static int loadAll() {
         dev.papa.daemon.upgrade.Relaunch.current(); // reads the JVM's options through a library loaded now, not at the upgrade
         int n = 0;
-        n += classesNear(dev.papa.daemon.Daemon.class, "dev/papa/daemon/");
-        n += classesNear(dev.papa.posix.Fd.class, "dev/papa/posix/");
+        n += classesNear(dev.papa.daemon.Daemon.class, "dev/papa/daemon/", false);
+        n += classesNear(dev.papa.posix.Fd.class, "dev/papa/posix/", false);
         return n;
     }
 
-    private static int classesNear(Class<?> anchor, String prefix) {
+    /**
+     * Initializes the daemon's classes under these package paths (relative to dev/papa/):
+     * an upgrade's standby does it before it serves, so that the first connections after the
+     * take-over do not wait for class initialization and verification. Returns how many.
+     */
+    public static int initialize(String... packages) {
+        int n = 0;
+        for (String p : packages) n += classesNear(dev.papa.daemon.Daemon.class, "dev/papa/" + p, true);
+        return n;
+    }
+
+    private static int classesNear(Class<?> anchor, String prefix, boolean initialize) {
         List<String> names = new ArrayList<>();
         try {
             CodeSource cs = anchor.getProtectionDomain().getCodeSource();
@@ -73,7 +84,7 @@ public final class Preload {
             String cls = file.substring(0, file.length() - ".class".length()).replace('/', '.').replace('\\', '.');
             if (cls.endsWith("module-info") || cls.endsWith("package-info")) continue;
             try {
-                Class.forName(cls, false, loader);
+                Class.forName(cls, initialize, loader);
                 n++;
             } catch (Throwable t) { // LinkageError: an optional class; never stop the start for it
                 LOG.log(Level.FINE, "cannot preload " + cls, t);

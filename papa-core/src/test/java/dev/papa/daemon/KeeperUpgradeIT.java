@@ -151,8 +151,7 @@ class KeeperUpgradeIT {
                 assertEquals("end", ticks[ticks.length - 1]);
                 for (int i = 0; i < ticks.length - 1; i++) assertEquals("tick" + (i + 1), ticks[i], "every tick, once, in order");
             }
-            String log = d.logText();
-            assertTrue(log.contains(", and its frames since, into tables built before the hand-over"), log);
+            String log = awaitLog(d, ", and its frames since, into tables built before the hand-over"); // said once it serves
             assertTrue(log.contains("queued output added to the held state"), log);
             KeeperKillIT.assertJournalChecked(d, 2);
         }
@@ -193,10 +192,20 @@ class KeeperUpgradeIT {
                 assertEquals("2", c.ok("get kept"));
                 assertEquals(late + "\n" + sleeper, c.ok("list processes"));
             }
-            String log = d.logText();
-            assertTrue(log.contains(" into tables built anew (process late changed since the standby started)"), log);
+            awaitLog(d, " into tables built anew (process late changed since the standby started)");
             KeeperKillIT.assertJournalChecked(d, 2);
         }
+    }
+
+    /** The daemon's log once it contains {@code text} (a line the new JVM writes after it serves). */
+    private static String awaitLog(JarDaemon d, String text) throws Exception {
+        long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
+        String log;
+        while (!(log = d.logText()).contains(text)) {
+            if (System.currentTimeMillis() > deadline) throw new AssertionError("no \"" + text + "\" in the log:\n" + log);
+            Thread.sleep(20); // polling the log file
+        }
+        return log;
     }
 
     private static void awaitFile(Path p) throws InterruptedException {

@@ -74,6 +74,20 @@ public final class AccessControl {
         return null;
     }
 
+    /**
+     * Identifies the peer of {@code fd} as {@link #admit} does, admitting nothing: an upgrade's
+     * standby runs it on a connection of its own, so that the lookup's code and native calls
+     * are warm for the first client after the take-over. The uid found, or -1.
+     */
+    public int identifyForWarmUp(Fd fd) {
+        try {
+            return identify(fd.get()).uid.orElse(-1);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.FINE, "warm-up peer lookup", e);
+            return -1;
+        }
+    }
+
     /** Closes the sock_diag socket (daemon exit). */
     public void close() {
         owners.close();

@@ -121,7 +121,7 @@ public final class KeeperUpgrade {
             try (java.io.InputStream in = Memfd.input(state); java.io.InputStream again = Memfd.input(state)) {
                 Restore.Image image = Restore.read(in);
                 Restore.differs(image, Restore.Changes.processesOf(image), java.util.Set.of());
-                Restore.readAfter(again, image.frames());
+                Restore.readAfter(again, image.end());
             } catch (IOException | StateException | RuntimeException ex) {
                 int s = state;
                 LOG.fine(() -> "warm-up read of state " + s + ": " + ex);
@@ -196,7 +196,7 @@ public final class KeeperUpgrade {
      * linked and initialized now, while the serving JVM serves: not while the port waits.
      */
     private static final Class<?>[] TAKE_OVER_CLASSES = {dev.papa.daemon.state.Journal.class, dev.papa.daemon.state.ChangedEntries.class,
-            dev.papa.daemon.state.JournalCheck.class, Restore.Changes.class};
+            dev.papa.daemon.state.JournalCheck.class, Restore.Changes.class, dev.papa.daemon.Version.class};
 
     public static TakeOver awaitTakeOver(KeeperLink link) throws IOException {
         link.send(KeeperMessage.READY, 0, 0);

@@ -241,6 +241,22 @@ public final class Server {
         for (Session s : sessions.toArray(new Session[0])) s.close();
     }
 
+    /**
+     * An upgrade's standby, before it serves: looks up the owner of a loopback connection of
+     * its own as a client's would be looked up, so that the first client after the take-over
+     * does not wait for cold code. Nothing is admitted; the connection is closed.
+     */
+    public void warmAccess() {
+        if (access == null || !tcp) return;
+        try (Fd l = Sockets.bindInet(Sockets.Family.INET, Sockets.Type.STREAM, java.net.InetAddress.getLoopbackAddress(), 0, 1, false, null);
+             java.net.Socket client = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), Sockets.localPort(l.get()));
+             Fd accepted = Sockets.accept(l.get())) {
+            if (accepted != null) access.identifyForWarmUp(accepted);
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.log(java.util.logging.Level.FINE, "warm-up connection", e);
+        }
+    }
+
     /** The exec failed: serve again. */
     public void resumeAfterFailedUpgrade() throws PosixException {
         upgrading = false;

@@ -37,11 +37,22 @@ final class JournalFrame {
     /** Reads frames in order until the end of the journal. */
     static final class Reader {
         private final DataInputStream in;
+        private final StateFormat.Counting counted;
         private int frames;
         private String cut;
+        private long end;
 
-        Reader(DataInputStream in) {
+        /** Frames from the start of {@code in}. */
+        static Reader of(java.io.InputStream in) {
+            StateFormat.Counting counted = new StateFormat.Counting(new java.io.BufferedInputStream(in, 1 << 16));
+            return new Reader(new DataInputStream(counted), counted);
+        }
+
+        /** Frames from {@code in}, which reads through {@code counted}. */
+        Reader(DataInputStream in, StateFormat.Counting counted) {
             this.in = in;
+            this.counted = counted;
+            this.end = counted.count();
         }
 
         /** The next frame's payload; null at the end: end of file, or a cut or damaged frame ({@link #cut()}). */
@@ -57,6 +68,7 @@ final class JournalFrame {
                 in.readFully(payload);
                 if (crc(payload, length) != crc) return cut("frame " + frames + " fails its checksum");
                 frames++;
+                end = counted.count();
                 return payload;
             } catch (EOFException e) {
                 return cut("frame " + frames + " is cut short");
@@ -72,6 +84,9 @@ final class JournalFrame {
 
         /** Whole frames read. */
         int frames() { return frames; }
+
+        /** Where the last whole frame read ends, counted from the start of the stream (the state's first byte). */
+        long end() { return end; }
 
         /** Why the journal ended before the end of the file (a write cut by a kill), or null. */
         String cut() { return cut; }

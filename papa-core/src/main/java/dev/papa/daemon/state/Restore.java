@@ -33,8 +33,11 @@ public final class Restore {
 
     private Restore() {}
 
-    /** A whole state, read; {@code frames}: the journal frames read after its base (0 for a state without). */
-    public record Image(Header header, List<ValueEntry> values, List<SocketEntry> sockets, List<Process> processes, int frames) {
+    /**
+     * A whole state, read; {@code end}: the bytes of its base and whole journal frames, which a
+     * later read of the same state's frames skips ({@link #readAfter}).
+     */
+    public record Image(Header header, List<ValueEntry> values, List<SocketEntry> sockets, List<Process> processes, long end) {
         /** A process and its queued items. */
         public record Process(ProcessEntry entry, List<ItemEntry> items) {}
     }
@@ -60,7 +63,7 @@ public final class Restore {
         List<SocketEntry> sockets = replay.sockets();
         List<Image.Process> processes = replay.processes();
         check(header, sockets, processes);
-        return new Image(header, replay.values(), sockets, processes, frames.frames());
+        return new Image(header, replay.values(), sockets, processes, frames.end());
     }
 
     /** Only the header: enough to hand the state back to the previous image. */
@@ -142,16 +145,17 @@ public final class Restore {
         }
     }
 
-    /** Reads {@link Changes} of a state: its base and first {@code frames} frames are skipped, not decoded. */
-    public static Changes readAfter(InputStream in, int frames) throws StateException {
-        StateFormat.Reader r = new StateFormat.Reader(in);
-        while (r.next()) {
-            // the base, already applied
+    /**
+     * Reads {@link Changes} of a state: the frames after its first {@code end} bytes (an
+     * {@link Image#end}: whole frames end there, and a state is only ever appended to).
+     */
+    public static Changes readAfter(InputStream in, long end) throws StateException {
+        try {
+            in.skipNBytes(end);
+        } catch (IOException e) {
+            throw new StateException("the state ends before the " + end + " bytes read before", e);
         }
-        JournalFrame.Reader reader = r.frames();
-        for (int i = 0; i < frames; i++) {
-            if (reader.next() == null) throw new StateException("the state has " + i + " frames, not the " + frames + " read before");
-        }
+        JournalFrame.Reader reader = JournalFrame.Reader.of(in);
         Replay replay = new Replay();
         for (byte[] frame; (frame = reader.next()) != null; ) replay.apply(StateFormat.Reader.entries(frame));
         if (reader.cut() != null) LOG.warning("The state's journal ends after " + reader.frames() + " frames: " + reader.cut());

@@ -82,6 +82,38 @@ public final class StateFormat {
     }
 
     /** Reads entries in order; refuses an unknown major version. */
+    /** An input stream that counts the bytes it delivered. */
+    static final class Counting extends java.io.FilterInputStream {
+        private long count;
+
+        Counting(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) count++;
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = super.read(b, off, len);
+            if (n > 0) count += n;
+            return n;
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            long k = super.skip(n);
+            count += k;
+            return k;
+        }
+
+        long count() { return count; }
+    }
+
     static final class Reader {
         private final DataInputStream in;
         final int major;
@@ -97,15 +129,20 @@ public final class StateFormat {
         }
 
         private Reader(byte[] framePayload) {
-            in = new DataInputStream(new java.io.ByteArrayInputStream(framePayload));
+            counted = new Counting(new java.io.ByteArrayInputStream(framePayload));
+            in = new DataInputStream(counted);
             major = MAJOR;
             minor = MINOR;
             frame = true;
         }
 
+        /** Bytes read from the start of the state (a journal's frames are read through this reader's stream too). */
+        private final Counting counted;
+
         Reader(InputStream is) throws StateException {
             frame = false;
-            in = new DataInputStream(new BufferedInputStream(is, 1 << 16));
+            counted = new Counting(new BufferedInputStream(is, 1 << 16));
+            in = new DataInputStream(counted);
             try {
                 byte[] magic = new byte[MAGIC.length];
                 in.readFully(magic);
@@ -144,7 +181,7 @@ public final class StateFormat {
 
         /** After the end entry: the journal frames that follow it (the keeper's state). */
         JournalFrame.Reader frames() {
-            return new JournalFrame.Reader(in);
+            return new JournalFrame.Reader(in, counted);
         }
 
         <R extends Record> R read(Class<R> type) throws StateException {

@@ -370,8 +370,9 @@ class JournalTest {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(frame);
         assertEquals(payload.length, b.getInt());
         assertEquals((int) crc.getValue(), b.getInt());
-        JournalFrame.Reader r = new JournalFrame.Reader(new java.io.DataInputStream(new ByteArrayInputStream(frame)));
+        JournalFrame.Reader r = JournalFrame.Reader.of(new ByteArrayInputStream(frame));
         assertArrayEquals(payload, r.next());
+        assertEquals(frame.length, r.end(), "the whole frame read");
         assertEquals(null, r.next());
         assertEquals(null, r.cut(), "a clean end is no cut");
     }
