@@ -88,6 +88,30 @@ public final class Memfd {
     return Files.size(path(fd));
   }
 
+  /**
+   * Bytes of the file that hold pages (SEEK_DATA/SEEK_HOLE, on a description of its own so that
+   * the offset of {@code fd} does not move): what it costs in memory, holes excluded.
+   */
+  public static long dataBytes(int fd) throws PosixException {
+    final int seekData = 3, seekHole = 4, enxio = 6;
+    try (Fd own = reopen("/proc/self/fd/" + fd)) {
+      long total = 0;
+      long at = 0;
+      while (true) {
+        long data = LibC.lseek(own.get(), at, seekData);
+        if (data < 0) {
+          int errno = Native.getLastError();
+          if (errno == enxio) return total; // no data after at
+          throw new PosixException("lseek(SEEK_DATA)", errno);
+        }
+        long hole = LibC.lseek(own.get(), data, seekHole);
+        if (hole < 0) throw new PosixException("lseek(SEEK_HOLE)", Native.getLastError());
+        total += hole - data;
+        at = hole;
+      }
+    }
+  }
+
   /** True when {@code fd} is a memfd that can no longer shrink ({@link #sealShrink} or {@link #seal}). */
   public static boolean cannotShrink(int fd) {
     int s = LibC.fcntl(fd, F_GET_SEALS, 0);

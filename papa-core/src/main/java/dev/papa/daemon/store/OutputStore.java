@@ -212,6 +212,8 @@ public final class OutputStore implements AutoCloseable {
     public long fileSize() { return header.fileSize(); }
     /** System calls that gave pages back so far. */
     public long punchCalls() { return punch.punchCalls(); }
+    /** Dead bytes behind the start that are given back at once (below, they wait for more or for {@link #trim}). */
+    int punchThreshold() { return punch.threshold; }
 
     public byte kind(long seq) { return (byte) map.getInt(item(seq) + I_KIND_SEQ); }
     public long timeMicros(long seq) { return map.getLong(item(seq) + I_TIME); }
