@@ -79,7 +79,11 @@ public final class OutputStore implements AutoCloseable {
 
     /** A new, empty store whose chunks are at most {@code maxChunk} bytes. */
     public static OutputStore create(int memfd, long capacity, int maxChunk) throws IOException {
-        StoreHeader h = StoreHeader.forCapacity(capacity, maxChunk, SharedMapping.PAGE);
+        return create(memfd, StoreHeader.forCapacity(capacity, maxChunk, SharedMapping.PAGE));
+    }
+
+    /** A new store of geometry {@code h} (tests: a ring smaller than the capacity needs). */
+    static OutputStore create(int memfd, StoreHeader h) throws IOException {
         if (Memfd.size(memfd) != 0) throw new IllegalArgumentException("a store is made in an empty memfd");
         Memfd.truncate(memfd, h.fileSize());
         Memfd.sealShrink(memfd);
