@@ -252,6 +252,54 @@ class StoreModelTest {
         }
     }
 
+    /**
+     * A capped ring (over about 85 MiB of capacity; here a ring of 4 pages for 16,000 bytes)
+     * fills before the overflow rule evicts: the oldest items go, whole, counted in dropped when
+     * no watcher was sent them, exactly as the overflow rule would.
+     */
+    @Test
+    void aFullRingEvictsTheOldestLikeTheOverflowRule() throws Exception {
+        long seed = SEED;
+        Random rnd = new Random(seed);
+        NumberedItems items = new NumberedItems(3000);
+        long dropped = 0, ringEvictions = 0;
+        try (Fd fd = Memfd.create("store-full-ring")) {
+            OutputStore s = OutputStore.create(fd.get(), new StoreHeader(SharedMapping.PAGE, 4 * SharedMapping.PAGE, 16_000, 3000));
+            ByteBuffer read = ByteBuffer.allocateDirect(4096);
+            try {
+                for (int i = 0; i < 20_000; i++) {
+                    String at = "seed " + seed + " (-Dpapa.store.seed), op " + i + ": ";
+                    long head = s.headSeq(), sent = s.sentEnd(), bytes = s.bytes();
+                    long seq = s.endSeq();
+                    int r = rnd.nextInt(100);
+                    if (r < 60) {
+                        items.append(s, seq, read);
+                        long lost = 0;
+                        for (long e = head; e < s.headSeq(); e++) if (e >= sent) lost += items.length(e);
+                        dropped += lost;
+                        if (bytes + items.length(seq) <= s.capacity() && s.headSeq() > head) ringEvictions++;
+                    } else if (r < 80) {
+                        s.acknowledge(head + rnd.nextInt(s.size() + 1));
+                    } else if (r < 95) {
+                        s.markSent(head + rnd.nextInt(s.size() + 1));
+                    } else {
+                        s.close();
+                        s = OutputStore.open(fd.get());
+                    }
+                    assertEquals(null, items.check(s), at);
+                    assertEquals(dropped, s.droppedBytes(), at + "dropped");
+                    long queued = 0;
+                    for (long e = s.headSeq(); e < s.endSeq(); e++) queued += items.length(e);
+                    assertEquals(queued, s.bytes(), at + "bytes");
+                    assertTrue(s.bytes() <= s.capacity() && s.storeBytes() <= 4 * SharedMapping.PAGE, at + "bounds");
+                }
+            } finally {
+                s.close();
+            }
+        }
+        assertTrue(ringEvictions > 100, "the ring was full " + ringEvictions + " times");
+    }
+
     @Test
     void badArgumentsAreRefused() throws Exception {
         try (Fd fd = Memfd.create("store-args"); OutputStore s = OutputStore.create(fd.get(), 100, 64)) {
