@@ -51,13 +51,15 @@ public final class OutputStore implements AutoCloseable {
     private final StoreState state;
     private final ItemIndex index;
     private final PagePunch punch;
+    private final int soft;   // where a queue that is not empty wraps when it can (StoreHeader.softRing)
+    private long lastMicros;  // the newest item's capture time: the clock of PagePunch
     private long bytes;       // chunk bytes queued
-    private long startPos;    // logical positions (ring offset = position mod ring): for PagePunch
-    private long endPos;
+    private long itemBytes;   // ring bytes of the queued items (headers, chunks, alignment)
     private long sentEnd;
     private boolean pauses;
+    private boolean unmapped;
 
-    private OutputStore(SharedMapping mapping, StoreHeader header, StoreState state, ItemIndex index, long bytes, long used) {
+    private OutputStore(SharedMapping mapping, StoreHeader header, StoreState state, ItemIndex index, long bytes, long itemBytes, boolean fresh) {
         this.mapping = mapping;
         this.map = mapping.buffer();
         this.header = header;
@@ -66,10 +68,10 @@ public final class OutputStore implements AutoCloseable {
         this.state = state;
         this.index = index;
         this.bytes = bytes;
-        this.startPos = state.start;
-        this.endPos = state.start + used;
+        this.itemBytes = itemBytes;
         this.sentEnd = state.headSeq;
-        this.punch = new PagePunch(mapping, base, ring, SharedMapping.PAGE, startPos, endPos);
+        this.soft = header.softRing(SharedMapping.PAGE);
+        this.punch = new PagePunch(mapping, base, ring, SharedMapping.PAGE, fresh);
     }
 
     /** A new, empty store in {@code memfd} (an empty memfd; sized, and sealed against shrinking, here). */
@@ -93,7 +95,7 @@ public final class OutputStore implements AutoCloseable {
         StoreState s = new StoreState();
         s.publish(b);
         LONGS.setRelease(b, H_MAGIC, MAGIC); // last: a store killed while being made is refused, never misread
-        return new OutputStore(m, h, s, new ItemIndex(), 0, 0);
+        return new OutputStore(m, h, s, new ItemIndex(), 0, 0, true);
     }
 
     /**
@@ -111,7 +113,7 @@ public final class OutputStore implements AutoCloseable {
             StoreHeader h = StoreHeader.read(b, size, SharedMapping.PAGE);
             StoreState s = StoreState.load(b, h.ringSize());
             StoreWalk w = StoreWalk.walk(b, h, s);
-            OutputStore store = new OutputStore(m, h, s, w.index, w.bytes, w.used);
+            OutputStore store = new OutputStore(m, h, s, w.index, w.bytes, w.itemBytes, false);
             store.trim();
             return store;
         } catch (CorruptStoreException | RuntimeException e) {
@@ -130,6 +132,7 @@ public final class OutputStore implements AutoCloseable {
      * copy of a pipe read. Evicts old chunks by the overflow rule, as {@link OutputBuffer#append}.
      */
     public void append(byte kind, long timeMicros, ByteBuffer src, int len) {
+        mapped();
         if (state.closed) throw new IllegalStateException("append after close");
         if (kind != OUT && kind != ERR) throw new IllegalArgumentException("kind " + kind);
         if (len < 1 || len > header.maxChunk()) throw new IllegalArgumentException("chunk of " + len + " bytes (1 to " + header.maxChunk() + ")");
@@ -143,15 +146,18 @@ public final class OutputStore implements AutoCloseable {
         int at = place(itemSize(len), before != state.count);
         map.put(base + at + ITEM_HEADER, src, src.position(), len);
         pushed(kind, timeMicros, at, len);
+        lastMicros = timeMicros;
         bytes += len;
         state.publish(map);
     }
 
     /** Queues the final item; nothing may follow it. */
     public void appendClosed(long timeMicros, int status) {
+        mapped();
         if (state.closed) throw new IllegalStateException("closed twice");
         int at = place(itemSize(0), false);
         pushed(CLOSED, timeMicros, at, 0);
+        lastMicros = timeMicros;
         state.closed = true;
         state.status = status;
         state.publish(map);
@@ -159,6 +165,7 @@ public final class OutputStore implements AutoCloseable {
 
     /** A queue carried over from elsewhere, before its items: its first item is numbered {@code seq}. Only while unused. */
     public void startAt(long seq, long sentEnd, long dropped) {
+        mapped();
         if (state.count != 0 || state.closed) throw new IllegalStateException("startAt on a used queue");
         if (seq < 0 || dropped < 0) throw new IllegalArgumentException("startAt " + seq + ", dropped " + dropped);
         state.headSeq = seq;
@@ -169,6 +176,7 @@ public final class OutputStore implements AutoCloseable {
 
     /** Removes every item numbered below {@code endSeq} that is still queued. */
     public void acknowledge(long endSeq) {
+        mapped();
         long n = endSeq - state.headSeq;
         if (n <= 0 || state.count == 0) return;
         removeOldest((int) Math.min(n, state.count), false);
@@ -177,6 +185,7 @@ public final class OutputStore implements AutoCloseable {
 
     /** Drops all items (a removed process keeps being drained but keeps nothing). */
     public void discardAll() {
+        mapped();
         if (state.count == 0) return;
         removeOldest(state.count, false);
         startPublished();
@@ -189,14 +198,20 @@ public final class OutputStore implements AutoCloseable {
 
     /** Gives back every page no queued item uses (an idle queue; done at {@link #open}). */
     public void trim() {
-        punch.trim(startPos, endPos);
+        mapped();
+        punch.trim(state.start, state.end, state.count == 0);
     }
 
     public long sentEnd() { return sentEnd; }
     /** Chunk bytes the overflow rule evicted before any watcher was sent them (PROTOCOL.md {@code dropped=}). */
     public long droppedBytes() { return state.dropped; }
-    /** Room left before the overflow rule would evict (what {@code overflow=block} may still read). */
-    public long room() { return Math.max(0, header.capacity() - bytes); }
+    /**
+     * Room left before anything would be evicted (what {@code overflow=block} may still read):
+     * the overflow rule's, and the ring's when less ({@link StoreHeader}: only with very small chunks).
+     */
+    public long room() {
+        return Math.max(0, Math.min(header.capacity() - bytes, largestFit() - ITEM_HEADER));
+    }
     public void pauses(boolean on) { pauses = on; }
     public boolean pauses() { return pauses; }
     public long headSeq() { return state.headSeq; }
@@ -210,14 +225,14 @@ public final class OutputStore implements AutoCloseable {
     public int exitStatus() { return state.status; }
     /** True once the closed item was queued and has been acknowledged. */
     public boolean closedAndDelivered() { return state.closed && state.count == 0; }
-    /** Ring bytes in use: item headers, chunks, filler (what a budget of store memory would count). */
-    public long storeBytes() { return endPos - startPos; }
+    /** Ring bytes of the queued items: headers, chunks, alignment (what a budget of store memory would count). */
+    public long storeBytes() { return itemBytes; }
     /** The memfd's size: header and ring, mostly holes. */
     public long fileSize() { return header.fileSize(); }
     /** System calls that gave pages back so far. */
     public long punchCalls() { return punch.punchCalls(); }
-    /** Dead bytes behind the start that are given back at once (below, they wait for more or for {@link #trim}). */
-    int punchThreshold() { return punch.threshold; }
+    /** Ring bytes a queue in use keeps its pages in (beyond, only while very small chunks need them). */
+    int softRing() { return soft; }
 
     public byte kind(long seq) { return (byte) map.getInt(item(seq) + I_KIND_SEQ); }
     public long timeMicros(long seq) { return map.getLong(item(seq) + I_TIME); }
@@ -232,10 +247,17 @@ public final class OutputStore implements AutoCloseable {
     /** Unmaps. No slice of {@link #chunk} may be used afterwards; the memfd keeps everything. */
     @Override
     public void close() {
+        unmapped = true;
         mapping.close();
     }
 
+    /** Touching the memory after close would fault the JVM: an exception instead. */
+    private void mapped() {
+        if (unmapped) throw new IllegalStateException("output store closed");
+    }
+
     private int item(long seq) {
+        mapped();
         long offset = seq - state.headSeq;
         if (offset < 0 || offset >= state.count) throw new IndexOutOfBoundsException("seq " + seq + " not queued");
         return base + index.get((int) offset);
@@ -256,28 +278,37 @@ public final class OutputStore implements AutoCloseable {
         int end = state.end;
         if (at != end) {
             if (state.count == 0) { // empty: both ends move to the ring's start
-                startPos = endPos = alignUp(endPos, ring);
                 state.start = 0;
-            } else {
-                if (ring - end >= ITEM_HEADER) {
-                    map.putInt(base + end + I_LENGTH, ring - end);
-                    map.putInt(base + end + I_KIND_SEQ, PAD);
-                }
-                endPos += ring - end;
+            } else if (ring - end >= ITEM_HEADER) {
+                map.putInt(base + end + I_LENGTH, ring - end);
+                map.putInt(base + end + I_KIND_SEQ, PAD);
             }
         }
         return at;
     }
 
-    /** The ring offset an item of {@code size} bytes fits at, or -1. */
+    /**
+     * The ring offset an item of {@code size} bytes fits at, or -1. An empty queue starts again at
+     * 0, and one that would pass the soft ring size wraps when there is room at 0: the pages in
+     * use are reused rather than new ones faulted in.
+     */
     private int fit(int size) {
         int start = state.start, end = state.end;
-        if (state.count == 0) return ring - end >= size ? end : 0;
+        if (state.count == 0) return 0;
         if (end > start) {
+            if (end + size > soft && start >= size) return 0;
             if (ring - end >= size) return end;
             return start >= size ? 0 : -1;
         }
         return start - end >= size ? end : -1; // wrapped (or full: start == end)
+    }
+
+    /** The largest item that fits without evicting. */
+    private int largestFit() {
+        int start = state.start, end = state.end;
+        if (state.count == 0) return ring;
+        if (end > start) return Math.max(ring - end, start);
+        return start - end;
     }
 
     private void pushed(byte kind, long time, int at, int len) {
@@ -287,9 +318,10 @@ public final class OutputStore implements AutoCloseable {
         map.putLong(base + at + I_TIME, time);
         index.add(at);
         int size = itemSize(len);
+        punch.wrote(at + size);
         state.end = at + size == ring ? 0 : at + size;
         state.count++;
-        endPos += size;
+        itemBytes += size;
     }
 
     /** The overflow rule: drops the n oldest items, counting the chunk bytes no watcher was sent. */
@@ -306,13 +338,12 @@ public final class OutputStore implements AutoCloseable {
                 if (countDropped && state.headSeq >= sentEnd) state.dropped += len;
             }
             int size = itemSize(len);
-            startPos += size; // the oldest item is always at the start
+            itemBytes -= size;
             state.start = at + size == ring ? 0 : at + size;
             state.headSeq++;
             state.count--;
             if (state.count > 0 && (ring - state.start < ITEM_HEADER || kindAt(state.start) == PAD)) {
-                startPos += ring - state.start; // past the filler to the ring's start
-                state.start = 0;
+                state.start = 0; // past the filler to the ring's start
             }
         }
     }
@@ -323,6 +354,6 @@ public final class OutputStore implements AutoCloseable {
 
     private void startPublished() {
         state.publish(map);
-        punch.startMoved(startPos, endPos);
+        if (state.count == 0) punch.emptied(lastMicros);
     }
 }

@@ -29,6 +29,17 @@ record StoreHeader(int headerSize, int ringSize, long capacity, int maxChunk) {
         return new StoreHeader(page, (int) ring, capacity, maxChunk);
     }
 
+    /**
+     * Where a queue in use wraps when there is room at the ring's start: twice the capacity and two
+     * of the largest items (at least 256 KiB), so that pages are reused. Only chunks averaging
+     * below about 16 bytes ever need ring beyond it; a wrapped queue of them that fills
+     * {@code [end, start)} evicts its oldest items before the overflow rule would.
+     */
+    int softRing(int page) {
+        long s = Math.max(2 * capacity + 2L * itemSize(maxChunk), 256 << 10);
+        return (int) Math.min(ringSize, alignUp(s, page));
+    }
+
     long fileSize() {
         return (long) headerSize + ringSize;
     }

@@ -15,6 +15,7 @@ final class StoreWalk {
     final ItemIndex index = new ItemIndex();
     long bytes;   // chunk bytes queued
     long used;    // ring bytes from start to end, fillers included
+    long itemBytes; // ring bytes of the items alone
 
     private StoreWalk() {}
 
@@ -53,6 +54,7 @@ final class StoreWalk {
             if (size > ring - off || w.used + size > ring) throw new CorruptStoreException("item " + seq + " at " + off + " passes the ring's end");
             w.index.add(off);
             w.used += size;
+            w.itemBytes += size;
             off += size;
             if (off == ring) off = 0;
         }
