@@ -12,8 +12,8 @@ import static dev.papa.daemon.store.StoreLayout.*;
  * {@code capacity} chunk bytes of at least one byte each cost at most 24 ring bytes per chunk
  * byte ({@link StoreLayout#itemSize}: a one-byte chunk takes 24), plus the closed item, plus the
  * filler a wrapping item leaves at the ring's end (less than the largest item). Memory is only
- * what is written: the file is sparse and pages behind the start are given back
- * ({@link PagePunch}). Above {@link #MAX_RING} (capacities over about 85 MiB of very small
+ * what is written: the file is sparse, a queue in use keeps to its {@link #softRing} and dead
+ * pages are given back ({@link PagePunch}). Above {@link #MAX_RING} (capacities over about 85 MiB of very small
  * chunks) the ring is capped, and a full ring evicts the oldest items like the overflow rule.
  */
 record StoreHeader(int headerSize, int ringSize, long capacity, int maxChunk) {
