@@ -167,7 +167,7 @@ public final class OutputStore implements AutoCloseable {
     public void startAt(long seq, long sentEnd, long dropped) {
         mapped();
         if (state.count != 0 || state.closed) throw new IllegalStateException("startAt on a used queue");
-        if (seq < 0 || dropped < 0) throw new IllegalArgumentException("startAt " + seq + ", dropped " + dropped);
+        if (seq < 0 || seq > StoreState.MAX_SEQ || dropped < 0) throw new IllegalArgumentException("startAt " + seq + ", dropped " + dropped);
         state.headSeq = seq;
         state.dropped = dropped;
         this.sentEnd = sentEnd;
@@ -335,7 +335,7 @@ public final class OutputStore implements AutoCloseable {
             int len = map.getInt(base + at + I_LENGTH);
             if (kindAt(at) != CLOSED) {
                 bytes -= len;
-                if (countDropped && state.headSeq >= sentEnd) state.dropped += len;
+                if (countDropped && state.headSeq >= sentEnd) state.dropped = saturated(state.dropped + len);
             }
             int size = itemSize(len);
             itemBytes -= size;
@@ -346,6 +346,11 @@ public final class OutputStore implements AutoCloseable {
                 state.start = 0; // past the filler to the ring's start
             }
         }
+    }
+
+    /** A count that cannot wrap to negative (a store opened with a huge one stays readable). */
+    private static long saturated(long sum) {
+        return sum < 0 ? Long.MAX_VALUE : sum;
     }
 
     private byte kindAt(int at) {

@@ -18,6 +18,9 @@ import static dev.papa.daemon.store.StoreLayout.*;
 final class StoreState {
     private static final VarHandle LONGS = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
 
+    /** Sequence numbers past this are garbage (a billion items a second would take 146 years). */
+    static final long MAX_SEQ = 1L << 62;
+
     long generation;
     int start;     // ring offset of the oldest item
     int end;       // ring offset after the newest item
@@ -57,7 +60,7 @@ final class StoreState {
         if (!offset(start, ringSize) || !offset(end, ringSize)) throw new CorruptStoreException("start " + start + ", end " + end + " in a ring of " + ringSize);
         if (count < 0 || count > ringSize / ITEM_HEADER) throw new CorruptStoreException("item count " + count);
         if (count == 0 && start != end) throw new CorruptStoreException("no items between " + start + " and " + end);
-        if (s.headSeq < 0 || s.headSeq + count < 0) throw new CorruptStoreException("head sequence " + s.headSeq);
+        if (s.headSeq < 0 || s.headSeq > MAX_SEQ) throw new CorruptStoreException("head sequence " + s.headSeq);
         if (s.dropped < 0) throw new CorruptStoreException("dropped " + s.dropped);
         if (closed != 0 && closed != 1) throw new CorruptStoreException("closed flag " + closed);
         s.start = (int) start;

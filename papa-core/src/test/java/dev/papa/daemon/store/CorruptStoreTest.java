@@ -72,7 +72,7 @@ class CorruptStoreTest {
             }
         });
         System.out.println("CorruptStoreTest: " + CORRUPTIONS + " corruptions, seed " + SEED + ": " + outcomes[0] + " opened, " + outcomes[1] + " refused");
-        assertTrue(outcomes[0] > CORRUPTIONS / 20 && outcomes[1] > CORRUPTIONS / 4, "opened " + outcomes[0] + ", refused " + outcomes[1]);
+        if (CORRUPTIONS >= 100) assertTrue(outcomes[0] > CORRUPTIONS / 20 && outcomes[1] > CORRUPTIONS / 4, "opened " + outcomes[0] + ", refused " + outcomes[1]);
     }
 
     /** True when the store opened, and then worked: read whole, appended to, acknowledged, reopened. */

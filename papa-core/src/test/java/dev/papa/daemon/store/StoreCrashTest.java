@@ -97,7 +97,9 @@ class StoreCrashTest {
                 try (OutputStore s = OutputStore.open(t.fd.get())) {
                     assertNull(items.check(s));
                     assertEquals(t.end + 100, s.endSeq());
-                    assertEquals(3, s.size());
+                    // three left unacknowledged, fewer when a chunk of the capacity or more replaced them
+                    assertEquals(s.endSeq() - 3, s.headSeq() + 3 - s.size());
+                    assertTrue(s.size() >= 1 && s.size() <= 3);
                 }
             }
             System.out.println("StoreCrashTest: " + KILLS + " kills, " + usual.appended + " + " + tight.appended
