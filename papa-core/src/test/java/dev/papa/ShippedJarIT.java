@@ -66,6 +66,11 @@ class ShippedJarIT {
             Run made = ctl(java, port, "make", "process", "hi", "env.PATH=/usr/bin:/bin", "echo", "hi there");
             assertEquals(0, made.code(), made.err());
             assertTrue(made.out().startsWith("hi pid="), made.out());
+            Run metrics = ctl(java, port, "metrics"); // under the keeper: its pid and restarts too
+            assertEquals(0, metrics.code(), metrics.err());
+            assertTrue(metrics.out().contains("\npapa_keeper_pid ") && metrics.out().contains("\npapa_daemon_restarts_total 0\n")
+                    && metrics.out().contains("\npapa_process_pid{process=\"hi\",uid=\"\"} "), metrics.out());
+            assertEquals("", metrics.err());
             Run watched = ctl(java, port, "watch", "hi");
             assertEquals(0, watched.code(), watched.err());
             assertTrue(watched.out().matches("(?s)\\S+ hi out: hi there\n\\S+ hi exit: 0\n"), watched.out());

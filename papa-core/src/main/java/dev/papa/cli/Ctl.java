@@ -38,6 +38,10 @@ import java.util.Optional;
  * <p>{@code ctl exec-with-sockets NAME... -- COMMAND ARGS} takes the named sockets and becomes
  * COMMAND with them at descriptors 3, 4, ... (see {@link ExecWithSockets}).
  *
+ * <p>{@code ctl metrics} prints the daemon's figures in Prometheus's text format;
+ * {@code ctl metrics --serve HOST:PORT} runs an exporter that asks the daemon at each scrape
+ * (see {@link MetricsExporter}).
+ *
  * <p>Exit codes: 0 success, 1 the daemon answered {@code Error:}, 2 usage, 3 no daemon / connection lost.
  * Without {@code -p}/{@code -u} the client defaults apply ({@code PAPA_UNIX_SOCKET}, {@code PAPA_PORT}, 20202).
  * {@code ctl} never starts a daemon.
@@ -62,6 +66,7 @@ public final class Ctl {
         err.println("usage: papa ctl [-p PORT | -u PATH] [-t SECONDS] COMMAND...");
         err.println("       papa ctl watch [processes] PATTERN...");
         err.println("       papa ctl exec-with-sockets NAME... -- COMMAND [ARG...]   (unix control socket)");
+        err.println("       papa ctl metrics [--serve HOST:PORT]   (Prometheus text; --serve: an exporter on /metrics)");
         err.println("  e.g. papa ctl list processes     papa ctl set greeting \"hello world\"     papa ctl help");
     }
 
@@ -108,6 +113,9 @@ public final class Ctl {
                 return USAGE;
             }
         }
+        if (words.get(0).equals("metrics")) {
+            return metrics(builder, words.subList(1, words.size()), out, err);
+        }
         try (Papa papa = builder.connect()) {
             String first = words.get(0).toLowerCase(Locale.ROOT);
             if (first.equals("upgrade")) {
@@ -140,12 +148,40 @@ public final class Ctl {
             out.flush();
             return OK;
         } catch (PapaException e) {
-            if (e.isDaemonError()) {
-                err.println("Error: " + e.daemonMessage());
-                return DAEMON_ERROR;
-            }
-            err.println("papa ctl: " + e.getMessage());
-            return NO_CONNECTION;
+            return failed(e, err);
+        }
+    }
+
+    /** Prints why a command failed; returns its exit code. */
+    private static int failed(PapaException e, PrintStream err) {
+        if (e.isDaemonError()) {
+            err.println("Error: " + e.daemonMessage());
+            return DAEMON_ERROR;
+        }
+        err.println("papa ctl: " + e.getMessage());
+        return NO_CONNECTION;
+    }
+
+    /**
+     * {@code ctl metrics}: prints the Prometheus exposition of the daemon ({@link Metrics});
+     * {@code ctl metrics --serve HOST:PORT} serves it on {@code /metrics} ({@link MetricsExporter}).
+     */
+    private static int metrics(Papa.Builder builder, List<String> args, PrintStream out, PrintStream err) {
+        String serve = null;
+        if (args.size() == 2 && args.get(0).equals("--serve")) serve = args.get(1);
+        else if (args.size() == 1 && args.get(0).startsWith("--serve=")) serve = args.get(0).substring(8);
+        else if (!args.isEmpty()) {
+            err.println("papa ctl: metrics takes no word but --serve HOST:PORT");
+            usage(err);
+            return USAGE;
+        }
+        if (serve != null) return MetricsExporter.serve(builder, serve, out, err);
+        try (Papa papa = builder.connect()) {
+            out.print(Metrics.scrape(papa));
+            out.flush();
+            return OK;
+        } catch (PapaException e) {
+            return failed(e, err);
         }
     }
 

@@ -479,6 +479,21 @@ public final class Papa implements AutoCloseable {
         return command(words("version"));
     }
 
+    /**
+     * {@code list daemon}: the daemon's facts, {@code key=value} lines as a map in the daemon's
+     * order ({@code version}, {@code daemon}, {@code restarts}, {@code queued}, ...; PROTOCOL.md
+     * Part 2). A user other than an administrator gets only the counts of what it owns.
+     */
+    public Map<String, String> listDaemon() throws PapaException {
+        Map<String, String> facts = new LinkedHashMap<>();
+        for (String line : lines(command(words("list", "daemon")))) {
+            int eq = line.indexOf('=');
+            if (eq <= 0) throw new PapaException(PapaException.Kind.PROTOCOL, "Unexpected list daemon line from papa: \"" + line + "\"");
+            facts.put(line.substring(0, eq), line.substring(eq + 1));
+        }
+        return Collections.unmodifiableMap(facts);
+    }
+
     /** {@link #upgrade(Path, Path)} with the java the daemon runs on now. */
     public String upgrade(Path jar) throws PapaException {
         return upgrade(jar, null);

@@ -22,6 +22,7 @@ public final class Memfd {
   private static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
   private static final int F_SEAL_SEAL = 1, F_SEAL_SHRINK = 2, F_SEAL_GROW = 4, F_SEAL_WRITE = 8;
   private static final int ALL_SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+  private static final int O_RDWR = 2, O_CLOEXEC = 02000000;
 
   private Memfd() {}
 
@@ -75,6 +76,56 @@ public final class Memfd {
       at += n;
       rest = java.util.Arrays.copyOfRange(rest, (int) n, rest.length);
     }
+  }
+
+  /** Sets the file's size (ftruncate): growth reads as zeros and takes no memory until written. */
+  public static void truncate(int fd, long size) throws PosixException {
+    if (LibC.ftruncate(fd, size) < 0) throw new PosixException("ftruncate", Native.getLastError());
+  }
+
+  /** The file's size now. */
+  public static long size(int fd) throws IOException {
+    return Files.size(path(fd));
+  }
+
+  /**
+   * Bytes of the file that hold pages (SEEK_DATA/SEEK_HOLE, on a description of its own so that
+   * the offset of {@code fd} does not move): what it costs in memory, holes excluded.
+   */
+  public static long dataBytes(int fd) throws PosixException {
+    final int seekData = 3, seekHole = 4, enxio = 6;
+    try (Fd own = reopen("/proc/self/fd/" + fd)) {
+      long total = 0;
+      long at = 0;
+      while (true) {
+        long data = LibC.lseek(own.get(), at, seekData);
+        if (data < 0) {
+          int errno = Native.getLastError();
+          if (errno == enxio) return total; // no data after at
+          throw new PosixException("lseek(SEEK_DATA)", errno);
+        }
+        long hole = LibC.lseek(own.get(), data, seekHole);
+        if (hole < 0) throw new PosixException("lseek(SEEK_HOLE)", Native.getLastError());
+        total += hole - data;
+        at = hole;
+      }
+    }
+  }
+
+  /** True when {@code fd} is a memfd that can no longer shrink ({@link #sealShrink} or {@link #seal}). */
+  public static boolean cannotShrink(int fd) {
+    int s = LibC.fcntl(fd, F_GET_SEALS, 0);
+    return s >= 0 && (s & F_SEAL_SHRINK) != 0;
+  }
+
+  /**
+   * A new descriptor (O_RDWR, close-on-exec) of the memory file another descriptor names, e.g.
+   * {@code /proc/PID/fd/N} of another process (needs the right to trace it, as for any /proc fd link).
+   */
+  public static Fd reopen(String procFdPath) throws PosixException {
+    int fd = LibC.open(Errno.cString(procFdPath), O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) throw new PosixException("open " + procFdPath, Native.getLastError());
+    return Fd.adopt(fd);
   }
 
   /** True when {@code fd} is a memfd sealed by {@link #seal}. */

@@ -70,6 +70,6 @@ class ListDaemonTest extends UsersDaemonTestBase {
         // Part 1's texts stay: the second words it names, and an unknown one's error
         assertEquals("Error: Bad \"list\" command. The following word must be one of: processes, sockets, values",
                 root.result("list foo"));
-        assertTrue(root.result("help list daemon").startsWith("list daemon"));
+        assertTrue(root.result("help list daemon").startsWith("Show facts about the daemon"));
     }
 }

@@ -28,6 +28,13 @@ public final class LibC {
   public static native long read(int fd, long[] buf, long count);
   public static native long write(int fd, long[] buf, long count);
   public static native long pwrite(int fd, byte[] buf, long count, long offset);
+  public static native int ftruncate(int fd, long length);
+  public static native long lseek(int fd, long offset, int whence);
+  /** The address, or -1 (MAP_FAILED). */
+  public static native long mmap(long addr, long length, int prot, int flags, int fd, long offset);
+  public static native int munmap(long addr, long length);
+  public static native int madvise(long addr, long length, int advice);
+  public static native int getpagesize();
   public static native int epoll_create1(int flags);
 
   public static native int socket(int domain, int type, int protocol);
