@@ -158,12 +158,15 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
-    /** Serves: the loop thread starts. {@code how} the state was taken, for the log; {@code wholeState}: it was read whole. */
+    /**
+     * Serves: the loop thread starts. {@code stateFd} is closed (null: the keeper's journal goes
+     * on in it); {@code how} the state was taken, for the log; {@code wholeState}: it was read whole.
+     */
     private Daemon serve(Restore.Image image, Fd stateFd, long started, String how, boolean wholeState) {
         int[] counts = {values.size(), sockets.all().size(), processes.all().size()}; // the loop's own from now on
         thread.start();
         long serving = System.nanoTime();
-        stateFd.close();
+        if (stateFd != null) stateFd.close();
         long micros = new WallClock().nowMicros() - image.header().writtenMicros();
         LOG.warning(() -> "Restored " + counts[0] + " values, " + counts[1] + " sockets and " + counts[2] + " processes from "
                 + image.header().version() + how + " in " + (serving - started) / 1_000_000 + " ms; serving on " + where()
@@ -199,8 +202,9 @@ public final class Daemon implements AutoCloseable {
                 why = Restore.differs(built.image, changes, replaced);
                 if (why == null) {
                     Restore.refill(changes, built.values, built.processes);
+                    config.keeper().continueIn(stateFd, built.image.baseEnd(), changes.end());
                     built.attachKeeper();
-                    return built.serve(built.image, stateFd, started, ", and its frames since, into tables built before the hand-over", false);
+                    return built.serve(built.image, null, started, ", and its frames since, into tables built before the hand-over", false);
                 }
                 why = why + " changed since the standby started";
             } catch (StateException e) {

@@ -98,6 +98,7 @@ public final class UpgradeBenchmark {
                     n, n, (System.nanoTime() - t) / 1e9, daemon.pid(), descriptors(daemon.pid()));
 
             for (int u = 1; u <= upgrades; u++) {
+                int before = upgradesSoFar(port);
                 Probe probe = new Probe(port);
                 Thread th = new Thread(probe, "probe");
                 th.start();
@@ -113,6 +114,7 @@ public final class UpgradeBenchmark {
                 Thread.sleep(300);
                 probe.stop.set(true);
                 th.join();
+                if (upgradesSoFar(port) != before + 1) throw new IllegalStateException("upgrade " + u + " did not take (list daemon's upgrades=)");
                 System.out.printf(Locale.ROOT, "upgrade %d: %s; %s (still serving) %.0f ms; not serving for %.0f ms "
                                 + "(longest gap between answered probes; %d probes, %d failed)%n",
                         u, reply, keeper ? "pre-check and the new JVM's start" : "pre-check", (replied - asked) / 1e6, probe.longestGapNanos / 1e6, probe.answered, probe.failed);
@@ -134,6 +136,15 @@ public final class UpgradeBenchmark {
             for (int pid : pids) new ProcessBuilder("kill", "-9", Integer.toString(pid)).start().waitFor();
             daemon.destroyForcibly();
             daemon.waitFor();
+        }
+    }
+
+    /** Upgrades the daemon went through, as list daemon says: an upgrade that failed after its reply does not count. */
+    private static int upgradesSoFar(int port) throws IOException {
+        try (Session s = new Session(port)) {
+            Matcher m = Pattern.compile("(?m)^upgrades=(\\d+)$").matcher(s.ask("list daemon"));
+            if (!m.find()) throw new IllegalStateException("list daemon says no upgrades=");
+            return Integer.parseInt(m.group(1));
         }
     }
 

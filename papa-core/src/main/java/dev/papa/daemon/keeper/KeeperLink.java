@@ -235,6 +235,21 @@ public final class KeeperLink implements Server.StateWatch {
      * that the state does not name (registered after the last state, whose request was never
      * answered) are closed. Writes the first state. Before the loop runs.
      */
+    /** A state handed over that this JVM goes on writing ({@link #continueIn}), until {@link #attach}. */
+    private record Continued(Fd state, long baseSize, long end) {}
+
+    private Continued continued;
+
+    /**
+     * An upgrade's take-over read {@code state}'s frames into tables built from its base: its
+     * {@code baseSize} bytes of base and {@code end} bytes in all are these tables, and
+     * {@link #attach} makes it this JVM's journal, which takes the descriptor (no new base is
+     * written: it would hold the loop for the whole tables just after the take-over).
+     */
+    public void continueIn(Fd state, long baseSize, long end) {
+        continued = new Continued(state, baseSize, end);
+    }
+
     public void attach(EventLoop loop, ProcessTable processes, Snapshot snapshot) throws IOException {
         this.loop = loop;
         this.processes = processes;
@@ -252,7 +267,19 @@ public final class KeeperLink implements Server.StateWatch {
             if (e.getValue() == KIND_DESCRIPTOR && !named.contains(e.getKey())) Fd.adopt(e.getKey()).close();
         }
         loop.register(channel, Epoll.IN, ev -> readMessages());
-        if (standby) {
+        if (continued != null) {
+            // The state handed over, held, is these tables: this JVM writes its changes there.
+            changed = false;
+            try {
+                journal.continueIn(continued.state(), continued.baseSize(), continued.end());
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.SEVERE, "cannot go on writing the state handed over; a new base follows", e);
+                journal.rebase();
+                changed = true;
+                loop.afterRound(this::persistIfChanged);
+            }
+            continued = null;
+        } else if (standby) {
             // The state handed over, held, is these tables until a change: the first state of
             // this JVM is written just after it serves again, not while the port waits for it.
             changed = false;
@@ -502,7 +529,9 @@ public final class KeeperLink implements Server.StateWatch {
     /** Registers {@code fd} as the state handed over and tells the keeper (after this, the JVM waits). */
     void handed(Fd state) throws PosixException {
         handover = null;
-        hold(state.get(), KeeperMessage.KIND_HANDOVER);
+        // registered even if the keeper holds this memfd at this number already (the state a
+        // take-over went on writing): the next JVM is sent only what was registered since it started
+        register(state.get(), KeeperMessage.KIND_HANDOVER);
         send(KeeperMessage.HANDED, state.get(), 0);
     }
 

@@ -109,12 +109,34 @@ public final class Journal {
         end = baseSize = base.size();
         generation++;
         needsBase = false;
+        claimAll();
+        return old;
+    }
+
+    /**
+     * Goes on writing in the state an upgrade handed over, whose base and frames ({@code
+     * baseSize}, {@code end} bytes) are these tables already: the take-over read its frames into
+     * tables built from its base, so no new base is written.
+     */
+    public void continueIn(Fd memfd, long baseSize, long end) throws IOException {
+        state = memfd;
+        this.end = end;
+        this.baseSize = baseSize;
+        needsBase = false;
+        claimAll();
+        snapshot.markJournaled();
+        Frames daemonwide = new Frames(); // this JVM's own record (its upgrades count) in place of the base's
+        daemonwide.add(snapshot::daemonNow);
+        append(daemonwide.done());
+    }
+
+    /** What the tables' records name, as the state now says (after a base, or at a take-over). */
+    private void claimAll() {
         changed.clear();
         claims.clear();
         byEntry.clear();
         for (String name : snapshot.socketNames()) claim("socket " + name, snapshot.socketNamed(name));
         for (String name : snapshot.processNames()) claim("process " + name, snapshot.processNamed(name));
-        return old;
     }
 
     /**

@@ -94,7 +94,11 @@ public final class JournalCheck {
         }
     }
 
-    /** A process as the check compares it: output-path fields zeroed, the pipe grace only there or not, with its items. */
+    /**
+     * A process as the check compares it: output-path fields zeroed, the pipe grace only there
+     * or not, with its closed item (chunks are output: an upgrade's hand-over adds them to the
+     * state, and the tables' records without output do not carry them).
+     */
     private record Compared(ProcessEntry entry, List<Carried.ItemEntry> items) {}
 
     private static Map<String, Compared> processes(Restore.Image image) {
@@ -102,8 +106,10 @@ public final class JournalCheck {
         for (Restore.Image.Process ip : image.processes()) {
             ProcessEntry p = ip.entry();
             ProcessEntry kept = new ProcessEntry(p.spec(), p.owner(), p.pid(), p.startedMicros(), p.pidfd(), p.stdout(), p.stderr(),
-                    p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis() < 0 ? -1 : 0, p.graceDue(), 0, 0, 0, p.items());
-            out.put(p.spec().name(), new Compared(kept, ip.items()));
+                    p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis() < 0 ? -1 : 0, p.graceDue(), 0, 0, 0, 0);
+            List<Carried.ItemEntry> closed = new java.util.ArrayList<>();
+            for (Carried.ItemEntry item : ip.items()) if (item.kind() == dev.papa.daemon.buffer.OutputBuffer.CLOSED) closed.add(item);
+            out.put(p.spec().name(), new Compared(kept, closed));
         }
         return out;
     }

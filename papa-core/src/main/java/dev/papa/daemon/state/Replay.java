@@ -20,6 +20,8 @@ final class Replay {
     private final Map<String, ValueEntry> values = new LinkedHashMap<>();
     private final Map<String, SocketEntry> sockets = new LinkedHashMap<>();
     private final Map<String, Restore.Image.Process> processes = new LinkedHashMap<>();
+    /** The daemon-wide record a frame wrote in place of the header's, or null. */
+    Carried.Daemonwide daemon;
     /** Names whose tombstone is the last word of what was applied (what a state's later frames removed). */
     final java.util.Set<String> valuesGone = new java.util.HashSet<>(), socketsGone = new java.util.HashSet<>(),
             processesGone = new java.util.HashSet<>();
@@ -56,6 +58,7 @@ final class Replay {
                     if (itemsLeft-- <= 0) throw new StateException("a queued item without its process");
                     items.add(r.read(ItemEntry.class));
                     break;
+                case "daemon": daemon = r.read(Carried.Daemonwide.class); break;
                 case "value-gone": gone(values, valuesGone, r.read(Gone.class).name()); break;
                 case "socket-gone": gone(sockets, socketsGone, r.read(Gone.class).name()); break;
                 case "process-gone": gone(processes, processesGone, r.read(Gone.class).name()); break;

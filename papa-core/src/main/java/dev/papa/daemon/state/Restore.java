@@ -34,10 +34,11 @@ public final class Restore {
     private Restore() {}
 
     /**
-     * A whole state, read; {@code end}: the bytes of its base and whole journal frames, which a
-     * later read of the same state's frames skips ({@link #readAfter}).
+     * A whole state, read; {@code baseEnd}: the bytes of its base; {@code end}: of its base and
+     * whole journal frames, which a later read of the same state's frames skips ({@link #readAfter}).
      */
-    public record Image(Header header, List<ValueEntry> values, List<SocketEntry> sockets, List<Process> processes, long end) {
+    public record Image(Header header, List<ValueEntry> values, List<SocketEntry> sockets, List<Process> processes, long baseEnd,
+                        long end) {
         /** A process and its queued items. */
         public record Process(ProcessEntry entry, List<ItemEntry> items) {}
     }
@@ -54,16 +55,18 @@ public final class Restore {
         Replay replay = new Replay();
         replay.apply(r);
         JournalFrame.Reader frames = r.frames();
+        long baseEnd = frames.end();
         for (byte[] frame; (frame = frames.next()) != null; ) replay.apply(StateFormat.Reader.entries(frame));
         if (frames.cut() != null) LOG.warning("The state's journal ends after " + frames.frames() + " frames: " + frames.cut());
         if (frames.frames() > 0) {
-            header = new Header(header.version(), header.command(), replay.descriptors(header.daemon().listenerFd()), header.daemon(),
+            Carried.Daemonwide daemon = replay.daemon != null ? replay.daemon : header.daemon();
+            header = new Header(header.version(), header.command(), replay.descriptors(daemon.listenerFd()), daemon,
                     header.writtenMicros(), header.generation());
         }
         List<SocketEntry> sockets = replay.sockets();
         List<Image.Process> processes = replay.processes();
         check(header, sockets, processes);
-        return new Image(header, replay.values(), sockets, processes, frames.end());
+        return new Image(header, replay.values(), sockets, processes, baseEnd, frames.end());
     }
 
     /** Only the header: enough to hand the state back to the previous image. */
@@ -134,14 +137,14 @@ public final class Restore {
     private static final Set<String> QUEUE_COMPONENTS = Set.of("headSeq", "sentEnd", "dropped", "items");
 
     /**
-     * What a keeper's state says after its first {@code frames} journal frames: the entries
-     * written since, as they are last, and the names removed since.
+     * What a keeper's state says after the part of it read before: the entries written since,
+     * as they are last, and the names removed since; {@code end}: where its whole frames end.
      */
     public record Changes(List<ValueEntry> values, Set<String> valuesGone, List<SocketEntry> sockets, Set<String> socketsGone,
-                          List<Image.Process> processes, Set<String> processesGone) {
+                          List<Image.Process> processes, Set<String> processesGone, Carried.Daemonwide daemon, long end) {
         /** Every process of {@code image} as written again (an upgrade's standby warms up by comparing a state with itself). */
         public static Changes processesOf(Image image) {
-            return new Changes(List.of(), Set.of(), List.of(), Set.of(), image.processes(), Set.of());
+            return new Changes(List.of(), Set.of(), List.of(), Set.of(), image.processes(), Set.of(), null, image.end());
         }
     }
 
@@ -160,7 +163,7 @@ public final class Restore {
         for (byte[] frame; (frame = reader.next()) != null; ) replay.apply(StateFormat.Reader.entries(frame));
         if (reader.cut() != null) LOG.warning("The state's journal ends after " + reader.frames() + " frames: " + reader.cut());
         return new Changes(replay.values(), replay.valuesGone, replay.sockets(), replay.socketsGone, replay.processes(),
-                replay.processesGone);
+                replay.processesGone, replay.daemon, end + reader.end());
     }
 
     /**
@@ -171,6 +174,7 @@ public final class Restore {
      */
     public static String differs(Image built, Changes changes, Set<Integer> replaced) {
         for (int fd : built.header().descriptors()) if (replaced.contains(fd)) return "descriptor " + fd + " was replaced";
+        if (changes.daemon() != null && !changes.daemon().equals(built.header().daemon())) return "the daemon-wide record";
         if (!changes.sockets().isEmpty() || !changes.socketsGone().isEmpty()) return "a socket";
         if (!changes.processesGone().isEmpty()) return "process " + changes.processesGone().iterator().next() + " left";
         java.util.Map<String, ProcessEntry> processes = new java.util.HashMap<>();

@@ -145,6 +145,20 @@ public final class Snapshot {
         }
     }
 
+    /**
+     * The keeper's state says of every queue what it is now (an upgrade's take-over read it
+     * into these tables, the hand-over's frames with the queued output included).
+     */
+    void markJournaled() {
+        journaled.clear();
+        for (HostedProcess p : processes.all()) journaled.put(p.name(), queueMark(p, true));
+    }
+
+    /** The daemon-wide record, as a journal frame carries it in place of the header's (state format 1.2). */
+    void daemonNow(StateFormat.Writer w) throws IOException {
+        w.entry("daemon", daemon);
+    }
+
     /** A process with all its queued output (an upgrade's hand-over). */
     void processWithOutput(StateFormat.Writer w, HostedProcess p) throws IOException {
         process(w, p, true);

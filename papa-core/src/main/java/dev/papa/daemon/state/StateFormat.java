@@ -24,10 +24,13 @@ import java.util.Arrays;
  * ({@link JournalFrame}) of entries, tombstones among them ({@code value-gone},
  * {@code socket-gone}, {@code process-gone}); {@link Replay} applies them. An upgrade's state
  * has none.
+ *
+ * <p>1.2: a frame may carry a {@code daemon} entry, the {@link Carried.Daemonwide} record in
+ * place of the header's (a JVM that took an upgrade over goes on writing the state it was handed).
  */
 public final class StateFormat {
     public static final int MAJOR = 1;
-    public static final int MINOR = 1;
+    public static final int MINOR = 2;
     /** Test hook: the major version written (a state that no papa reads). */
     static final String WRITE_MAJOR_PROPERTY = "papa.test.stateMajor";
     private static final byte[] MAGIC = "papa-state\n".getBytes(StandardCharsets.US_ASCII);
