@@ -157,6 +157,50 @@ class KeeperUpgradeIT {
         }
     }
 
+    /**
+     * Upgrades in a row: each new JVM goes on writing the state it was handed, so the next one
+     * builds its tables from it and takes over into them too; the count goes on, and a JVM
+     * killed after them is restarted from that same state with everything.
+     */
+    @Test
+    void upgradesInARowEachTakeOverAndAKillAfterThemLosesNothing() throws Exception {
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(KeeperKillIT.CHECK_JOURNAL), List.of("--keeper"))) {
+            String sleeper;
+            String socket;
+            try (ProtocolClient c = d.connect()) {
+                c.ok("set v 0");
+                socket = c.ok("make socket web port=0");
+                sleeper = c.ok("make process sleeper /bin/sleep 600");
+                d.hosted(UpgradeIT.number(PID, sleeper));
+            }
+            String into = ", and its frames since, into tables built before the hand-over";
+            for (int u = 1; u <= 3; u++) {
+                assertTrue(d.upgrade(JarDaemon.jar().toString()).startsWith("Upgrading to papa "));
+                try (ProtocolClient c = d.connect()) {
+                    assertTrue(c.ok("list daemon").contains("\nupgrades=" + u + "\n"), "upgrade " + u + " took");
+                    c.ok("set v " + u);
+                }
+                String log = awaitLog(d, into);
+                long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
+                while ((log = d.logText()).split(into, -1).length - 1 < u) { // the new JVM says it once it serves
+                    assertTrue(System.currentTimeMillis() < deadline, "upgrade " + u + " was not taken over into tables built before:\n" + log);
+                    Thread.sleep(20);
+                }
+            }
+            int jvm = KeeperKillIT.daemonJvm(d.pid());
+            dev.papa.posix.Processes.kill(jvm, 9);
+            KeeperKillIT.awaitServing(d, jvm, d.pid());
+            try (ProtocolClient c = d.connect()) {
+                assertEquals("3", c.ok("get v"));
+                assertEquals(socket, c.ok("list sockets"));
+                assertEquals(sleeper, c.ok("list processes"));
+                String daemon = c.ok("list daemon");
+                assertTrue(daemon.contains("\nupgrades=3\n") && daemon.contains("\nrestarts=1\n"), daemon);
+            }
+            KeeperKillIT.assertJournalChecked(d, 5);
+        }
+    }
+
     /** A process made while the standby waits: the take-over builds its tables anew, from the whole state handed over. */
     @Test
     void aProcessMadeWhileTheStandbyWaitsIsTakenOverFromTheWholeState() throws Exception {
