@@ -79,10 +79,6 @@ public final class Daemon implements AutoCloseable {
             this.loop = new EventLoop();
             WallClock clock = new WallClock();
             this.values = new ValueTable(config.valuesLimit(), dev.papa.posix.Processes.effectiveUid());
-            if (config.outputBudget() > Runtime.getRuntime().maxMemory() / 4 * 3) {
-                LOG.warning("--output-budget " + config.outputBudget() + " is over three quarters of the max heap ("
-                        + Runtime.getRuntime().maxMemory() + " bytes): queued output may exhaust the heap");
-            }
             this.work = new Worker(loop, config.lookupTimeoutMillis());
             this.sockets = new SocketTable(work);
             this.processes = new ProcessTable(loop, work, clock, sockets, new OutputBudget(config.outputBudget()));
@@ -90,7 +86,7 @@ public final class Daemon implements AutoCloseable {
                 processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
             }
             if (config.keeper() != null) processes.exitsFromKeeper(); // before a restore tracks processes
-            if (image != null) Restore.apply(image, values, sockets, processes, number);
+            if (image != null) Restore.apply(image, values, sockets, processes, number, standby);
             this.server = new Server(loop, work, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids(), server.warnings()));
             // an upgrade's restore (in place, or a keeper's standby JVM) is one more upgrade; a keeper's restart is not
@@ -204,6 +200,7 @@ public final class Daemon implements AutoCloseable {
                     Restore.refill(changes, built.values, built.processes);
                     config.keeper().continueIn(stateFd, built.image.baseEnd(), changes.end());
                     built.attachKeeper();
+                    built.processes.takePendingStores(); // the serving JVM handed over: it writes them no more
                     return built.serve(built.image, null, started, ", and its frames since, into tables built before the hand-over", false);
                 }
                 why = why + " changed since the standby started";

@@ -6,8 +6,9 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * What a session still has to send, as a queue of byte-array slices: replies, watch-batch
- * headers and the captured chunks themselves (referenced, never copied into the queue).
+ * What a session still has to send, as a queue of byte-array slices: replies, and watch batches
+ * (headers and the captured chunks, copied from the output store into an arena: the store's
+ * space is reused once an item is acknowledged or evicted, which may come before the send).
  *
  * <p>Batch headers are encoded as ASCII straight into a reusable arena, so a steady stream of
  * batches allocates nothing beyond the captured bytes. The session sends by {@link #fill}ing
@@ -61,9 +62,9 @@ public final class Outbox {
             long end = q.endSeq();
             for (long seq = q.headSeq(); seq < end; seq++) {
                 any = true;
-                int mark = reserve(names[i].length + 64);
-                if (chunkOpen) arena[arenaUsed++] = '\n';
                 byte kind = q.kind(seq);
+                int mark = reserve(names[i].length + 64 + (kind == OutputBuffer.CLOSED ? 0 : q.chunkLength(seq)));
+                if (chunkOpen) arena[arenaUsed++] = '\n';
                 if (kind == OutputBuffer.CLOSED) {
                     put(CLOSED);
                     put(names[i]);
@@ -75,16 +76,16 @@ public final class Outbox {
                     add(arena, mark, arenaUsed);
                     chunkOpen = false;
                 } else {
-                    byte[] chunk = q.chunk(seq);
+                    int len = q.chunkLength(seq);
                     put(kind == OutputBuffer.OUT ? OUT : ERR);
                     put(names[i]);
                     arena[arenaUsed++] = ':';
                     putTime(q.timeMicros(seq));
                     arena[arenaUsed++] = ':';
-                    putLong(chunk.length);
+                    putLong(len);
                     arena[arenaUsed++] = '\n';
+                    arenaUsed += q.copyChunk(seq, arena, arenaUsed);
                     add(arena, mark, arenaUsed);
-                    add(chunk);
                     chunkOpen = true;
                 }
             }
