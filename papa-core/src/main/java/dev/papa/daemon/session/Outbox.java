@@ -55,12 +55,28 @@ public final class Outbox {
      * (UTF-8), in order, then {@code "] "}. Returns false, queuing nothing, when all are empty.
      */
     public boolean addBatch(OutputBuffer[] queues, byte[][] names, int n) {
+        return addBatch(queues, names, n, Long.MAX_VALUE, new long[n]);
+    }
+
+    /**
+     * As above, with at most about {@code maxBytes} of chunks (never less than one item): the
+     * chunks are copied here, into the heap, so a batch is bounded. {@code ends[i]} gets the
+     * number after the last item of {@code queues[i]} the batch carries; the rest follow in the
+     * next batch.
+     */
+    public boolean addBatch(OutputBuffer[] queues, byte[][] names, int n, long maxBytes, long[] ends) {
         boolean any = false;
         boolean chunkOpen = false; // the last item was a chunk: its bytes need a closing newline
+        long room = maxBytes;
         for (int i = 0; i < n; i++) {
             OutputBuffer q = queues[i];
             long end = q.endSeq();
+            ends[i] = q.headSeq();
             for (long seq = q.headSeq(); seq < end; seq++) {
+                int len = q.kind(seq) == OutputBuffer.CLOSED ? 0 : q.chunkLength(seq);
+                if (any && len > room) break;
+                room -= len;
+                ends[i] = seq + 1;
                 any = true;
                 byte kind = q.kind(seq);
                 int mark = reserve(names[i].length + 64 + (kind == OutputBuffer.CLOSED ? 0 : q.chunkLength(seq)));
@@ -76,7 +92,6 @@ public final class Outbox {
                     add(arena, mark, arenaUsed);
                     chunkOpen = false;
                 } else {
-                    int len = q.chunkLength(seq);
                     put(kind == OutputBuffer.OUT ? OUT : ERR);
                     put(names[i]);
                     arena[arenaUsed++] = ':';
