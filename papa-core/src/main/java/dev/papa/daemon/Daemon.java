@@ -103,6 +103,7 @@ public final class Daemon implements AutoCloseable {
             throw e;
         }
         this.thread = new Thread(this::run, "papa-loop");
+        if (!standby) exhaustHeapWhenTold();
     }
 
     /** From here on the keeper holds this daemon's state, descriptors and children. */
@@ -120,6 +121,29 @@ public final class Daemon implements AutoCloseable {
         } catch (StateException e) {
             throw new AssertionError(e); // no state, nothing to restore
         }
+    }
+
+    /**
+     * Test hook: the file this names, once it exists, is removed and the JVM exhausts its heap
+     * (queued output, in output stores, no longer can: KeeperKillIT's death of OutOfMemoryError).
+     */
+    static final String EXHAUST_HEAP_PROPERTY = "papa.test.exhaustHeapAt";
+
+    private static void exhaustHeapWhenTold() {
+        String at = System.getProperty(EXHAUST_HEAP_PROPERTY);
+        if (at == null) return;
+        Thread t = new Thread(() -> {
+            Path file = Path.of(at);
+            try {
+                while (!java.nio.file.Files.deleteIfExists(file)) Thread.sleep(20);
+            } catch (IOException | InterruptedException e) {
+                return;
+            }
+            java.util.List<long[]> hog = new java.util.ArrayList<>();
+            while (true) hog.add(new long[1 << 16]);
+        }, "papa-test-heap");
+        t.setDaemon(true);
+        t.start();
     }
 
     /** Test hook: restoring fails in the image run from this jar (the upgrade then falls back). */

@@ -129,8 +129,8 @@ class KeeperKillIT {
                 assertTrue(Files.exists(Path.of("/proc/" + pid)), "process " + pid + " alive");
                 assertEquals(keeper, JarDaemon.parentOf(pid));
             }
-            assertEquals(keeperFds - 3, awaitFdsSettled(keeper, keeperFds - 3),
-                    "the keeper holds what it held, less the quitter's pidfd and pipes");
+            assertEquals(keeperFds - 4, awaitFdsSettled(keeper, keeperFds - 4),
+                    "the keeper holds what it held, less the quitter's pidfd, pipes and output store");
             assertJournalChecked(d, KILLS + 2);
 
             UpgradeUnderLoadIT.Watcher w = load.watcher;
@@ -201,15 +201,17 @@ class KeeperKillIT {
     }
 
     /**
-     * A real OutOfMemoryError: a 64 MiB heap, an output budget far over it (allowed, with a
-     * warning) and a process writing 70 MB that nobody watches. The JVM exits on the error
-     * (-XX:+ExitOnOutOfMemoryError, status 3) and the keeper brings the daemon back with its state.
+     * A real OutOfMemoryError: a 64 MiB heap, and a process writing 70 MB that nobody watches
+     * (in its output store, not the heap), then the JVM made to exhaust its heap (a test hook:
+     * queued output no longer can). The JVM exits on the error (-XX:+ExitOnOutOfMemoryError,
+     * status 3) and the keeper brings the daemon back with its state.
      */
     @Test
     void aDaemonKilledByOutOfMemoryComesBack() throws Exception {
         Path flood = Files.writeString(dir.resolve("flood.sh"), "head -c 70000000 /dev/zero\nexec sleep 1000\n");
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of("-Xmx64m", "-XX:+ExitOnOutOfMemoryError"),
-                List.of("--keeper", "--output-budget", "1g"))) {
+        Path exhaust = dir.resolve("exhaust");
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of("-Xmx64m", "-XX:+ExitOnOutOfMemoryError",
+                "-Dpapa.test.exhaustHeapAt=" + exhaust), List.of("--keeper", "--output-budget", "1g"))) {
             int keeper = d.pid();
             int jvm = daemonJvm(keeper);
             String flooder;
@@ -218,6 +220,8 @@ class KeeperKillIT {
                 flooder = c.ok("make process flood bufsize=1g /bin/sh " + flood);
             }
             d.hosted(Integer.parseInt(find(" pid=(\\d+) ", flooder).get(0)));
+            Thread.sleep(1000); // the flood is queued
+            Files.createFile(exhaust);
             long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
             while (!d.logText().contains("died of exit status 3")) {
                 assertTrue(System.currentTimeMillis() < deadline, "no death of OutOfMemoryError: " + d.logText());
@@ -257,7 +261,7 @@ class KeeperKillIT {
         assertTrue(!log.contains("cannot hand the state to the keeper"), log);
     }
 
-    private static List<String> find(String regex, String text) {
+    static List<String> find(String regex, String text) {
         List<String> found = new ArrayList<>();
         java.util.regex.Matcher m = java.util.regex.Pattern.compile(regex).matcher(text);
         while (m.find()) found.add(m.group(1));
