@@ -46,7 +46,7 @@ class BudgetTest {
             long cost = 0;
             Map<String, ByteArrayOutputStream> data = new HashMap<>();
             Map<String, Integer> status = new HashMap<>();
-            while (true) { // batches of at most about 1 MiB each, until every exit is delivered
+            while (true) { // batches of at most about 4 MiB each, until every exit is delivered
                 for (Conn.Item item : c.readBatch()) {
                     if (item.kind().equals("closed")) {
                         status.put(item.name(), item.exitStatus());
