@@ -129,21 +129,23 @@ public final class Daemon implements AutoCloseable {
      */
     static final String EXHAUST_HEAP_PROPERTY = "papa.test.exhaustHeapAt";
 
-    private static void exhaustHeapWhenTold() {
+    /** Polled on the loop thread, which then dies of its heap as papa-loop would. */
+    private void exhaustHeapWhenTold() {
         String at = System.getProperty(EXHAUST_HEAP_PROPERTY);
         if (at == null) return;
-        Thread t = new Thread(() -> {
-            Path file = Path.of(at);
+        loop.schedule(20, () -> {
+            if (!java.nio.file.Files.exists(Path.of(at))) {
+                exhaustHeapWhenTold();
+                return;
+            }
             try {
-                while (!java.nio.file.Files.deleteIfExists(file)) Thread.sleep(20);
-            } catch (IOException | InterruptedException e) {
+                java.nio.file.Files.deleteIfExists(Path.of(at));
+            } catch (IOException e) {
                 return;
             }
             java.util.List<long[]> hog = new java.util.ArrayList<>();
             while (true) hog.add(new long[1 << 16]);
-        }, "papa-test-heap");
-        t.setDaemon(true);
-        t.start();
+        });
     }
 
     /** Test hook: restoring fails in the image run from this jar (the upgrade then falls back). */

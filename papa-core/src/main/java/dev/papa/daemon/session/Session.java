@@ -117,7 +117,7 @@ public final class Session implements Handler, ProcessWatcher {
      * Chunk bytes of one watch batch, at most (beyond its first item): a batch is copied from the
      * output stores into the heap (Outbox), so the heap does not follow what is queued.
      */
-    static final long BATCH_BYTES = 4L << 20;
+    static final long BATCH_BYTES = 8L << 20;
     private byte[][] batchNames = new byte[4][];
     private boolean flushScheduled;
     /** The first batch of a watch waits for this timer (null: not waiting). */

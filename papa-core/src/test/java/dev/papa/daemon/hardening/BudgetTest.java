@@ -46,7 +46,7 @@ class BudgetTest {
             long cost = 0;
             Map<String, ByteArrayOutputStream> data = new HashMap<>();
             Map<String, Integer> status = new HashMap<>();
-            while (true) { // batches of at most about 4 MiB each, until every exit is delivered
+            while (true) { // batches of at most about 8 MiB each, until every exit is delivered
                 for (Conn.Item item : c.readBatch()) {
                     if (item.kind().equals("closed")) {
                         status.put(item.name(), item.exitStatus());
@@ -76,10 +76,7 @@ class BudgetTest {
         }
     }
 
-    /**
-     * A budget of many tiny chunks above what the heap can index (an operator's mistake: each
-     * queued item has an index entry in the heap) meets a real OutOfMemoryError in papa-loop.
-     */
+    /** A real OutOfMemoryError in papa-loop (made by a test hook: queued output, in output stores, no longer can). */
     @Test
     void outOfHeapInTheLoopIsLoggedAndExitsNonZero() throws Exception {
         assertEquals(DaemonMain.EXIT_CRASHED, runOutOfHeap(List.of("-Xmx64m"), "event loop died: java.lang.OutOfMemoryError"));
@@ -91,15 +88,20 @@ class BudgetTest {
         assertEquals(3, runOutOfHeap(List.of("-Xmx64m", "-XX:+ExitOnOutOfMemoryError"), "Terminating due to java.lang.OutOfMemoryError"));
     }
 
-    private static int runOutOfHeap(List<String> jvm, String logged) throws Exception {
+    private int runOutOfHeap(List<String> flags, String logged) throws Exception {
         List<Long> pids = new ArrayList<>();
+        java.nio.file.Path exhaust = java.nio.file.Files.createTempDirectory("papa-budget").resolve("exhaust");
+        List<String> jvm = new ArrayList<>(flags);
+        jvm.add("-Dpapa.test.exhaustHeapAt=" + exhaust);
         try (DaemonJvm d = DaemonJvm.start(List.of(), jvm, "--output-budget", "1g")) {
             try (Conn c = Conn.open(d.port)) {
-                for (String n : new String[] {"w1", "w2", "w3"}) {
-                    // one write of one byte per line: items of a few bytes, an index entry each
-                    pids.add(pid(c.result("make process " + n + " bufsize=1g /bin/sh -c while\\ :;\\ do\\ echo;\\ done")));
+                for (String n : new String[] {"w1", "w2", "w3"}) { // 160 MB queued: in their stores, the daemon lives
+                    pids.add(pid(c.result("make process " + n + " bufsize=1g /usr/bin/seq 1 " + LAST)));
                 }
-                assertTrue(d.process.waitFor(180, TimeUnit.SECONDS), "the daemon did not die of its heap");
+                for (String n : new String[] {"w1", "w2", "w3"}) awaitExit(c, n);
+                assertTrue(d.process.isAlive(), "daemon died of its queued output: " + d.logText());
+                java.nio.file.Files.createFile(exhaust);
+                assertTrue(d.process.waitFor(60, TimeUnit.SECONDS), "the daemon did not die of its heap");
             }
             String log = d.logText();
             assertTrue(log.contains(logged), log);
