@@ -339,7 +339,10 @@ public final class KeeperLink implements Server.StateWatch {
             alive = false;
             return;
         }
-        if (m.type() == KeeperMessage.EXITED) {
+        if (m.type() == KeeperMessage.PING) {
+            // the loop answers: the keeper tells systemd's watchdog it lives, and STATUS= these figures
+            send(KeeperMessage.ALIVE, 0, processes.size(), processes.socketCount(), processes.queuedBytes());
+        } else if (m.type() == KeeperMessage.EXITED) {
             unmatched.put((int) m.a(), (int) m.b());
             changed = true;
             persist();
@@ -542,9 +545,13 @@ public final class KeeperLink implements Server.StateWatch {
     }
 
     void send(int type, int id, long a) {
+        send(type, id, a, 0, 0);
+    }
+
+    private void send(int type, int id, long a, long b, long c) {
         if (!alive) return;
         try {
-            Sockets.sendFds(channel, new KeeperMessage(type, id, a, 0, 0).encode());
+            Sockets.sendFds(channel, new KeeperMessage(type, id, a, b, c).encode());
         } catch (PosixException e) {
             LOG.log(Level.SEVERE, "cannot send to the keeper", e);
         }

@@ -642,6 +642,18 @@ public final class ProcessTable {
         return byName.isEmpty() && spawning.isEmpty();
     }
 
+    /** Sockets in the socket table (systemd's STATUS= line). */
+    public int socketCount() {
+        return sockets.size();
+    }
+
+    /** Bytes of output queued, all processes (systemd's STATUS= line, {@code list daemon}'s queued=). */
+    public long queuedBytes() {
+        long queued = 0;
+        for (HostedProcess p : all()) queued += p.output().bytes();
+        return queued;
+    }
+
     public int size() {
         return byName.size();
     }
