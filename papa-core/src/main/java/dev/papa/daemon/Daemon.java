@@ -327,11 +327,6 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
-    /** Its event loop (SystemdNotify's watchdog pings run on it). */
-    EventLoop loop() {
-        return loop;
-    }
-
     /** The TCP port serving the control protocol (-1 on a unix socket). */
     public int port() {
         return port;
