@@ -651,13 +651,17 @@ static int cur_died(int status) {
 
 /* --- messages from the JVMs ------------------------------------------------------------- */
 
-static void close_fds_of(struct msghdr *mh) {
+/* Closes the descriptors a message carries; returns how many. */
+static size_t close_fds_of(struct msghdr *mh) {
+  size_t closed = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     int *fds = (int *) CMSG_DATA(c);
     for (size_t i = 0; i < n; i++) close(fds[i]);
+    closed += n;
   }
+  return closed;
 }
 
 /* The one descriptor a message carries, or -1 (none, several, or cut: all closed). */
@@ -735,9 +739,9 @@ static void handle(const struct keeper_msg *m, struct msghdr *mh) {
       k.stopping_sent = 1;
       return;
     case KM_ALIVE: {
-      close_fds_of(mh);
-      if (m->a < 0 || m->a > INT32_MAX || m->b < 0 || m->b > INT32_MAX || m->c < 0) {
-        klog("alive with figures %lld, %lld, %lld: out of range, ignored", (long long) m->a, (long long) m->b, (long long) m->c);
+      size_t fds = close_fds_of(mh);
+      if (fds > 0 || m->a < 0 || m->a > INT32_MAX || m->b < 0 || m->b > INT32_MAX || m->c < 0) {
+        klog("alive with figures %lld, %lld, %lld and %zu descriptors: ignored", (long long) m->a, (long long) m->b, (long long) m->c, fds);
         return;
       }
       int64_t figures[3] = {m->a, m->b, m->c};
