@@ -262,10 +262,9 @@ public final class KeeperLink implements Server.StateWatch {
         checkJournal = JournalCheck.enabled();
         Spawner.childrenOfParent();
         processes.exitsFromKeeper();
-        Set<Integer> named = new HashSet<>(snapshot.descriptors());
-        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
-            if (e.getValue() == KIND_DESCRIPTOR && !named.contains(e.getKey())) Fd.adopt(e.getKey()).close();
-        }
+        // A standby's stale copies are closed once it serves: a pass over every descriptor, not while the port waits.
+        if (standby) loop.schedule(FIRST_STATE_AFTER_TAKE_OVER_MILLIS, this::closeUnnamed);
+        else closeUnnamed();
         loop.register(channel, Epoll.IN, ev -> readMessages());
         if (continued != null) {
             // The state handed over, held, is these tables: this JVM writes its changes there.
@@ -289,6 +288,14 @@ public final class KeeperLink implements Server.StateWatch {
             });
         } else {
             persist();
+        }
+    }
+
+    /** Closes what the keeper handed this JVM at its start that the tables do not name (registered after the last state). */
+    private void closeUnnamed() {
+        Set<Integer> named = new HashSet<>(snapshot.descriptors());
+        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
+            if (e.getValue() == KIND_DESCRIPTOR && !named.contains(e.getKey())) Fd.adopt(e.getKey()).close();
         }
     }
 
