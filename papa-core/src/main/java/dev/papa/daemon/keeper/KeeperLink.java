@@ -250,15 +250,36 @@ public final class KeeperLink implements Server.StateWatch {
         continued = new Continued(state, baseSize, end);
     }
 
+    private record Prepared(Journal journal, ChangedEntries changes) {}
+
+    /** The journal an upgrade's standby made for its tables before the take-over, or null. */
+    private Prepared prepared;
+
+    private Prepared journalFor(Snapshot snapshot) {
+        ChangedEntries changes = new ChangedEntries(this::changed);
+        return new Prepared(new Journal(snapshot, changes, Version.line(), generation), changes);
+    }
+
+    /**
+     * An upgrade's standby, its tables built: makes the journal it will write after the
+     * take-over and finds which entry names which descriptor, while the serving JVM serves
+     * ({@link #attach} uses them if it attaches these tables).
+     */
+    public void prepare(Snapshot snapshot) {
+        prepared = journalFor(snapshot);
+        prepared.journal().claimAhead();
+    }
+
     public void attach(EventLoop loop, ProcessTable processes, Snapshot snapshot) throws IOException {
         this.loop = loop;
         this.processes = processes;
         this.snapshot = snapshot;
         // An upgrade's JVM: from here on it is the daemon, and what the keeper holds is its to change.
         if (standby) send(KeeperMessage.TAKEN, 0, 0);
-        ChangedEntries changes = new ChangedEntries(this::changed);
-        this.journal = new Journal(snapshot, changes, Version.line(), generation);
-        snapshot.watch(changes);
+        if (prepared == null || prepared.journal().snapshot() != snapshot) prepared = journalFor(snapshot);
+        this.journal = prepared.journal();
+        snapshot.watch(prepared.changes());
+        prepared = null;
         checkJournal = JournalCheck.enabled();
         Spawner.childrenOfParent();
         processes.exitsFromKeeper();
