@@ -201,6 +201,33 @@ class KeeperUpgradeIT {
         }
     }
 
+    /**
+     * More queued output than the hand-over's frames carry (32 MiB, built in the heap): the
+     * serving JVM hands a whole state over, which the new JVM reads whole, every byte with it.
+     */
+    @Test
+    void moreQueuedOutputThanTheFramesCarryIsHandedOverWhole() throws Exception {
+        int bytes = 40 << 20;
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(KeeperKillIT.CHECK_JOURNAL, "-Xmx512m"),
+                List.of("--keeper", "--output-budget", "256m"))) {
+            try (ProtocolClient c = d.connect()) {
+                c.ok("make process big bufsize=64m /usr/bin/head -c " + bytes + " /dev/zero");
+                awaitExited(c, "big");
+                assertTrue(c.ok("list daemon").contains("\nqueued=" + bytes + "\n"), "all of it queued");
+            }
+            assertTrue(d.upgrade(JarDaemon.jar().toString()).startsWith("Upgrading to papa "));
+            awaitLog(d, " into tables built anew (the state handed over is a whole state)");
+            try (ProtocolClient c = d.connect()) {
+                c.writeLine("watch processes big");
+                assertEquals("Watching 1", c.readLine());
+                List<ProtocolClient.Item> items = c.watchToEnd();
+                assertEquals(bytes, ProtocolClient.outBytes(items).length, "every queued byte");
+                assertEquals(0, ProtocolClient.closedItem(items, "big").status());
+            }
+            assertTrue(d.logText().contains("; state written in "), "a whole state was written");
+        }
+    }
+
     /** A process made while the standby waits: the take-over builds its tables anew, from the whole state handed over. */
     @Test
     void aProcessMadeWhileTheStandbyWaitsIsTakenOverFromTheWholeState() throws Exception {
