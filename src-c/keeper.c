@@ -10,7 +10,11 @@
  * has, the next JVM changes nothing the keeper holds, so a failed upgrade leaves the current
  * one serving with everything it had.
  *
- * Rules: one thread, one epoll over four descriptors (signalfd, two timerfds, the channel(s)); every
+ * Under systemd (NOTIFY_SOCKET) it speaks sd_notify itself: READY=1 once the daemon serves,
+ * STATUS=, RELOADING=1 and READY=1 around an upgrade, STOPPING=1, and WATCHDOG=1 only while the
+ * serving JVM's loop answers its pings (docs/KEEPER.md, "systemd").
+ *
+ * Rules: one thread, one epoll over five descriptors (signalfd, three timerfds, the channel(s)); every
  * table is allocated at start and never grows; nothing the JVM sends is trusted (a message is
  * a fixed-size struct, every field is checked, a bad one is logged, rate-limited, and ignored);
  * held descriptors are never polled, so nothing (POLLHUP, EPOLLERR) closes one but a KM_RELEASE.
@@ -32,8 +36,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +62,8 @@
  * messages than this (its default, 208 KiB, holds about 300). */
 #define EMPTIES_AT_END 4096
 #define RETIRE_MS 5000          /* a JVM told to retire is killed if it has not ended by then */
+#define STATUS_PING_US 10000000 /* under systemd without a watchdog: how often the loop is asked for STATUS= figures */
+#define WATCHDOG_MAX_US ((int64_t) 1 << 40) /* a WATCHDOG_USEC above this (12 days) is not believed */
 
 struct held { int fd; uint8_t kind; uint32_t gen; };  /* fd -1: empty slot; gen: when it was held */
 struct exit_entry { int pid; int status; int64_t micros; int sent; };
@@ -103,12 +111,29 @@ static struct {
   struct rlimit jvm_nofile;
   /* log rate limit */
   int64_t log_window_start; int log_lines; int log_dropped;
+  /* systemd (sd_notify): notify_fd -1 without NOTIFY_SOCKET */
+  int notify_fd, notify_timer_fd;
+  struct sockaddr_un notify_addr;
+  socklen_t notify_len;
+  int64_t watchdog_us;         /* WATCHDOG_USEC, 0: no watchdog */
+  int64_t alive_us;            /* when the serving JVM's loop last answered (or a JVM started, or took over) */
+  int64_t ping_us;             /* when the unanswered KM_PING was sent, 0: none */
+  int64_t ticks;
+  int ready_sent, stopping_sent;
+  int figures_shown;           /* the last STATUS= sent is figures[] */
+  int64_t figures[3];          /* processes, sockets, queued bytes of the last KM_ALIVE */
 } k;
 
 static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int64_t wall_us(void) {
@@ -158,6 +183,108 @@ static void open_log(void) {
 static void describe(int status, char *buf, size_t len) {
   if (WIFSIGNALED(status)) snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
   else snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+}
+
+/* --- systemd (sd_notify) ---------------------------------------------------------------- */
+
+/* One notification: "KEY=VALUE" lines in one datagram to NOTIFY_SOCKET; nothing without it. The
+ * socket is nonblocking: a full queue at systemd drops the message (logged), never the keeper. */
+__attribute__((format(printf, 1, 2)))
+static void sd_notify_fmt(const char *fmt, ...) {
+  if (k.notify_fd < 0) return;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (n >= (int) sizeof msg) n = (int) sizeof msg - 1; /* a STATUS= line cut short */
+  for (;;) {
+    if (sendto(k.notify_fd, msg, (size_t) n, MSG_NOSIGNAL, (struct sockaddr *) &k.notify_addr, k.notify_len) >= 0) return;
+    if (errno == EINTR) continue;
+    const char *nl = strchr(msg, '\n');
+    klog("cannot notify systemd of %.*s: %s", nl ? (int) (nl - msg) : n, msg, strerror(errno));
+    return;
+  }
+}
+
+/* STATUS= of something other than the figures; the next KM_ALIVE shows the figures again. */
+#define sd_status(...) do { k.figures_shown = 0; sd_notify_fmt(__VA_ARGS__); } while (0)
+
+/* NOTIFY_SOCKET (a path, or "@name": an abstract name), WATCHDOG_USEC and WATCHDOG_PID, read at
+ * start and removed from the environment: a JVM or a process must not notify for the unit. */
+static void notify_setup(void) {
+  k.notify_fd = -1;
+  k.notify_timer_fd = -1;
+  const char *path = getenv("NOTIFY_SOCKET"), *usec = getenv("WATCHDOG_USEC"), *wpid = getenv("WATCHDOG_PID");
+  if (path != NULL && path[0] != 0) {
+    size_t n = strlen(path);
+    if ((path[0] != '/' && path[0] != '@') || n >= sizeof k.notify_addr.sun_path) {
+      klog("NOTIFY_SOCKET is neither an absolute path nor an abstract name (@...) that fits: not notifying systemd");
+    } else {
+      k.notify_addr.sun_family = AF_UNIX;
+      memcpy(k.notify_addr.sun_path, path, n);
+      if (path[0] == '@') k.notify_addr.sun_path[0] = 0; /* abstract: the name is the n bytes, no terminator */
+      k.notify_len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '/' ? 1 : 0));
+      k.notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (k.notify_fd < 0) klog("cannot notify systemd: socket: %s", strerror(errno));
+    }
+  }
+  if (k.notify_fd >= 0 && usec != NULL) {
+    char *end;
+    errno = 0;
+    long long us = strtoll(usec, &end, 10);
+    long long pid = wpid == NULL ? getpid() : strtoll(wpid, NULL, 10);
+    if (errno != 0 || *end != 0 || us <= 0 || us > WATCHDOG_MAX_US) klog("WATCHDOG_USEC=%s ignored", usec);
+    else if (pid == getpid()) k.watchdog_us = us;
+  }
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("WATCHDOG_USEC");
+  unsetenv("WATCHDOG_PID");
+  if (k.notify_fd < 0) return;
+  /* a tick every quarter of the watchdog interval: a ping to the loop each tick, WATCHDOG=1 every second */
+  int64_t period = k.watchdog_us > 0 ? k.watchdog_us / 4 : STATUS_PING_US;
+  if (period < 1000) period = 1000;
+  struct itimerspec t = {{period / 1000000, (period % 1000000) * 1000}, {period / 1000000, (period % 1000000) * 1000}};
+  k.notify_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (k.notify_timer_fd < 0 || timerfd_settime(k.notify_timer_fd, 0, &t, NULL) < 0) {
+    perror("papa keeper: timerfd for systemd's watchdog");
+    exit(1);
+  }
+}
+
+/* The notify timer: a KM_PING to the serving JVM (unless one is unanswered and not yet older than
+ * the watchdog interval: at most one in flight), and every second tick WATCHDOG=1, but only while
+ * the loop answered within the interval or the keeper is in a step it bounds itself: the pause
+ * before a restart, and an upgrade's hand-over and take-over (the serving loop is held still on
+ * purpose; the keeper's deadlines end them). A JVM that starts has the interval to serve and answer. */
+static int send_msg(struct jvm *j, uint32_t type, uint32_t id, int64_t a, int64_t b, int64_t c, int fd);
+
+static void notify_tick(void) {
+  int64_t now = mono_us();
+  int64_t stale = k.watchdog_us > 0 ? k.watchdog_us : 4 * STATUS_PING_US;
+  int asking = k.cur.pid > 0 && k.cur.served && (k.phase == UP_NONE || k.phase == UP_STARTING);
+  if (asking && (k.ping_us == 0 || now - k.ping_us > stale) && send_msg(&k.cur, KM_PING, 0, 0, 0, 0, -1) == 0) k.ping_us = now;
+  if (k.watchdog_us == 0 || ++k.ticks % 2 != 0 || k.stopping) return;
+  int excused = k.cur.pid == 0 || k.phase == UP_TAKING || (k.phase == UP_HANDING && k.hand_over_sent);
+  if (excused || now - k.alive_us <= k.watchdog_us) sd_notify_fmt("WATCHDOG=1");
+}
+
+/* The loop's answer: it lives; the figures go to STATUS= when they changed. */
+static void loop_alive(const int64_t figures[3]) {
+  k.alive_us = mono_us();
+  k.ping_us = 0;
+  if (k.figures_shown && memcmp(figures, k.figures, sizeof k.figures) == 0) return;
+  memcpy(k.figures, figures, sizeof k.figures);
+  sd_notify_fmt("STATUS=serving: %lld processes, %lld sockets, %lld bytes queued", (long long) figures[0],
+                (long long) figures[1], (long long) figures[2]);
+  k.figures_shown = 1;
+}
+
+/* A JVM to be asked afresh: the one just started, or one that took over or serves again. */
+static void loop_new(void) {
+  k.alive_us = mono_us();
+  k.ping_us = 0;
 }
 
 /* --- held descriptors ------------------------------------------------------------------- */
@@ -344,7 +471,10 @@ static int start_jvm(struct jvm *j, char **argv, int standby) {
   if (epoll_ctl(k.epoll_fd, EPOLL_CTL_ADD, pair[0], &ev) < 0) klog("epoll_ctl: %s", strerror(errno));
   *j = (struct jvm) {.pid = pid, .chan = pair[0], .started_ms = now_ms(), .standby = standby, .cursor = KEEPER_MIN_ID,
                      .step = standby ? 0 : 1};
-  if (!standby) exits_unsent(); /* a new current JVM is told every unacknowledged exit */
+  if (!standby) {
+    exits_unsent(); /* a new current JVM is told every unacknowledged exit */
+    loop_new();
+  }
   send_pending(j);
   return 0;
 }
@@ -388,6 +518,12 @@ static void kill_next(void) {
 
 /* The upgrade did not happen: the current JVM serves on (KM_RESUME), told every exit again. */
 static void upgrade_failed(int status) {
+  char cause[96];
+  if (status == -1) snprintf(cause, sizeof cause, "the keeper could not start the new daemon");
+  else describe(status, cause, sizeof cause);
+  sd_status("READY=1\nSTATUS=upgrade failed (%s); the daemon (pid %d) serves on", cause, (int) k.cur.pid);
+  k.ready_sent = 1;
+  loop_new(); /* a ping sent before its hand-over was read by the hand-over's wait, not answered */
   k.phase = UP_NONE;
   k.resume_pending = 1;
   k.resume_status = status;
@@ -416,6 +552,9 @@ static void upgrade_start(int fd) {
   k.phase = UP_STARTING;
   k.hand_over_sent = 0;
   arm(k.upgrade_timer_fd, READY_MS);
+  k.ready_sent = 0;
+  sd_status("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=upgrading: the new daemon (pid %d) starts beside pid %d",
+            (long long) mono_us(), (int) k.next.pid, (int) k.cur.pid);
   klog("upgrade: the new daemon (pid %d) starts beside the current one (pid %d)", (int) k.next.pid, (int) k.cur.pid);
 }
 
@@ -444,6 +583,9 @@ static void took_over(void) {
   k.phase = UP_NONE;
   arm(k.upgrade_timer_fd, RETIRE_MS);
   klog("upgrade: the new daemon (pid %d) took over from pid %d", (int) k.cur.pid, (int) old);
+  loop_new();
+  sd_status("READY=1\nSTATUS=upgraded: the new daemon (pid %d) took over from pid %d", (int) k.cur.pid, (int) old);
+  k.ready_sent = 1;
 }
 
 /* A phase took too long: the next JVM is killed (the current one then serves on), or a retiring one. */
@@ -479,6 +621,10 @@ static int cur_died(int status) {
     k.next.pid = 0;
     k.phase = UP_NONE;
     disarm(k.upgrade_timer_fd);
+    if (!k.stopping && !k.cur.ending) {
+      sd_status("READY=1\nSTATUS=upgrade abandoned: the daemon (pid %d) ended during it", (int) pid);
+      k.ready_sent = 1;
+    }
   }
   if (k.stopping || k.cur.ending) return code;
   if (!k.ever_served) {
@@ -499,18 +645,23 @@ static int cur_died(int status) {
   klog("the daemon (pid %d) died of %s after %lld ms; restart %d in %lld ms", (int) pid, cause, (long long) lived, k.restarts,
        (long long) pause);
   arm(k.timer_fd, pause);
+  sd_status("STATUS=restarting: the daemon (pid %d) died of %s; restart %d in %lld ms", (int) pid, cause, k.restarts, (long long) pause);
   return -1;
 }
 
 /* --- messages from the JVMs ------------------------------------------------------------- */
 
-static void close_fds_of(struct msghdr *mh) {
+/* Closes the descriptors a message carries; returns how many. */
+static size_t close_fds_of(struct msghdr *mh) {
+  size_t closed = 0;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     int *fds = (int *) CMSG_DATA(c);
     for (size_t i = 0; i < n; i++) close(fds[i]);
+    closed += n;
   }
+  return closed;
 }
 
 /* The one descriptor a message carries, or -1 (none, several, or cut: all closed). */
@@ -575,14 +726,28 @@ static void handle(const struct keeper_msg *m, struct msghdr *mh) {
       return;
     case KM_SERVING:
       close_fds_of(mh);
-      if (!k.cur.served) { k.cur.served = 1; k.served_ms = now_ms(); }
+      if (!k.cur.served) { k.cur.served = 1; k.served_ms = now_ms(); loop_new(); }
       if (!k.ever_served) open_log();
       k.ever_served = 1;
+      sd_status("%sSTATUS=serving (daemon pid %d)", k.ready_sent ? "" : "READY=1\n", (int) k.cur.pid);
+      k.ready_sent = 1;
       return;
     case KM_ENDING:
       close_fds_of(mh);
       k.cur.ending = 1;
+      if (!k.stopping_sent) sd_status("STOPPING=1\nSTATUS=stopping: the daemon ends");
+      k.stopping_sent = 1;
       return;
+    case KM_ALIVE: {
+      size_t fds = close_fds_of(mh);
+      if (fds > 0 || m->a < 0 || m->a > INT32_MAX || m->b < 0 || m->b > INT32_MAX || m->c < 0) {
+        klog("alive with figures %lld, %lld, %lld and %zu descriptors: ignored", (long long) m->a, (long long) m->b, (long long) m->c, fds);
+        return;
+      }
+      int64_t figures[3] = {m->a, m->b, m->c};
+      loop_alive(figures);
+      return;
+    }
     case KM_UPGRADE:
       upgrade_start(single_fd(mh));
       return;
@@ -713,6 +878,8 @@ static int on_signal(void) {
     switch (si.ssi_signo) {
       case SIGCHLD: break;
       case SIGTERM: case SIGINT:
+        if (!k.stopping_sent) sd_status("STOPPING=1\nSTATUS=stopping: %s", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        k.stopping_sent = 1;
         k.stopping = 1;
         k.stop_signal = (int) si.ssi_signo;
         kill_next();
@@ -829,8 +996,10 @@ static void setup(int argc, char **argv) {
     perror("papa keeper: signalfd/timerfd/epoll");
     exit(1);
   }
-  int polled[] = {k.signal_fd, k.timer_fd, k.upgrade_timer_fd};
+  notify_setup();
+  int polled[] = {k.signal_fd, k.timer_fd, k.upgrade_timer_fd, k.notify_timer_fd};
   for (size_t p = 0; p < sizeof polled / sizeof polled[0]; p++) {
+    if (polled[p] < 0) continue; /* no notify timer without NOTIFY_SOCKET */
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = polled[p]};
     if (epoll_ctl(k.epoll_fd, EPOLL_CTL_ADD, polled[p], &ev) < 0) { perror("papa keeper: epoll_ctl"); exit(1); }
   }
@@ -860,10 +1029,11 @@ int main(int argc, char **argv) {
         if (code >= 0) return code;
         continue;
       }
-      if (fd == k.timer_fd || fd == k.upgrade_timer_fd) {
+      if (fd == k.timer_fd || fd == k.upgrade_timer_fd || fd == k.notify_timer_fd) {
         uint64_t ticks;
         if (read(fd, &ticks, sizeof ticks) < 0) continue; /* disarmed since it fired */
-        if (fd == k.upgrade_timer_fd) upgrade_deadline();
+        if (fd == k.notify_timer_fd) notify_tick();
+        else if (fd == k.upgrade_timer_fd) upgrade_deadline();
         else if (k.cur.pid == 0 && start_jvm(&k.cur, k.cmds[k.cmd].argv, 0) < 0) arm(k.timer_fd, PAUSE_MAX_MS); /* fork failed */
         continue;
       }

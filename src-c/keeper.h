@@ -37,6 +37,8 @@ enum keeper_msg_type {
   KM_READY = 7,     /* next: started, waiting to take over */
   KM_HANDED = 8,    /* current: stopped serving; id = its last state (held, kind KEEPER_KIND_HANDOVER) */
   KM_TAKEN = 9,     /* next: the state is read and in its tables: the upgrade is done */
+  KM_ALIVE = 10,    /* the serving JVM's loop answers a KM_PING: a = processes, b = sockets, c = bytes of
+                       output queued (each >= 0, a and b at most INT32_MAX); systemd's STATUS= and watchdog */
   /* keeper -> JVM */
   KM_HELD = 101,    /* id, a = kind: a held descriptor, placed at number id in this JVM */
   KM_EXITED = 102,  /* a = pid, b = wait status, c = when reaped (µs since the epoch) */
@@ -49,6 +51,7 @@ enum keeper_msg_type {
   KM_TAKE_OVER = 107, /* to next, after its KM_HELD_FDs and the exits: id = the state to take */
   KM_RESUME = 108,  /* to current: the upgrade failed (a = the next JVM's wait status, -1: none); serve on */
   KM_RETIRE = 109,  /* to current: the next JVM took over; exit now, touching nothing */
+  KM_PING = 110,    /* to current, serving, only under systemd (NOTIFY_SOCKET): answer KM_ALIVE from the loop */
 };
 
 #endif

@@ -10,7 +10,7 @@ import array, ctypes, fcntl, os, random, signal, socket, struct, sys, time
 FMT = "=IIqqq"  # struct keeper_msg (src-c/keeper.h)
 SIZE = struct.calcsize(FMT)
 HOLD, RELEASE, ACK_EXIT, SERVING, ENDING = 1, 2, 3, 4, 5
-UPGRADE, READY, HANDED, TAKEN = 6, 7, 8, 9
+UPGRADE, READY, HANDED, TAKEN, ALIVE = 6, 7, 8, 9, 10
 HELD, EXITED, HELLO = 101, 102, 103
 STANDBY, HAND_OVER, HELD_FD, TAKE_OVER, RESUME, RETIRE = 104, 105, 106, 107, 108, 109
 
@@ -102,7 +102,7 @@ for line in plan:
     elif op == "fuzz":  # fuzz COUNT SEED: random messages, valid and not
         rnd = random.Random(int(w[2]) + n)
         for _ in range(int(w[1])):
-            kind = rnd.randrange(6)
+            kind = rnd.randrange(7)
             fds = []
             for _ in range(rnd.choice([0, 0, 1, 1, 2, 5])):
                 fds.append(os.open("/dev/null", os.O_RDONLY))
@@ -114,11 +114,17 @@ for line in plan:
             elif kind == 2: body = struct.pack(FMT, RELEASE, rnd.choice([0, 2**32 - 1, 1 << 30, 5]), 0, 0, 0)
             elif kind == 3: body = struct.pack(FMT, ACK_EXIT, 0, rnd.choice([-1, 0, 1, 2**62, os.getpid()]), 0, 0)
             elif kind == 4: body = struct.pack(FMT, HOLD, rnd.choice([0, 3, 2**32 - 1, 1 << 30]), 0, 0, 0)
-            else: body = struct.pack(FMT, HOLD, 40, rnd.choice([-5, 300]), 0, 0)
+            elif kind == 5: body = struct.pack(FMT, HOLD, 40, rnd.choice([-5, 300]), 0, 0)
+            else: body = struct.pack(FMT, ALIVE, rnd.getrandbits(32), rnd.choice([-1, 0, 2**31, 2**63 - 1, -2**63]),
+                                     rnd.choice([-1, 3, 2**31, -2**63]), rnd.choice([-1, 0, 2**63 - 1, -2**63]))
             anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("%di" % len(fds), *fds))] if fds else []
             try: chan.sendmsg([body], anc)
             except OSError: pass  # an empty seqpacket body with no data is refused by some kernels
             for fd in fds: os.close(fd)
+    elif op == "alive":  # alive PROCESSES SOCKETS QUEUED [FDS]: a KM_ALIVE as the loop answers a ping, FDS /dev/null attached
+        fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(int(w[4]) if len(w) > 4 else 0)]
+        send(ALIVE, 0, int(w[1]), int(w[2]), int(w[3]), fds=fds)
+        for fd in fds: os.close(fd)
     elif op == "empty":  # a message of no bytes (valid for SOCK_SEQPACKET: not the end of the channel)
         chan.sendmsg([b""])
     elif op == "mark":  # mark NAME: a file saying the plan got here

@@ -119,7 +119,7 @@ public final class Ctl {
         try (Papa papa = builder.connect()) {
             String first = words.get(0).toLowerCase(Locale.ROOT);
             if (first.equals("upgrade")) {
-                return upgrade(papa, words.subList(1, words.size()), out);
+                return upgrade(papa, words.subList(1, words.size()), out, err);
             }
             if (first.equals("exec-with-sockets")) {
                 return ExecWithSockets.run(papa, words.subList(1, words.size()), err);
@@ -188,17 +188,43 @@ public final class Ctl {
     /**
      * {@code ctl upgrade [JAR]}: upgrades the daemon to JAR, by default the jar this ctl runs
      * from, on the java this ctl runs on; then waits until the daemon serves again and prints
-     * the version it serves with (the previous one if the new jar could not take over).
+     * the version it serves with. Exits 0 only if the upgrade took: the daemon serves the version
+     * it said it upgrades to and its {@code list daemon} count {@code upgrades=} went up by one
+     * (so a new jar that failed after the reply, and the previous version serving on, is a
+     * failure: status 1). systemd's ExecReload and the package's postinst rely on it.
      */
-    private static int upgrade(Papa papa, List<String> args, PrintStream out) throws PapaException {
+    private static int upgrade(Papa papa, List<String> args, PrintStream out, PrintStream err) throws PapaException {
         if (args.size() > 1) throw PapaException.daemonError("ctl upgrade takes at most one jar");
         Path jar = args.isEmpty() ? ownJar() : Path.of(args.get(0)).toAbsolutePath();
         if (jar == null) throw PapaException.daemonError("ctl upgrade needs a jar: this ctl does not run from one");
         Path java = Path.of(dev.papa.client.DaemonLauncher.javaBinary());
-        out.println("Upgrading to " + papa.upgrade(jar, java));
-        out.println("Serving: " + papa.version());
+        long before = upgrades(papa);
+        String to = papa.upgrade(jar, java);
+        out.println("Upgrading to " + to);
         out.flush();
+        String now = papa.version(); // connects again: waits in the backlog until a daemon serves
+        long after = upgrades(papa);
+        out.println("Serving: " + now);
+        out.flush();
+        if (!now.equals(to) || before >= 0 && after != before + 1) {
+            err.println("papa ctl: the upgrade did not take: the daemon serves " + now
+                    + (before >= 0 ? " after " + after + " upgrades (" + before + " before)" : ""));
+            return DAEMON_ERROR;
+        }
         return OK;
+    }
+
+    /** {@code list daemon}'s {@code upgrades=}, or -1 for a daemon that does not say (older than the keeper). */
+    private static long upgrades(Papa papa) throws PapaException {
+        try {
+            String n = papa.listDaemon().get("upgrades");
+            return n == null ? -1 : Long.parseLong(n);
+        } catch (NumberFormatException e) {
+            return -1;
+        } catch (PapaException e) {
+            if (e.isDaemonError()) return -1;
+            throw e;
+        }
     }
 
     /** The jar this ctl runs from, or null (classes directories). */

@@ -53,7 +53,9 @@ final class Metrics {
             new Fact("rss", "papa_daemon_resident_memory_bytes", Type.GAUGE, "Resident memory of the daemon JVM."),
             new Fact("threads", "papa_daemon_threads", Type.GAUGE, "Threads of the daemon JVM."),
             new Fact("fds", "papa_daemon_open_fds", Type.GAUGE, "Descriptors the daemon JVM has open."),
-            new Fact("keeper_held", "papa_keeper_held_fds", Type.GAUGE, "Descriptors registered with the keeper."));
+            new Fact("keeper_held", "papa_keeper_held_fds", Type.GAUGE, "Descriptors registered with the keeper."),
+            new Fact("spawns", "papa_spawns_total", Type.COUNTER, "Processes the daemon JVM spawned since it started."),
+            new Fact("spawn_failures", "papa_spawn_failures_total", Type.COUNTER, "Spawns that failed (exec, chdir, setuid, ...) since the daemon JVM started."));
 
     private Metrics() {
     }

@@ -176,9 +176,9 @@ public final class DaemonLauncher {
      * variables. A launcher that was itself socket-activated describes its own descriptors
      * there; the daemon receives none of them, and must not notify the launcher's manager.
      */
-    static Map<String, String> daemonEnvironment(Map<String, String> launcher) {
+    public static Map<String, String> daemonEnvironment(Map<String, String> launcher) {
         Map<String, String> env = new LinkedHashMap<>(launcher);
-        env.keySet().removeIf(k -> k.startsWith("LISTEN_") || k.equals("NOTIFY_SOCKET"));
+        env.keySet().removeIf(k -> k.startsWith("LISTEN_") || k.equals("NOTIFY_SOCKET") || k.startsWith("WATCHDOG_"));
         return env;
     }
 

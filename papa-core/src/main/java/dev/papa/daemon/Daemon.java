@@ -240,12 +240,13 @@ public final class Daemon implements AutoCloseable {
 
     /**
      * A standby's last preparation before it says it is ready: the classes the first sessions
-     * use initialized and a peer lookup run, so that the first client after the take-over
-     * waits for none of it.
+     * use initialized, a peer lookup run, and the journal it will write made, so that neither
+     * the take-over nor the first client after it waits for any of it.
      */
     public void warmUpSessions() {
         Preload.initialize("daemon/session/", "daemon/protocol/", "daemon/access/", "daemon/principal/", "peer/");
         server.warmAccess();
+        config.keeper().prepare(snapshot);
     }
 
     /** A standby's tables that will not serve: its loop and threads end; every descriptor of the tables stays open. */

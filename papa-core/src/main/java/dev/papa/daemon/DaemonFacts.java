@@ -74,6 +74,8 @@ final class DaemonFacts implements Server.Facts {
             line(sb, "threads", status("Threads:"));
             line(sb, "fds", openDescriptors());
             if (keeper != null) line(sb, "keeper_held", keeper.heldCount());
+            line(sb, "spawns", processes.spawns());
+            line(sb, "spawn_failures", processes.spawnFailures());
         }
         sb.setLength(sb.length() - 1);
         return sb.toString();

@@ -170,6 +170,9 @@ public final class DaemonMain {
         if (config.launcher() != null) ProcTitle.set("papa daemon from " + config.launcher());
         announce(err, config, "listening on " + daemon.where());
         if (config.keeper() != null) config.keeper().serving();
+        // under the keeper, the keeper tells systemd (and this JVM has no NOTIFY_SOCKET)
+        SystemdNotify systemd = config.keeper() == null ? SystemdNotify.fromEnvironment(System.getenv()) : null;
+        if (systemd != null) systemd.ready(daemon);
         try {
             daemon.awaitExit();
         } catch (InterruptedException e) {
@@ -177,6 +180,7 @@ public final class DaemonMain {
         }
         if (config.portFile() != null) PortFile.remove(config.portFile(), daemon.port());
         String reason = java.util.Objects.requireNonNullElse(daemon.stopReason(), "the event loop died");
+        if (systemd != null) systemd.stopping(reason);
         announce(err, config, "stopped: " + reason);
         // on purpose (a client, a signal): the keeper ends with this JVM instead of restarting it
         if (config.keeper() != null && daemon.failure() == null) config.keeper().ending();

@@ -201,6 +201,34 @@ class KeeperUpgradeIT {
         }
     }
 
+    /**
+     * More queued output than the hand-over's frames could carry (32 MiB, built in the heap):
+     * it stays in its output store (issue 23), the hand-over carries none of it, and the new JVM
+     * takes over into the tables built before and maps the store: every byte.
+     */
+    @Test
+    void moreQueuedOutputThanTheFramesCarryStaysInItsStore() throws Exception {
+        int bytes = 40 << 20;
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of(KeeperKillIT.CHECK_JOURNAL, "-Xmx512m"),
+                List.of("--keeper", "--output-budget", "256m"))) {
+            try (ProtocolClient c = d.connect()) {
+                c.ok("make process big bufsize=64m /usr/bin/head -c " + bytes + " /dev/zero");
+                awaitExited(c, "big");
+                assertTrue(c.ok("list daemon").contains("\nqueued=" + bytes + "\n"), "all of it queued");
+            }
+            assertTrue(d.upgrade(JarDaemon.jar().toString()).startsWith("Upgrading to papa "));
+            awaitLog(d, ", and its frames since, into tables built before the hand-over");
+            try (ProtocolClient c = d.connect()) {
+                c.writeLine("watch processes big");
+                assertEquals("Watching 1", c.readLine());
+                List<ProtocolClient.Item> items = c.watchToEnd();
+                assertEquals(bytes, ProtocolClient.outBytes(items).length, "every queued byte");
+                assertEquals(0, ProtocolClient.closedItem(items, "big").status());
+            }
+            assertFalse(d.logText().contains("; state written in "), "no whole state was written");
+        }
+    }
+
     /** A process made while the standby waits: the take-over builds its tables anew, from the whole state handed over. */
     @Test
     void aProcessMadeWhileTheStandbyWaitsIsTakenOverFromTheWholeState() throws Exception {

@@ -203,6 +203,34 @@ public final class Sockets {
     return fd;
   }
 
+  /**
+   * Sends one datagram to a unix datagram socket at {@code address}: an absolute path, or
+   * {@code @name} for an abstract name (sd_notify's NOTIFY_SOCKET). A socket of its own each time
+   * (close-on-exec, closed after), so nothing is kept open between notifications.
+   */
+  public static void sendDatagram(String address, byte[] data) throws PosixException {
+    byte[] addr;
+    if (address.startsWith("@")) {
+      byte[] name = address.substring(1).getBytes(StandardCharsets.UTF_8);
+      if (name.length + 1 >= UNIX_PATH_MAX) throw new PosixException("connect", Errno.ENAMETOOLONG);
+      addr = new byte[2 + 1 + name.length]; // family, a NUL, the name: no terminator
+      ByteBuffer.wrap(addr).order(ByteOrder.nativeOrder()).putShort(0, (short) AF_UNIX);
+      System.arraycopy(name, 0, addr, 3, name.length);
+    } else {
+      addr = sockaddrUn(address);
+    }
+    try (Fd fd = socket(AF_UNIX, Type.DGRAM)) {
+      if (LibC.connect(fd.get(), addr, addr.length) < 0) throw new PosixException("connect", Native.getLastError());
+      for (;;) {
+        if (LibC.send(fd.get(), data, data.length, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return; // never waits on a full queue
+        int e = Native.getLastError();
+        if (e != Errno.EINTR) throw new PosixException("send", e);
+      }
+    }
+  }
+
+  private static final int MSG_NOSIGNAL = 0x4000, MSG_DONTWAIT = 0x40;
+
   /** A connected pair of unix stream sockets, both close-on-exec. */
   public static Fd[] socketPair() throws PosixException {
     int[] sv = new int[2];

@@ -64,10 +64,65 @@ class KeeperTest {
   }
 
   private Process start(String... plan) throws Exception {
+    return start(Map.of(), plan);
+  }
+
+  private Process start(Map<String, String> env, String... plan) throws Exception {
     Files.writeString(dir.resolve("plan"), String.join("\n", plan) + "\n");
-    keeper = new ProcessBuilder(keeperBinary().toString(), "--", "python3", fakeJvm().toString(), dir.toString())
-        .redirectErrorStream(true).redirectOutput(dir.resolve("keeper.log").toFile()).start();
+    ProcessBuilder pb = new ProcessBuilder(keeperBinary().toString(), "--", "python3", fakeJvm().toString(), dir.toString())
+        .redirectErrorStream(true).redirectOutput(dir.resolve("keeper.log").toFile());
+    pb.environment().putAll(env);
+    keeper = pb.start();
     return keeper;
+  }
+
+  /** The next datagram on a notify socket (systemd's stand-in), or null after 10 s. */
+  private static String notification(Fd socket) throws PosixException {
+    try {
+      return new String(Sockets.receiveFds(socket.get(), 4096, 0).data(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (PosixException e) {
+      if (e.errno() == dev.papa.posix.internal.Errno.EAGAIN) return null;
+      throw e;
+    }
+  }
+
+  /**
+   * Under systemd (NOTIFY_SOCKET, a real datagram socket here) the keeper says READY=1 when the
+   * daemon serves, STATUS= with the figures of a valid KM_ALIVE only (a hostile one, out of range
+   * or carrying descriptors, is ignored and closes them), and STOPPING=1 at SIGTERM; the JVM it
+   * starts does not see NOTIFY_SOCKET.
+   */
+  @Test
+  void notifiesSystemdAndTakesOnlyValidFigures() throws Exception {
+    Path address = dir.resolve("notify");
+    try (Fd socket = Sockets.bindUnix(Sockets.Type.DGRAM, address.toString(), 0, null)) {
+      Sockets.setReceiveTimeout(socket.get(), 10_000);
+      start(Map.of("NOTIFY_SOCKET", address.toString()),
+          "serve",
+          "mark served",
+          "wait-file bad",
+          "alive -1 0 0",
+          "alive 0 2147483648 0",
+          "alive 0 0 -1",
+          "alive 1 1 1 2",
+          "alive 3 2 100",
+          "mark figures",
+          "wait-term");
+      int jvm = report(0).value("pid");
+      assertEquals("READY=1\nSTATUS=serving (daemon pid " + jvm + ")", notification(socket));
+      String environ = Files.readString(Path.of("/proc/" + jvm + "/environ"));
+      assertFalse(environ.contains("NOTIFY_SOCKET"), "the JVM's environment: " + environ);
+      int fdsBefore = keeperFds();
+      Files.createFile(dir.resolve("bad"));
+      await(() -> Files.exists(dir.resolve("figures")), "the figures sent");
+      assertEquals("STATUS=serving: 3 processes, 2 sockets, 100 bytes queued", notification(socket), "only the valid figures");
+      assertEquals(fdsBefore, keeperFds(), "the descriptors of the refused KM_ALIVE were closed");
+      assertTrue(log().contains("alive with figures 1, 1, 1 and 2 descriptors: ignored"), log());
+      keeper.destroy();
+      assertEquals("STOPPING=1\nSTATUS=stopping: SIGTERM", notification(socket));
+      assertTrue(keeper.waitFor(10, TimeUnit.SECONDS));
+      assertEquals(143, keeper.exitValue());
+    }
   }
 
   /** What start N of the fake JVM received, once it wrote it down. */

@@ -250,22 +250,42 @@ public final class KeeperLink implements Server.StateWatch {
         continued = new Continued(state, baseSize, end);
     }
 
+    private record Prepared(Journal journal, ChangedEntries changes) {}
+
+    /** The journal an upgrade's standby made for its tables before the take-over, or null. */
+    private Prepared prepared;
+
+    private Prepared journalFor(Snapshot snapshot) {
+        ChangedEntries changes = new ChangedEntries(this::changed);
+        return new Prepared(new Journal(snapshot, changes, Version.line(), generation), changes);
+    }
+
+    /**
+     * An upgrade's standby, its tables built: makes the journal it will write after the
+     * take-over and finds which entry names which descriptor, while the serving JVM serves
+     * ({@link #attach} uses them if it attaches these tables).
+     */
+    public void prepare(Snapshot snapshot) {
+        prepared = journalFor(snapshot);
+        prepared.journal().claimAhead();
+    }
+
     public void attach(EventLoop loop, ProcessTable processes, Snapshot snapshot) throws IOException {
         this.loop = loop;
         this.processes = processes;
         this.snapshot = snapshot;
         // An upgrade's JVM: from here on it is the daemon, and what the keeper holds is its to change.
         if (standby) send(KeeperMessage.TAKEN, 0, 0);
-        ChangedEntries changes = new ChangedEntries(this::changed);
-        this.journal = new Journal(snapshot, changes, Version.line(), generation);
-        snapshot.watch(changes);
+        if (prepared == null || prepared.journal().snapshot() != snapshot) prepared = journalFor(snapshot);
+        this.journal = prepared.journal();
+        snapshot.watch(prepared.changes());
+        prepared = null;
         checkJournal = JournalCheck.enabled();
         Spawner.childrenOfParent();
         processes.exitsFromKeeper();
-        Set<Integer> named = new HashSet<>(snapshot.descriptors());
-        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
-            if (e.getValue() == KIND_DESCRIPTOR && !named.contains(e.getKey())) Fd.adopt(e.getKey()).close();
-        }
+        // A standby's stale copies are closed once it serves: a pass over every descriptor, not while the port waits.
+        if (standby) loop.schedule(FIRST_STATE_AFTER_TAKE_OVER_MILLIS, this::closeUnnamed);
+        else closeUnnamed();
         loop.register(channel, Epoll.IN, ev -> readMessages());
         if (continued != null) {
             // The state handed over, held, is these tables: this JVM writes its changes there.
@@ -289,6 +309,14 @@ public final class KeeperLink implements Server.StateWatch {
             });
         } else {
             persist();
+        }
+    }
+
+    /** Closes what the keeper handed this JVM at its start that the tables do not name (registered after the last state). */
+    private void closeUnnamed() {
+        Set<Integer> named = new HashSet<>(snapshot.descriptors());
+        for (Map.Entry<Integer, Integer> e : inherited.entrySet()) {
+            if (e.getValue() == KIND_DESCRIPTOR && !named.contains(e.getKey())) Fd.adopt(e.getKey()).close();
         }
     }
 
@@ -339,7 +367,10 @@ public final class KeeperLink implements Server.StateWatch {
             alive = false;
             return;
         }
-        if (m.type() == KeeperMessage.EXITED) {
+        if (m.type() == KeeperMessage.PING) {
+            // the loop answers: the keeper tells systemd's watchdog it lives, and STATUS= these figures
+            send(KeeperMessage.ALIVE, 0, processes.size(), processes.socketCount(), processes.queuedBytes());
+        } else if (m.type() == KeeperMessage.EXITED) {
             unmatched.put((int) m.a(), (int) m.b());
             changed = true;
             persist();
@@ -542,9 +573,13 @@ public final class KeeperLink implements Server.StateWatch {
     }
 
     void send(int type, int id, long a) {
+        send(type, id, a, 0, 0);
+    }
+
+    private void send(int type, int id, long a, long b, long c) {
         if (!alive) return;
         try {
-            Sockets.sendFds(channel, new KeeperMessage(type, id, a, 0, 0).encode());
+            Sockets.sendFds(channel, new KeeperMessage(type, id, a, b, c).encode());
         } catch (PosixException e) {
             LOG.log(Level.SEVERE, "cannot send to the keeper", e);
         }

@@ -199,6 +199,13 @@ public final class KeeperUpgrade {
             dev.papa.daemon.state.JournalCheck.class, Restore.Changes.class, dev.papa.daemon.Version.class};
 
     public static TakeOver awaitTakeOver(KeeperLink link) throws IOException {
+        // what the take-over needs of the descriptors received at the start, found before the port waits
+        int above = 0;
+        List<Integer> states = new java.util.ArrayList<>();
+        for (Map.Entry<Integer, Integer> e : link.inherited.entrySet()) {
+            above = Math.max(above, e.getKey());
+            if (KeeperLink.isState(e.getValue())) states.add(e.getKey());
+        }
         link.send(KeeperMessage.READY, 0, 0);
         Map<Integer, Fd> received = new LinkedHashMap<>();
         Map<Integer, Integer> kinds = new LinkedHashMap<>();
@@ -226,11 +233,10 @@ public final class KeeperUpgrade {
                     LOG.warning("Keeper message " + m.type() + " ignored while waiting to take over");
                 }
             }
-            int above = 0;
-            for (int id : link.inherited.keySet()) above = Math.max(above, id);
             for (int id : received.keySet()) above = Math.max(above, id);
             for (Map.Entry<Integer, Fd> e : received.entrySet()) {
                 if (place(link, e.getKey(), e.getValue(), kinds.get(e.getKey()), above + 1)) replaced.add(e.getKey());
+                if (KeeperLink.isState(kinds.get(e.getKey()))) states.add(link.number(e.getKey()));
             }
         } finally {
             for (Fd fd : received.values()) fd.close();
@@ -238,10 +244,10 @@ public final class KeeperUpgrade {
         if (!received.containsKey(stateId)) throw new IOException("the keeper named state " + stateId + ", which it did not hand over");
         // the serving JVM's continuous states: the hand-over one is newer than all of them
         int stateNumber = link.number(stateId);
-        for (Map.Entry<Integer, Integer> e : Map.copyOf(link.inherited).entrySet()) {
-            if (KeeperLink.isState(e.getValue()) && e.getKey() != stateNumber) {
-                Fd.adopt(e.getKey()).close();
-                link.inherited.remove(e.getKey());
+        for (int state : states) {
+            if (state != stateNumber && KeeperLink.isState(link.inherited.getOrDefault(state, -1))) {
+                Fd.adopt(state).close();
+                link.inherited.remove(state);
             }
         }
         link.inherited.remove(stateNumber);

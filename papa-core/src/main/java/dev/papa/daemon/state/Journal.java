@@ -40,6 +40,8 @@ public final class Journal {
     private long baseSize;
     private long generation;
     private boolean needsBase = true;
+    /** {@link #claimAhead} found the claims of these tables. */
+    private boolean claimed;
     /** Descriptor number to the entry ("socket NAME", "process NAME") whose record in the state names it. */
     private final Map<Integer, String> claims = new HashMap<>();
     /** The other way: the entries whose record names descriptors, as they were when it was written. */
@@ -123,11 +125,26 @@ public final class Journal {
         this.end = end;
         this.baseSize = baseSize;
         needsBase = false;
-        claimAll();
+        if (!claimed) claimAll();
         snapshot.markJournaled();
         Frames daemonwide = new Frames(); // this JVM's own record (its upgrades count) in place of the base's
         daemonwide.add(snapshot::daemonNow);
         append(daemonwide.done());
+    }
+
+    /**
+     * An upgrade's standby, its tables built: which entry names which descriptor is found now,
+     * before the port waits for the take-over ({@link #continueIn} then has it; a take-over only
+     * refills values and queues, which name no descriptor).
+     */
+    public void claimAhead() {
+        claimAll();
+        claimed = true;
+    }
+
+    /** The tables this journal writes. */
+    public Snapshot snapshot() {
+        return snapshot;
     }
 
     /** What the tables' records name, as the state now says (after a base, or at a take-over). */

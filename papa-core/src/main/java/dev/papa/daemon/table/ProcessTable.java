@@ -142,6 +142,13 @@ public final class ProcessTable {
 
     public record Made(HostedProcess process, boolean watch) {}
 
+    /** Spawns this daemon JVM made, and spawns that failed (list daemon's spawns=, spawn_failures=). */
+    private long spawns, spawnFailures;
+
+    public long spawns() { return spawns; }
+
+    public long spawnFailures() { return spawnFailures; }
+
     /** On the loop, with the prepared spec: the existing process, or a new one once spawned. */
     private void admit(Principal by, ProcessSpec spec, boolean watch, Worker.Answer<Made> answer) {
         String name = spec.name();
@@ -176,8 +183,10 @@ public final class ProcessTable {
             launch.close();
             List<Runnable> next = spawning.remove(name);
             if (error != null) {
+                spawnFailures++;
                 answer.accept(null, error);
             } else {
+                spawns++;
                 // Tracked even when the requesting session has gone meanwhile: the process exists.
                 HostedProcess p = new HostedProcess(spec, by.uid(), by.isAdmin(), child.pid(), clock.nowMicros(), budget);
                 p.pidfd = child.pidfd();
@@ -656,6 +665,18 @@ public final class ProcessTable {
 
     public boolean isEmpty() {
         return byName.isEmpty() && spawning.isEmpty();
+    }
+
+    /** Sockets in the socket table (systemd's STATUS= line). */
+    public int socketCount() {
+        return sockets.size();
+    }
+
+    /** Bytes of output queued, all processes (systemd's STATUS= line, {@code list daemon}'s queued=). */
+    public long queuedBytes() {
+        long queued = 0;
+        for (HostedProcess p : all()) queued += p.output().bytes();
+        return queued;
     }
 
     public int size() {

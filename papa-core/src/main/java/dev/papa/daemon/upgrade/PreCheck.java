@@ -62,7 +62,7 @@ final class PreCheck {
      * loop); {@code state} is closed once the child has its copy.
      */
     static void start(EventLoop loop, Worker work, List<String> command, Fd state, Outcome outcome) {
-        SpawnSpec spec = new SpawnSpec(command).env(System.getenv()).passFd(state.get(), STATE_FD)
+        SpawnSpec spec = new SpawnSpec(command).env(dev.papa.client.DaemonLauncher.daemonEnvironment(System.getenv())).passFd(state.get(), STATE_FD)
                 .stdout(SpawnSpec.Output.PIPE).stderr(SpawnSpec.Output.STDOUT);
         work.spawn(() -> {
             try {

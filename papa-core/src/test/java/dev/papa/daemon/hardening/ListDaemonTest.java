@@ -46,9 +46,11 @@ class ListDaemonTest extends UsersDaemonTestBase {
         assertEquals("", root.result("set r 1"));
         assertEquals("", root.result("set s 2"));
         assertEquals("", a.result("set mine 3"));
+        assertTrue(root.result("make process none /nonexistent/papa-test").startsWith("Error: "), "a failed spawn");
         Map<String, String> all = facts(root.result("list daemon"));
         assertEquals(List.of("version", "daemon", "daemon_started", "restarts", "last_restart", "upgrades", "sessions",
-                "processes", "sockets", "values", "queued", "budget", "dropped", "blocked", "rss", "threads", "fds"),
+                "processes", "sockets", "values", "queued", "budget", "dropped", "blocked", "rss", "threads", "fds", "spawns",
+                "spawn_failures"),
                 List.copyOf(all.keySet()), "no keeper= without a keeper");
         assertEquals(root.result("version"), all.get("version"));
         assertEquals(Long.toString(ProcessHandle.current().pid()), all.get("daemon"), "this test's JVM runs the daemon");
@@ -59,6 +61,7 @@ class ListDaemonTest extends UsersDaemonTestBase {
         assertEquals("3", all.get("values"));
         assertTrue(Long.parseLong(all.get("rss")) > 1 << 20, all.toString());
         assertTrue(Long.parseLong(all.get("fds")) > 3, all.toString());
+        assertEquals("1", all.get("spawn_failures"), all.toString());
         assertEquals(all.keySet(), facts(root.result("l d")).keySet(), "abbreviated l d");
 
         Map<String, String> own = facts(a.result("list daemon"));
