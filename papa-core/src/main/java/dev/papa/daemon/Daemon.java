@@ -144,7 +144,7 @@ public final class Daemon implements AutoCloseable {
                 return;
             }
             java.util.List<long[]> hog = new java.util.ArrayList<>();
-            while (true) hog.add(new long[1 << 16]);
+            while (true) hog.add(new long[1 << 10]); // small arrays: the heap fills up to its last few KiB, as captured chunks did
         });
     }
 
