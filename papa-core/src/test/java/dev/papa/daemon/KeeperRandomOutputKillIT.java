@@ -55,10 +55,12 @@ class KeeperRandomOutputKillIT {
                 for (int i = 0; i < KILLS && checker.failure.get() == null; i++) {
                     Thread.sleep(KeeperKillIT.SERVE_BEFORE_KILL_MS + random.nextInt(400));
                     int jvm = KeeperKillIT.daemonJvm(keeper);
-                    long before = checker.pos.get();
+                    int sessions = checker.sessions.get();
                     dev.papa.posix.Processes.kill(jvm, 9);
                     long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
-                    while (checker.pos.get() < before + 100_000 && checker.failure.get() == null) { // lines flow again
+                    // lines flow again in a new session (the old one may still read a batch the killed JVM sent)
+                    while ((checker.sessions.get() <= sessions || checker.pos.get() < checker.sessionStart + 100_000)
+                            && checker.failure.get() == null) {
                         assertTrue(System.currentTimeMillis() < deadline, "no output after kill " + i);
                         Thread.sleep(5);
                     }
@@ -69,8 +71,8 @@ class KeeperRandomOutputKillIT {
             }
             if (checker.failure.get() != null) fail("after " + checker.sessions + " sessions", checker.failure.get());
             System.out.printf("random output kills: %d kills, %d lines checked, %d sessions, %d bytes redelivered%n", KILLS,
-                    checker.pos.get() / LINE, checker.sessions, checker.redelivered);
-            assertTrue(checker.sessions > KILLS, "the watcher reconnected after every kill");
+                    checker.pos.get() / LINE, checker.sessions.get(), checker.redelivered);
+            assertTrue(checker.sessions.get() > KILLS, "the watcher reconnected after every kill");
         }
     }
 
@@ -97,7 +99,8 @@ class KeeperRandomOutputKillIT {
         final AtomicLong pos = new AtomicLong(); // the stream's offset checked so far
         long acked;       // where the last batch acknowledged ended
         long ackedBefore; // and the one before it
-        int sessions;
+        final java.util.concurrent.atomic.AtomicInteger sessions = new java.util.concurrent.atomic.AtomicInteger();
+        volatile long sessionStart = Long.MAX_VALUE / 2; // where the current session's first chunk started
         long redelivered;
 
         Checker(JarDaemon d) {
@@ -109,7 +112,8 @@ class KeeperRandomOutputKillIT {
             try {
                 while (!stop.get()) {
                     try (ProtocolClient c = d.connect()) {
-                        sessions++;
+                        sessionStart = Long.MAX_VALUE / 2;
+                        sessions.incrementAndGet();
                         c.writeLine("watch processes numbers");
                         assertEquals("Watching 1", c.readLine());
                         boolean first = true;
@@ -125,6 +129,7 @@ class KeeperRandomOutputKillIT {
                                     else throw new AssertionError("a new session starts at neither " + acked + " nor " + ackedBefore
                                             + ": " + new String(data, 0, Math.min(40, data.length), StandardCharsets.US_ASCII));
                                     redelivered += pos.get() - p;
+                                    sessionStart = p;
                                     first = false;
                                 } else if (!matches(data, p)) {
                                     throw new AssertionError("chunk at " + p + " is not the stream's: "
