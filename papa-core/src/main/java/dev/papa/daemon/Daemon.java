@@ -79,6 +79,10 @@ public final class Daemon implements AutoCloseable {
             this.loop = new EventLoop();
             WallClock clock = new WallClock();
             this.values = new ValueTable(config.valuesLimit(), dev.papa.posix.Processes.effectiveUid());
+            if (config.outputBudget() > Runtime.getRuntime().maxMemory() / 4 * 3) {
+                LOG.warning("--output-budget " + config.outputBudget() + " is over three quarters of the max heap ("
+                        + Runtime.getRuntime().maxMemory() + " bytes): queued output may exhaust the heap");
+            }
             this.work = new Worker(loop, config.lookupTimeoutMillis());
             this.sockets = new SocketTable(work);
             this.processes = new ProcessTable(loop, work, clock, sockets, new OutputBudget(config.outputBudget()));
@@ -86,7 +90,7 @@ public final class Daemon implements AutoCloseable {
                 processes.childOpenFilesLimit(config.childOpenFilesSoft(), dev.papa.posix.Rlimit.NOFILE.get()[1]);
             }
             if (config.keeper() != null) processes.exitsFromKeeper(); // before a restore tracks processes
-            if (image != null) Restore.apply(image, values, sockets, processes, number, standby);
+            if (image != null) Restore.apply(image, values, sockets, processes, number);
             this.server = new Server(loop, work, values, sockets, processes, listener, config, this::stop);
             this.server.accessControl(dev.papa.daemon.access.AccessControl.forDaemon(config.allowedUids(), server.warnings()));
             // an upgrade's restore (in place, or a keeper's standby JVM) is one more upgrade; a keeper's restart is not
@@ -103,7 +107,6 @@ public final class Daemon implements AutoCloseable {
             throw e;
         }
         this.thread = new Thread(this::run, "papa-loop");
-        if (!standby) exhaustHeapWhenTold();
     }
 
     /** From here on the keeper holds this daemon's state, descriptors and children. */
@@ -121,31 +124,6 @@ public final class Daemon implements AutoCloseable {
         } catch (StateException e) {
             throw new AssertionError(e); // no state, nothing to restore
         }
-    }
-
-    /**
-     * Test hook: the file this names, once it exists, is removed and the JVM exhausts its heap
-     * (queued output, in output stores, no longer can: KeeperKillIT's death of OutOfMemoryError).
-     */
-    static final String EXHAUST_HEAP_PROPERTY = "papa.test.exhaustHeapAt";
-
-    /** Polled on the loop thread, which then dies of its heap as papa-loop would. */
-    private void exhaustHeapWhenTold() {
-        String at = System.getProperty(EXHAUST_HEAP_PROPERTY);
-        if (at == null) return;
-        loop.schedule(20, () -> {
-            if (!java.nio.file.Files.exists(Path.of(at))) {
-                exhaustHeapWhenTold();
-                return;
-            }
-            try {
-                java.nio.file.Files.deleteIfExists(Path.of(at));
-            } catch (IOException e) {
-                return;
-            }
-            java.util.List<long[]> hog = new java.util.ArrayList<>();
-            while (true) hog.add(new long[1 << 10]); // small arrays: the heap fills up to its last few KiB, as captured chunks did
-        });
     }
 
     /** Test hook: restoring fails in the image run from this jar (the upgrade then falls back). */
@@ -226,7 +204,6 @@ public final class Daemon implements AutoCloseable {
                     Restore.refill(changes, built.values, built.processes);
                     config.keeper().continueIn(stateFd, built.image.baseEnd(), changes.end());
                     built.attachKeeper();
-                    built.processes.takePendingStores(); // the serving JVM handed over: it writes them no more
                     return built.serve(built.image, null, started, ", and its frames since, into tables built before the hand-over", false);
                 }
                 why = why + " changed since the standby started";

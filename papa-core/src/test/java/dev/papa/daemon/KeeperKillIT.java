@@ -129,8 +129,8 @@ class KeeperKillIT {
                 assertTrue(Files.exists(Path.of("/proc/" + pid)), "process " + pid + " alive");
                 assertEquals(keeper, JarDaemon.parentOf(pid));
             }
-            assertEquals(keeperFds - 4, awaitFdsSettled(keeper, keeperFds - 4),
-                    "the keeper holds what it held, less the quitter's pidfd, pipes and output store");
+            assertEquals(keeperFds - 3, awaitFdsSettled(keeper, keeperFds - 3),
+                    "the keeper holds what it held, less the quitter's pidfd and pipes");
             assertJournalChecked(d, KILLS + 2);
 
             UpgradeUnderLoadIT.Watcher w = load.watcher;
@@ -139,7 +139,6 @@ class KeeperKillIT {
             synchronized (w.seen) {
                 lost = highest + 1 - w.seen.cardinality();
             }
-            assertEquals(0, lost, "lines lost: queued output is in output stores the keeper holds (issue 23)");
             assertEquals(0, load.refused.get(), "refused control connections");
             // a connection the killed JVM had accepted but not yet greeted dies with it (sessions
             // are closed by a restart, PROTOCOL.md "The keeper"): at most one such per kill
@@ -149,7 +148,7 @@ class KeeperKillIT {
             List<Long> sorted = new ArrayList<>(downMillis);
             sorted.sort(null);
             System.out.printf("keeper kill loop: %d kills, kill to serving again p50 %d ms max %d ms; %d lines (0..%d), %d lost "
-                            + "(none may be), %d redelivered, %d watcher sessions, %d control "
+                            + "(read by a killed JVM, not acknowledged), %d redelivered, %d watcher sessions, %d control "
                             + "connections, %d HTTP requests%n", KILLS, sorted.get(sorted.size() / 2), sorted.get(sorted.size() - 1),
                     highest + 1, highest, lost, w.redelivered.get(), w.sessions.get(), load.connections.get(), load.httpOk.get());
             assertTrue(sessionsBefore >= KILLS, "the watcher reconnected after every kill");
@@ -202,17 +201,15 @@ class KeeperKillIT {
     }
 
     /**
-     * A real OutOfMemoryError: a 64 MiB heap, and a process writing 70 MB that nobody watches
-     * (in its output store, not the heap), then the JVM made to exhaust its heap (a test hook:
-     * queued output no longer can). The JVM exits on the error (-XX:+ExitOnOutOfMemoryError,
-     * status 3) and the keeper brings the daemon back with its state.
+     * A real OutOfMemoryError: a 64 MiB heap, an output budget far over it (allowed, with a
+     * warning) and a process writing 70 MB that nobody watches. The JVM exits on the error
+     * (-XX:+ExitOnOutOfMemoryError, status 3) and the keeper brings the daemon back with its state.
      */
     @Test
     void aDaemonKilledByOutOfMemoryComesBack() throws Exception {
         Path flood = Files.writeString(dir.resolve("flood.sh"), "head -c 70000000 /dev/zero\nexec sleep 1000\n");
-        Path exhaust = dir.resolve("exhaust");
-        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of("-Xmx64m", "-XX:+ExitOnOutOfMemoryError",
-                "-Dpapa.test.exhaustHeapAt=" + exhaust), List.of("--keeper", "--output-budget", "1g"))) {
+        try (JarDaemon d = JarDaemon.start(JarDaemon.java17(), JarDaemon.jar(), List.of("-Xmx64m", "-XX:+ExitOnOutOfMemoryError"),
+                List.of("--keeper", "--output-budget", "1g"))) {
             int keeper = d.pid();
             int jvm = daemonJvm(keeper);
             String flooder;
@@ -221,8 +218,6 @@ class KeeperKillIT {
                 flooder = c.ok("make process flood bufsize=1g /bin/sh " + flood);
             }
             d.hosted(Integer.parseInt(find(" pid=(\\d+) ", flooder).get(0)));
-            Thread.sleep(1000); // the flood is queued
-            Files.createFile(exhaust);
             long deadline = System.currentTimeMillis() + JarDaemon.TIMEOUT_MS;
             while (!d.logText().contains("died of exit status 3")) {
                 assertTrue(System.currentTimeMillis() < deadline, "no death of OutOfMemoryError: " + d.logText());
@@ -262,7 +257,7 @@ class KeeperKillIT {
         assertTrue(!log.contains("cannot hand the state to the keeper"), log);
     }
 
-    static List<String> find(String regex, String text) {
+    private static List<String> find(String regex, String text) {
         List<String> found = new ArrayList<>();
         java.util.regex.Matcher m = java.util.regex.Pattern.compile(regex).matcher(text);
         while (m.find()) found.add(m.group(1));

@@ -6,13 +6,13 @@ import java.util.Map;
 
 /**
  * The global output budget (PROTOCOL.md Part 2, "Resource budget"): what every queued chunk of
- * every process takes in its output store, together, never exceeds {@link #limit()}. A chunk that would
+ * every process costs on the heap, together, never exceeds {@link #limit()}. A chunk that would
  * push the total over first evicts the oldest chunks of the queue that costs the most (it may be
  * the appending one), whole, until it fits.
  *
- * <p>The cost of a chunk is what it really takes in the store ({@link #chunkCost}): its item
- * header and alignment, not just its length, so a flood of one-byte chunks is bounded as
- * tightly as a few large ones.
+ * <p>The cost of a chunk is what it really takes on the heap ({@link #chunkCost}): its array
+ * header and alignment and its slots in the queue's ring, not just its length, so a flood of
+ * one-byte chunks is bounded as tightly as a few large ones.
  *
  * <p>Back-pressure ({@code overflow=block}): a queue that {@link OutputBuffer#pauses} is never
  * picked by {@link #largestQueue}; its reader asks {@link #hasRoomFor} before reading its pipe
@@ -29,8 +29,13 @@ import java.util.Map;
 public final class OutputBudget {
     /** The smallest budget accepted: a few full pipe reads. */
     public static final long MIN_LIMIT = 1L << 20;
-    /** The default's cap: a machine with a lot of memory does not lend it all to queued output. */
-    public static final long DEFAULT_CAP = 4L << 30;
+    /** A byte[]'s header on a 64-bit JVM: mark word, class pointer, length. */
+    static final int ARRAY_HEADER = 16;
+    /**
+     * A queued item's slots in its queue's ring (kind byte, time long, chunk reference of at
+     * most 8 bytes), twice over: the ring is up to twice as long as the queue.
+     */
+    static final int SLOT_COST = 2 * (1 + 8 + 8);
 
     private final long limit;
     private long used;
@@ -60,30 +65,18 @@ public final class OutputBudget {
         this.reserved = limit / 8;
     }
 
-    /**
-     * The default: a quarter of the machine's physical memory, at most {@link #DEFAULT_CAP}.
-     * Queued output lives in memfds (dev.papa.daemon.store), not in the heap, so the budget no
-     * longer follows the JVM's flags; a quarter leaves the machine to the processes that write
-     * the output, and the cap keeps a large machine from lending gigabytes to one slow watcher.
-     */
+    /** The default: half of the JVM's maximum heap (the rest is for everything else the daemon holds). */
     public static long defaultLimit() {
-        long physical = physicalMemory();
-        long quarter = physical > 0 ? physical / 4 : DEFAULT_CAP;
-        return Math.max(MIN_LIMIT, Math.min(DEFAULT_CAP, quarter));
+        return Math.max(MIN_LIMIT, Runtime.getRuntime().maxMemory() / 2);
     }
 
-    private static long physicalMemory() {
-        java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
-        return os instanceof com.sun.management.OperatingSystemMXBean sun ? sun.getTotalMemorySize() : -1;
-    }
-
-    /** Store bytes that a queued chunk of {@code length} bytes takes: its item header, the chunk, alignment. */
+    /** Heap bytes that a queued chunk of {@code length} bytes takes. */
     public static long chunkCost(int length) {
-        return dev.papa.daemon.store.OutputStore.itemBytes(length);
+        return ((ARRAY_HEADER + (long) length + 7) & ~7L) + SLOT_COST;
     }
 
     public long limit() { return limit; }
-    /** Store bytes of every queued chunk. */
+    /** Heap bytes of every queued chunk. */
     public long used() { return used; }
     /** Chunk bytes evicted by this budget (not by a queue's own bufsize) since start. */
     public long evictedBytes() { return evicted; }

@@ -6,9 +6,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * What a session still has to send, as a queue of byte-array slices: replies, and watch batches
- * (headers and the captured chunks, copied from the output store into an arena: the store's
- * space is reused once an item is acknowledged or evicted, which may come before the send).
+ * What a session still has to send, as a queue of byte-array slices: replies, watch-batch
+ * headers and the captured chunks themselves (referenced, never copied into the queue).
  *
  * <p>Batch headers are encoded as ASCII straight into a reusable arena, so a steady stream of
  * batches allocates nothing beyond the captured bytes. The session sends by {@link #fill}ing
@@ -55,32 +54,16 @@ public final class Outbox {
      * (UTF-8), in order, then {@code "] "}. Returns false, queuing nothing, when all are empty.
      */
     public boolean addBatch(OutputBuffer[] queues, byte[][] names, int n) {
-        return addBatch(queues, names, n, Long.MAX_VALUE, new long[n]);
-    }
-
-    /**
-     * As above, with at most about {@code maxBytes} of chunks (never less than one item): the
-     * chunks are copied here, into the heap, so a batch is bounded. {@code ends[i]} gets the
-     * number after the last item of {@code queues[i]} the batch carries; the rest follow in the
-     * next batch.
-     */
-    public boolean addBatch(OutputBuffer[] queues, byte[][] names, int n, long maxBytes, long[] ends) {
         boolean any = false;
         boolean chunkOpen = false; // the last item was a chunk: its bytes need a closing newline
-        long room = maxBytes;
         for (int i = 0; i < n; i++) {
             OutputBuffer q = queues[i];
             long end = q.endSeq();
-            ends[i] = q.headSeq();
             for (long seq = q.headSeq(); seq < end; seq++) {
-                int len = q.kind(seq) == OutputBuffer.CLOSED ? 0 : q.chunkLength(seq);
-                if (any && len > room) break;
-                room -= len;
-                ends[i] = seq + 1;
                 any = true;
-                byte kind = q.kind(seq);
-                int mark = reserve(names[i].length + 64 + (kind == OutputBuffer.CLOSED ? 0 : q.chunkLength(seq)));
+                int mark = reserve(names[i].length + 64);
                 if (chunkOpen) arena[arenaUsed++] = '\n';
+                byte kind = q.kind(seq);
                 if (kind == OutputBuffer.CLOSED) {
                     put(CLOSED);
                     put(names[i]);
@@ -92,15 +75,16 @@ public final class Outbox {
                     add(arena, mark, arenaUsed);
                     chunkOpen = false;
                 } else {
+                    byte[] chunk = q.chunk(seq);
                     put(kind == OutputBuffer.OUT ? OUT : ERR);
                     put(names[i]);
                     arena[arenaUsed++] = ':';
                     putTime(q.timeMicros(seq));
                     arena[arenaUsed++] = ':';
-                    putLong(len);
+                    putLong(chunk.length);
                     arena[arenaUsed++] = '\n';
-                    arenaUsed += q.copyChunk(seq, arena, arenaUsed);
                     add(arena, mark, arenaUsed);
+                    add(chunk);
                     chunkOpen = true;
                 }
             }

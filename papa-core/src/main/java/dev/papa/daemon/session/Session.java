@@ -113,11 +113,6 @@ public final class Session implements Handler, ProcessWatcher {
     private long[] sentEnds = new long[4];
     private int sentCount;
     private OutputBuffer[] batchQueues = new OutputBuffer[4];
-    /**
-     * Chunk bytes of one watch batch, at most (beyond its first item): a batch is copied from the
-     * output stores into the heap (Outbox), so the heap does not follow what is queued.
-     */
-    static final long BATCH_BYTES = 8L << 20;
     private byte[][] batchNames = new byte[4][];
     private boolean flushScheduled;
     /** The first batch of a watch waits for this timer (null: not waiting). */
@@ -705,7 +700,7 @@ public final class Session implements Handler, ProcessWatcher {
             sentEnds[k] = p.output().endSeq();
             k++;
         }
-        if (k == 0 || !pending.addBatch(batchQueues, batchNames, k, BATCH_BYTES, sentEnds)) return;
+        if (k == 0 || !pending.addBatch(batchQueues, batchNames, k)) return;
         for (int i = 0; i < k; i++) batchQueues[i].markSent(sentEnds[i]); // evicting these now loses nothing
         java.util.Arrays.fill(batchQueues, 0, k, null);
         sentCount = k;

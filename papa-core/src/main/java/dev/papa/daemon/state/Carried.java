@@ -69,19 +69,14 @@ public final class Carried {
      * @param headSeq         the sequence number of its oldest queued item
      * @param sentEnd         every item below this number was sent to a watcher
      * @param dropped         chunk bytes evicted before a watcher was sent them ({@code dropped=})
-     * @param store           the memfd of its output store (dev.papa.daemon.store), which holds its queued items:
-     *                        then none follow; -1 in states written before (their items follow)
      */
     public record ProcessEntry(ProcessSpec spec, int owner, int pid, long startedMicros, int pidfd, int stdout, int stderr,
                                boolean running, int exitStatus, boolean removed, long pipeGraceMillis, boolean graceDue,
-                               long headSeq, long sentEnd, long dropped, int items, int store) {
-        /** Components an older writer did not know, and their value then (RecordCodec). */
-        static final Map<String, Object> MISSING = Map.of("store", -1);
-
+                               long headSeq, long sentEnd, long dropped, int items) {
         /** HostedProcess fields that are not components here, and why. */
         static final Map<String, String> NOT_CARRIED = Map.of(
                 "nameBytes", "derived from spec.name",
-                "output", "its items are in its output store (store); its numbering is headSeq, as when the record was written",
+                "output", "its items follow as ItemEntry entries; its numbering is headSeq",
                 "pipeDeadline", "carried as pipeGraceMillis",
                 "watchers", "sessions are closed by an upgrade; unacknowledged items stay queued",
                 "gone", "a process that left the table is not in the state",
@@ -93,12 +88,16 @@ public final class Carried {
         /** OutputBuffer fields that are not carried item by item, and why. */
         static final Map<String, String> QUEUE_FIELDS = Map.ofEntries(
                 Map.entry("capacity", "spec.bufsize"),
-                Map.entry("budget", "the new image's own budget; the store's items are charged to it again"),
+                Map.entry("budget", "the new image's own budget; the items are charged to it again"),
                 Map.entry("budgetIndex", "the queue's place in the new budget"),
-                Map.entry("cost", "the store bytes of its chunks"),
-                Map.entry("memfd", "ProcessEntry.store: the items, their numbers and the dropped count are in the store"),
-                Map.entry("store", "mapped again from ProcessEntry.store"),
-                Map.entry("pending", "ProcessEntry.store, until a standby's take-over maps it"),
+                Map.entry("cost", "the sum of the chunks' costs"),
+                Map.entry("kinds", "ItemEntry.kind"), Map.entry("times", "ItemEntry.timeMicros"),
+                Map.entry("chunks", "ItemEntry.chunk"),
+                Map.entry("head", "ring position: the items are restored in order"),
+                Map.entry("size", "ProcessEntry.items"), Map.entry("headSeq", "ProcessEntry.headSeq"),
+                Map.entry("bytes", "the sum of the chunks"), Map.entry("exitStatus", "ProcessEntry.exitStatus"),
+                Map.entry("closed", "a closed item (kind CLOSED) among the items"),
+                Map.entry("sentEnd", "ProcessEntry.sentEnd"), Map.entry("dropped", "ProcessEntry.dropped"),
                 Map.entry("pauses", "spec.overflow"),
                 Map.entry("owner", "ProcessEntry.owner: the queue counts against its process's owner's share of the budget"));
     }

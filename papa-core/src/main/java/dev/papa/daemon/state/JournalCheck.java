@@ -106,7 +106,7 @@ public final class JournalCheck {
         for (Restore.Image.Process ip : image.processes()) {
             ProcessEntry p = ip.entry();
             ProcessEntry kept = new ProcessEntry(p.spec(), p.owner(), p.pid(), p.startedMicros(), p.pidfd(), p.stdout(), p.stderr(),
-                    p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis() < 0 ? -1 : 0, p.graceDue(), 0, 0, 0, 0, p.store());
+                    p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis() < 0 ? -1 : 0, p.graceDue(), 0, 0, 0, 0);
             List<Carried.ItemEntry> closed = new java.util.ArrayList<>();
             for (Carried.ItemEntry item : ip.items()) if (item.kind() == dev.papa.daemon.buffer.OutputBuffer.CLOSED) closed.add(item);
             out.put(p.spec().name(), new Compared(kept, closed));

@@ -19,8 +19,7 @@ import java.util.Map;
  * Writes and reads a record as named, typed fields: every component of the record, by its
  * name. So a component added to a state record is carried without further code, and a reader
  * skips fields it does not know (a newer minor version) and gives a missing one its default
- * (an older one): the zero of its type, or what the record's {@code static final Map<String,
- * Object> MISSING} gives for it (a descriptor that is -1 for none). Values: int, long, boolean (and boxed, nullable), String, byte[], int[],
+ * (an older one). Values: int, long, boolean (and boxed, nullable), String, byte[], int[],
  * enums (by name), List, Map and nested records of these.
  *
  * <p>Encoding of a record: {@code u16 count}, then per field {@code UTF name, u8 type, i32
@@ -38,7 +37,7 @@ final class RecordCodec {
      * {@code getGenericType} build new objects and parse the signatures on every call.
      */
     private record Shape(String[] names, Class<?>[] types, Type[] generics, java.lang.reflect.Method[] accessors,
-                         Constructor<?> constructor, Map<?, ?> missing) {
+                         Constructor<?> constructor) {
         static Shape of(Class<?> type) throws NoSuchMethodException {
             synchronized (SHAPES) {
                 Shape s = SHAPES.get(type);
@@ -57,17 +56,7 @@ final class RecordCodec {
                 }
                 Constructor<?> k = type.getDeclaredConstructor(types);
                 k.setAccessible(true);
-                Map<?, ?> missing = Map.of();
-                try {
-                    java.lang.reflect.Field f = type.getDeclaredField("MISSING");
-                    f.setAccessible(true);
-                    missing = (Map<?, ?>) f.get(null);
-                } catch (NoSuchFieldException e) {
-                    // every missing field gets its type's zero
-                } catch (IllegalAccessException e) {
-                    throw new IllegalStateException(e);
-                }
-                s = new Shape(names, types, generics, accessors, k, missing);
+                s = new Shape(names, types, generics, accessors, k);
                 SHAPES.put(type, s);
                 return s;
             }
@@ -221,7 +210,7 @@ final class RecordCodec {
             for (int i = 0; i < args.length; i++) {
                 ByteBuffer f = fields.get(shape.names()[i]);
                 try {
-                    args[i] = f == null ? missing(shape, i) : readValue(shape.generics()[i], f);
+                    args[i] = f == null ? missing(shape.types()[i]) : readValue(shape.generics()[i], f);
                 } catch (StateException e) {
                     throw new StateException(type.getSimpleName() + "." + shape.names()[i] + ": " + e.getMessage(), e);
                 }
@@ -236,11 +225,6 @@ final class RecordCodec {
     }
 
     /** The value of a field an older writer did not know. */
-    private static Object missing(Shape shape, int i) {
-        Object v = shape.missing().get(shape.names()[i]);
-        return v != null ? v : missing(shape.types()[i]);
-    }
-
     private static Object missing(Class<?> t) {
         if (t == int.class) return 0;
         if (t == long.class) return 0L;

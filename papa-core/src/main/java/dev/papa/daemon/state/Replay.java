@@ -87,7 +87,7 @@ final class Replay {
         for (SocketEntry s : sockets.values()) if (s.fd() >= 0) fds.add(s.fd());
         for (Restore.Image.Process ip : processes.values()) {
             ProcessEntry p = ip.entry();
-            for (int fd : new int[] {p.pidfd(), p.stdout(), p.stderr(), p.store()}) if (fd >= 0) fds.add(fd);
+            for (int fd : new int[] {p.pidfd(), p.stdout(), p.stderr()}) if (fd >= 0) fds.add(fd);
         }
         return fds;
     }

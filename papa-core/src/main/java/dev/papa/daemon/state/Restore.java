@@ -83,9 +83,7 @@ public final class Restore {
         used.add(h.daemon().listenerFd());
         for (SocketEntry s : sockets) if (s.fd() >= 0) used.add(s.fd());
         for (Image.Process p : processes) {
-            for (int fd : new int[] {p.entry().pidfd(), p.entry().stdout(), p.entry().stderr(), p.entry().store()}) {
-                if (fd >= 0) used.add(fd);
-            }
+            for (int fd : new int[] {p.entry().pidfd(), p.entry().stdout(), p.entry().stderr()}) if (fd >= 0) used.add(fd);
         }
         Set<Integer> seen = new HashSet<>();
         for (int fd : used) {
@@ -106,15 +104,6 @@ public final class Restore {
      */
     public static void apply(Image image, ValueTable values, SocketTable sockets, ProcessTable processes, IntUnaryOperator number)
             throws StateException {
-        apply(image, values, sockets, processes, number, false);
-    }
-
-    /**
-     * As above; {@code standby}: an upgrade's standby, whose serving JVM still writes the output
-     * stores: each is taken only at the take-over ({@link ProcessTable#takePendingStores}).
-     */
-    public static void apply(Image image, ValueTable values, SocketTable sockets, ProcessTable processes, IntUnaryOperator number,
-                             boolean standby) throws StateException {
         for (ValueEntry v : image.values()) values.restore(v.name(), v.value(), v.owner());
         for (SocketEntry s : image.sockets()) {
             InetAddress address;
@@ -129,17 +118,11 @@ public final class Restore {
         }
         for (Image.Process ip : image.processes()) {
             ProcessEntry p = ip.entry();
-            dev.papa.daemon.table.HostedProcess hp = processes.adopt(p.spec(), p.owner(), p.pid(), p.startedMicros(),
-                    descriptor(p.pidfd(), number), descriptor(p.stdout(), number), descriptor(p.stderr(), number), p.running(),
-                    p.exitStatus(), p.removed(), p.pipeGraceMillis(), p.graceDue());
-            OutputBuffer output = hp.output();
-            output.startAt(p.headSeq(), p.sentEnd(), p.dropped()); // as the record says: what a store that cannot be read leaves
+            OutputBuffer output = processes.adopt(p.spec(), p.owner(), p.pid(), p.startedMicros(), descriptor(p.pidfd(), number),
+                    descriptor(p.stdout(), number), descriptor(p.stderr(), number), p.running(), p.exitStatus(), p.removed(),
+                    p.pipeGraceMillis(), p.graceDue()).output();
+            output.startAt(p.headSeq(), p.sentEnd(), p.dropped());
             queue(output, ip);
-            if (p.store() >= 0) {
-                Fd store = descriptor(p.store(), number);
-                if (standby) output.pending(store);
-                else processes.takeStore(hp, store);
-            }
         }
     }
 
@@ -215,7 +198,6 @@ public final class Restore {
             ProcessEntry p = ip.entry();
             dev.papa.daemon.table.HostedProcess hp = processes.find(p.spec().name());
             if (hp == null || hp.pid() != p.pid()) throw new StateException("process " + p.spec().name() + " is not in the tables built");
-            if (p.store() >= 0) continue; // its queue is in its store, taken at the take-over
             hp.output().restartAt(p.headSeq(), p.sentEnd(), p.dropped());
             queue(hp.output(), ip);
         }

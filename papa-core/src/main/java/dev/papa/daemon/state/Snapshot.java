@@ -50,7 +50,7 @@ public final class Snapshot {
     }
 
     private static int[] descriptors(HostedProcess p) {
-        return new int[] {p.pidfdNumber(), p.stdoutNumber(), p.stderrNumber(), p.storeNumber()};
+        return new int[] {p.pidfdNumber(), p.stdoutNumber(), p.stderrNumber()};
     }
 
     /** Tells {@code changes} of every change to an entry of the tables (the keeper's journal). */
@@ -67,7 +67,8 @@ public final class Snapshot {
 
     /**
      * The state without queued output (the keeper's base state, dev.papa.daemon.keeper): each
-     * process names its output store, which holds its queued items (issue 23).
+     * process keeps only its closed item, so an exit is still reported; the output chunks are
+     * not carried (issue 23) and a restore starts each queue after them.
      */
     public void writeRecords(OutputStream out, String version, List<Integer> descriptors, long generation) throws IOException {
         write(out, version, List.of(), descriptors, false, generation);
@@ -86,14 +87,12 @@ public final class Snapshot {
 
     /**
      * A process's queue as its record says it: the first item carried, every item below the
-     * second sent, the bytes dropped, and the items carried. A queue in an output store carries
-     * none (the store holds them, and a new JVM maps it); one without (a released store) only a
-     * closed item, so an exit is still reported.
+     * second sent, the bytes dropped, and the items carried ({@code withOutput}: all; else only
+     * a closed item).
      */
     private static long[] queueMark(HostedProcess p, boolean withOutput) {
         OutputBuffer o = p.output();
-        boolean items = withOutput && p.storeNumber() < 0;
-        long from = items ? o.headSeq() : o.isClosed() && p.storeNumber() < 0 ? o.endSeq() - 1 : o.endSeq();
+        long from = withOutput ? o.headSeq() : o.isClosed() ? o.endSeq() - 1 : o.endSeq();
         return new long[] {from, Math.max(from, o.sentEnd()), o.droppedBytes(), o.endSeq() - from};
     }
 
@@ -114,7 +113,7 @@ public final class Snapshot {
         long from = mark[0];
         w.entry("process", new ProcessEntry(p.spec(), p.owner(), p.pid(), p.startedMicros(), p.pidfdNumber(), p.stdoutNumber(),
                 p.stderrNumber(), p.running(), p.exitStatus(), p.removed(), p.pipeGraceMillis(), p.graceDue(),
-                from, mark[1], mark[2], (int) mark[3], p.storeNumber()));
+                from, mark[1], mark[2], (int) mark[3]));
         if (!withOutput) journaled.put(p.name(), mark);
         for (long seq = from; seq < o.endSeq(); seq++) {
             w.entry("item", new ItemEntry(o.kind(seq), o.timeMicros(seq), o.chunk(seq)));
@@ -168,13 +167,12 @@ public final class Snapshot {
     /**
      * The processes whose queue is not what the keeper's state last said of it: chunks queued,
      * or its numbers moved since (output read, acknowledged or dropped). A removed process keeps
-     * no output: none of it is carried; nor does one whose queue is in its output store: the
-     * store is already there (the serving JVM writes it no more once it handed over).
+     * no output: none of it is carried.
      */
     List<HostedProcess> queuesMoved() {
         List<HostedProcess> moved = new ArrayList<>();
         for (HostedProcess p : processes.all()) {
-            if (!p.removed() && p.storeNumber() < 0 && !java.util.Arrays.equals(queueMark(p, true), journaled.get(p.name()))) moved.add(p);
+            if (!p.removed() && !java.util.Arrays.equals(queueMark(p, true), journaled.get(p.name()))) moved.add(p);
         }
         return moved;
     }

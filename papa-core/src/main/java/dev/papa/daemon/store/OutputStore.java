@@ -183,25 +183,6 @@ public final class OutputStore implements AutoCloseable {
         startPublished();
     }
 
-    /**
-     * The budget's eviction (dev.papa.daemon.buffer.OutputBudget): drops the oldest item, a
-     * chunk, counting it as dropped if no watcher was sent it; returns its length.
-     */
-    public int evictOldestChunk() {
-        mapped();
-        if (state.count == 0) return 0;
-        int at = index.get(0);
-        int len = kindAt(at) == CLOSED ? 0 : map.getInt(base + at + I_LENGTH);
-        evictOldest(1);
-        startPublished();
-        return len;
-    }
-
-    /** Ring bytes an item with a chunk of {@code len} bytes takes (header and alignment). */
-    public static int itemBytes(int len) {
-        return itemSize(len);
-    }
-
     /** Drops all items (a removed process keeps being drained but keeps nothing). */
     public void discardAll() {
         mapped();

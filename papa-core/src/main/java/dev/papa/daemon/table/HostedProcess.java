@@ -78,8 +78,6 @@ public final class HostedProcess implements dev.papa.daemon.principal.Owned {
     public int pidfdNumber() { return pidfd != null && pidfd.isOpen() ? pidfd.get() : -1; }
     public int stdoutNumber() { return stdout != null ? stdout.get() : -1; }
     public int stderrNumber() { return stderr != null ? stderr.get() : -1; }
-    /** The memfd of its output store (dev.papa.daemon.store): held by the keeper, kept across an exec; -1 once released. */
-    public int storeNumber() { return output.storeNumber(); }
     /** Milliseconds left of the pipe grace after the exit (descendants hold the pipes); -1 for none. */
     public long pipeGraceMillis() { return pipeDeadline == null ? -1 : pipeDeadline.remainingMillis(); }
     /** The pipe grace ran out while it was blocked: it finishes once its pipes are read again. */

@@ -74,7 +74,7 @@ public final class ProcessTable {
     private final Map<String, List<Runnable>> spawning = new HashMap<>();
     /** Under the keeper: exits are reported by it, pidfds are not polled. */
     private boolean exitsFromKeeper;
-    /** Reused for every pipe read: one copy, into the queue's output store. */
+    /** Reused for every pipe read: one copy, into the chunk the queue keeps. */
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_SIZE);
     /** After this much captured output, one collection once capture is quiet (see captured()). */
     static final long TRIM_AFTER_BYTES = 32L << 20;
@@ -367,10 +367,12 @@ public final class ProcessTable {
                 break;
             }
             if (p.keepsOutput()) {
+                byte[] chunk = new byte[n];
                 readBuffer.flip();
+                readBuffer.get(chunk);
                 long droppedBefore = p.output.droppedBytes();
                 long evictedBefore = budget.evictedBytes();
-                p.output.append(kind, clock.nowMicros(), readBuffer, n); // the one copy: into the store
+                p.output.append(kind, clock.nowMicros(), chunk);
                 captured(n);
                 dropLog.dropped(p.name(), p.output.droppedBytes() - droppedBefore);
                 dropLog.budgetEvicted(budget.evictedBytes() - evictedBefore);
@@ -611,24 +613,6 @@ public final class ProcessTable {
         track(p);
         if (!running && pipeGraceMillis >= 0) startPipeGrace(p, pipeGraceMillis);
         return p;
-    }
-
-    /**
-     * Gives p's queue the output store a previous JVM left in {@code store} (dev.papa.daemon.state.Restore);
-     * one that cannot be read leaves the queue as it is, in a store of its own: the journal is told.
-     */
-    public void takeStore(HostedProcess p, Fd store) {
-        p.output.pending(store);
-        takePendingStore(p);
-    }
-
-    /** An upgrade's take-over, once the serving JVM stopped writing them: every store the standby found in the state. */
-    public void takePendingStores() {
-        for (HostedProcess p : byName.values()) takePendingStore(p);
-    }
-
-    private void takePendingStore(HostedProcess p) {
-        if (!p.output.takePending(p.name())) changed(p);
     }
 
     // ---------------------------------------------------------------- list, remove, watch

@@ -12,33 +12,27 @@ class OutputBudgetTest {
     private static final long MIB = 1 << 20;
 
     @Test
-    void aChunkCostsItsStoreItemNotJustItsLength() {
-        assertEquals(24, OutputBudget.chunkCost(1));
-        assertEquals(24, OutputBudget.chunkCost(8));
-        assertEquals(32, OutputBudget.chunkCost(9));
-        assertEquals(65536 + 16, OutputBudget.chunkCost(65536));
+    void aChunkCostsItsArrayAndItsSlotsNotJustItsLength() {
+        assertEquals(24 + OutputBudget.SLOT_COST, OutputBudget.chunkCost(1));
+        assertEquals(24 + OutputBudget.SLOT_COST, OutputBudget.chunkCost(8));
+        assertEquals(32 + OutputBudget.SLOT_COST, OutputBudget.chunkCost(9));
+        assertEquals(65536 + 16 + OutputBudget.SLOT_COST, OutputBudget.chunkCost(65536));
     }
 
-    /** A queue's cost is the store bytes of its chunks, the closed item aside (it is never evicted). */
+    /** What this JVM really allocates for a chunk's array never exceeds the array part of its cost. */
     @Test
-    void aQueueCostsWhatItsStoreHolds() {
-        OutputBudget budget = new OutputBudget(MIB);
-        OutputBuffer q = new OutputBuffer(MIB, budget);
-        q.append(OutputBuffer.OUT, 1, new byte[100]);
-        q.append(OutputBuffer.ERR, 2, new byte[1]);
-        assertEquals(OutputBudget.chunkCost(100) + OutputBudget.chunkCost(1), budget.used());
-        q.appendClosed(3, 0);
-        assertEquals(q.cost(), budget.used());
-        assertEquals(OutputBudget.chunkCost(100) + OutputBudget.chunkCost(1), q.cost());
-        q.acknowledge(q.endSeq());
-        assertEquals(0, budget.used());
-        q.release();
-    }
-
-    @Test
-    void theDefaultFollowsPhysicalMemoryNotTheHeap() {
-        long d = OutputBudget.defaultLimit();
-        assertTrue(d >= OutputBudget.MIN_LIMIT && d <= OutputBudget.DEFAULT_CAP, "default " + d);
+    void theArrayPartMatchesWhatTheJvmAllocates() {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long self = Thread.currentThread().getId();
+        for (int length : new int[] {1, 7, 100, 4096, 65536}) {
+            byte[][] keep = new byte[1000][];
+            long before = threads.getThreadAllocatedBytes(self);
+            for (int i = 0; i < keep.length; i++) keep[i] = new byte[length];
+            long perArray = (threads.getThreadAllocatedBytes(self) - before) / keep.length;
+            long arrayPart = OutputBudget.chunkCost(length) - OutputBudget.SLOT_COST;
+            assertTrue(perArray <= arrayPart, length + " bytes: allocated " + perArray + ", counted " + arrayPart);
+            assertTrue(perArray >= length, "allocation counter");
+        }
     }
 
     @Test

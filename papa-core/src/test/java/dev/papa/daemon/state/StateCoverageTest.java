@@ -159,7 +159,7 @@ class StateCoverageTest {
             w.entry("header", header(List.of(5, 6, 7)));
             w.entry("value", new Carried.ValueEntry("a", "b c", 0));
             w.entry("from-a-newer-minor", new Narrower("skipped"));
-            w.entry("process", new Carried.ProcessEntry(spec, 0, 42, 5, 6, 7, -1, true, 0, false, -1, false, 10, 10, 0, 2, -1));
+            w.entry("process", new Carried.ProcessEntry(spec, 0, 42, 5, 6, 7, -1, true, 0, false, -1, false, 10, 10, 0, 2));
             w.entry("item", new Carried.ItemEntry(OutputBuffer.OUT, 111, new byte[] {'x'}));
             w.entry("item", new Carried.ItemEntry(OutputBuffer.CLOSED, 222, null));
         }
@@ -176,18 +176,6 @@ class StateCoverageTest {
         assertEquals(OutputBuffer.CLOSED, p.items().get(1).kind());
     }
 
-    /** A process record written before output stores names none: its store reads back as -1, not descriptor 0. */
-    record ProcessEntryBefore23(int pid, long headSeq) {}
-
-    @Test
-    void aRecordFromBeforeOutputStoresHasNoStore() throws Exception {
-        Carried.ProcessEntry p = RecordCodec.decode(Carried.ProcessEntry.class,
-                ByteBuffer.wrap(RecordCodec.encode(new ProcessEntryBefore23(42, 7))));
-        assertEquals(42, p.pid());
-        assertEquals(7, p.headSeq());
-        assertEquals(-1, p.store());
-    }
-
     @Test
     void brokenStatesAreRefusedWithAReason() throws Exception {
         assertEquals("not a papa state", refusal(new byte[] {'n', 'o', 'p', 'e', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
@@ -196,7 +184,7 @@ class StateCoverageTest {
         try (StateFormat.Writer w = new StateFormat.Writer(bytes)) {
             w.entry("header", header(List.of(5)));
             w.entry("process", new Carried.ProcessEntry((ProcessSpec) sample(ProcessSpec.class, 1), 0, 42, 5, 9, -1, -1, true, 0,
-                    false, -1, false, 0, 0, 0, 0, -1));
+                    false, -1, false, 0, 0, 0, 0));
         }
         assertEquals("descriptor 9 is not in the state's list", refusal(bytes.toByteArray()));
         byte[] truncated = java.util.Arrays.copyOf(bytes.toByteArray(), bytes.size() - 8);
