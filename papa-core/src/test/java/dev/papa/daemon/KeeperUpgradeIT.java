@@ -119,24 +119,15 @@ class KeeperUpgradeIT {
                 awaitExited(c, "lines");
                 d.hosted(UpgradeIT.number(PID, c.ok("make process ticker /bin/sh " + ticker)));
             }
-            String[] reply = new String[1];
-            Thread upgrade = new Thread(() -> {
-                try {
-                    reply[0] = d.upgrade(JarDaemon.jar().toString());
-                } catch (Exception e) {
-                    reply[0] = e.toString();
-                }
-            });
-            upgrade.start();
-            awaitFile(Path.of(hold + ".built"));
+            java.util.concurrent.CompletableFuture<String> reply = upgradeHeldAt(d, hold);
             try (ProtocolClient c = d.connect()) { // the standby's tables are built; the serving JVM changes its own
                 c.ok("set kept 2");
                 c.ok("remove values gone");
                 c.ok("set new 3");
             }
             Files.createFile(hold);
-            upgrade.join();
-            assertTrue(reply[0].startsWith("Upgrading to papa "), reply[0]);
+            String answer = reply.get();
+            assertTrue(answer.startsWith("Upgrading to papa "), answer);
             Files.createFile(go);
             try (ProtocolClient c = d.connect()) {
                 assertEquals("2", c.ok("get kept"));
@@ -240,16 +231,7 @@ class KeeperUpgradeIT {
                 sleeper = c.ok("make process sleeper /bin/sleep 600");
                 d.hosted(UpgradeIT.number(PID, sleeper));
             }
-            String[] reply = new String[1];
-            Thread upgrade = new Thread(() -> {
-                try {
-                    reply[0] = d.upgrade(JarDaemon.jar().toString());
-                } catch (Exception e) {
-                    reply[0] = e.toString();
-                }
-            });
-            upgrade.start();
-            awaitFile(Path.of(hold + ".built"));
+            java.util.concurrent.CompletableFuture<String> reply = upgradeHeldAt(d, hold);
             String late;
             try (ProtocolClient c = d.connect()) {
                 late = c.ok("make process late /bin/sleep 600");
@@ -257,8 +239,8 @@ class KeeperUpgradeIT {
                 c.ok("set kept 2");
             }
             Files.createFile(hold);
-            upgrade.join();
-            assertTrue(reply[0].startsWith("Upgrading to papa "), reply[0]);
+            String answer = reply.get();
+            assertTrue(answer.startsWith("Upgrading to papa "), answer);
             try (ProtocolClient c = d.connect()) {
                 assertEquals("2", c.ok("get kept"));
                 assertEquals(late + "\n" + sleeper, c.ok("list processes"));
@@ -277,6 +259,19 @@ class KeeperUpgradeIT {
             Thread.sleep(20); // polling the log file
         }
         return log;
+    }
+
+    /** Asks for an upgrade on another thread; returns once the standby (held at {@code hold}) has built its tables. */
+    private static java.util.concurrent.CompletableFuture<String> upgradeHeldAt(JarDaemon d, Path hold) throws InterruptedException {
+        java.util.concurrent.CompletableFuture<String> reply = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return d.upgrade(JarDaemon.jar().toString());
+            } catch (Exception e) {
+                return e.toString();
+            }
+        });
+        awaitFile(Path.of(hold + ".built"));
+        return reply;
     }
 
     private static void awaitFile(Path p) throws InterruptedException {
